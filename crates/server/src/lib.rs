@@ -1,0 +1,5 @@
+//! memkeep's server side: the connection driver [`serve`] that any
+//! `Service<Request, Response = Response>` plugs into, the memory-bounded cache
+//! [`store`], and the cache service that maps each command onto the store.
+
+pub mod store;

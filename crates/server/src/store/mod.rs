@@ -1,0 +1,1 @@
+//! The cache store: sharded, memory-bounded, with memcached's item semantics.
