@@ -33,6 +33,8 @@ pub enum Response {
     Version(Bytes),
     /// Statistics as name/value pairs, in order.
     Stats(Vec<(String, String)>),
+    /// The statistics were reset (`stats reset`).
+    Reset,
     /// Answer to a no-op (mn, binary NOOP).
     Noop,
     /// The metadata line of an `me` request (`key=value` pairs after the key); `None`
@@ -56,6 +58,9 @@ pub enum Response {
     ClientError(Cow<'static, str>),
     /// The server failed: `SERVER_ERROR <message>`.
     ServerError(Cow<'static, str>),
+    /// A whole error line memcached writes in its own words for a command it refuses,
+    /// e.g. `ERROR: shutdown not enabled`. Binary clients get "Unknown command".
+    ErrorLine(Cow<'static, str>),
 }
 
 /// An item as returned by a retrieval.
@@ -101,6 +106,7 @@ impl Response {
             Response::Error
                 | Response::ClientError(_)
                 | Response::ServerError(_)
+                | Response::ErrorLine(_)
                 | Response::TooLarge
                 | Response::OutOfMemory
                 | Response::NonNumeric

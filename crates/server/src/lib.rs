@@ -3,3 +3,11 @@
 //! [`store`], and the cache service that maps each command onto the store.
 
 pub mod store;
+mod connection;
+mod error;
+mod serve;
+pub mod stats;
+
+pub use connection::{serve_connection, ConnectionConfig};
+pub use error::{error_response, BoxError};
+pub use serve::{serve, Listener, ServeConfig};

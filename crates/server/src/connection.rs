@@ -1,0 +1,199 @@
+//! One client connection: read, decode, call the service, encode, write.
+//!
+//! Requests pipeline: every complete request in the read buffer is dispatched at
+//! once, replies are written in request order, and all replies that are ready go out
+//! in one write. A client that stops reading its replies stops being read from once
+//! `max_in_flight` requests wait, so its memory stays bounded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::FutureExt;
+use memkeep_protocol::{encode_response, Command, Decoder, Form, Limits, Request, Response};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tower::{Service, ServiceExt};
+use tracing::debug;
+
+use crate::error::{error_response, BoxError};
+use crate::stats::ConnectionStats;
+
+/// Per-connection settings.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// Limits the request decoder enforces.
+    pub limits: Limits,
+    /// Close a connection that sends nothing for this long (`-o idle_timeout`).
+    pub idle_timeout: Option<Duration>,
+    /// Stop reading from a client with this many requests still unanswered.
+    pub max_in_flight: usize,
+    /// Stop reading from a client with this many reply bytes not yet written.
+    pub max_write_buffer: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            limits: Limits::default(),
+            idle_timeout: None,
+            max_in_flight: 1024,
+            max_write_buffer: 4 * 1024 * 1024,
+        }
+    }
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one client connection until it closes, errs, idles out or asks to quit.
+/// When `drain` changes, it stops reading, answers what it has read, and closes.
+pub async fn serve_connection<IO, S>(
+    mut io: IO,
+    mut service: S,
+    config: Arc<ConnectionConfig>,
+    stats: Arc<ConnectionStats>,
+    mut drain: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request, Response = Response, Error = BoxError>,
+    S::Future: Unpin,
+{
+    let mut decoder = Decoder::new(config.limits);
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut pending = FuturesOrdered::new();
+    let mut closing = false;
+    let mut eof = false;
+
+    loop {
+        // Dispatch every complete request already buffered. While nothing is queued,
+        // a reply that is ready at once is encoded straight away: the cache service
+        // answers synchronously, and the ordered queue costs an allocation per entry.
+        while !closing && pending.len() < config.max_in_flight {
+            let reply = match decoder.decode(&mut rbuf) {
+                Ok(Some(request)) => match dispatch(request, &mut service, &mut closing).await {
+                    Some(reply) => reply,
+                    None => continue,
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(error = %e.error, close = e.close, "bad request");
+                    closing |= e.close;
+                    Reply::ready(e.form, e.error.to_response())
+                }
+            };
+            let mut reply = reply;
+            match pending.is_empty().then(|| (&mut reply).now_or_never()).flatten() {
+                Some((form, response)) => encode_response(&form, &response, &mut wbuf),
+                None => pending.push_back(reply),
+            }
+            if wbuf.len() >= config.max_write_buffer {
+                break;
+            }
+        }
+        // Collect every reply that is ready, in order, into one write.
+        while let Some(Some((form, response))) = pending.next().now_or_never() {
+            encode_response(&form, &response, &mut wbuf);
+        }
+        if !wbuf.is_empty() {
+            if io.write_all(&wbuf).await.is_err() {
+                return;
+            }
+            ConnectionStats::add(&stats.bytes_written, wbuf.len() as u64);
+            wbuf.clear();
+        }
+        if (closing || eof) && pending.is_empty() {
+            let _ = io.shutdown().await;
+            return;
+        }
+        let can_read = !closing && !eof && pending.len() < config.max_in_flight;
+        if !can_read && pending.len() >= config.max_in_flight {
+            ConnectionStats::add(&stats.conn_yields, 1);
+        }
+        rbuf.reserve(READ_CHUNK);
+        let idle_timeout = config.idle_timeout.filter(|_| pending.is_empty());
+        let idle = async {
+            match idle_timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = io.read_buf(&mut rbuf), if can_read => match read {
+                Ok(0) | Err(_) => eof = true,
+                Ok(n) => ConnectionStats::add(&stats.bytes_read, n as u64),
+            },
+            Some((form, response)) = pending.next(), if !pending.is_empty() => {
+                encode_response(&form, &response, &mut wbuf);
+            }
+            _ = drain.changed(), if !closing => closing = true,
+            () = idle => {
+                ConnectionStats::add(&stats.idle_kicks, 1);
+                return;
+            }
+        }
+    }
+}
+
+/// A reply in the connection's ordered queue: ready now (errors, quit) or the
+/// service's future, with the form it is to be written in.
+struct Reply<F> {
+    form: Option<Form>,
+    state: ReplyState<F>,
+}
+
+enum ReplyState<F> {
+    Ready(Option<Response>),
+    Call(F),
+}
+
+impl<F> Reply<F> {
+    fn ready(form: Form, response: Response) -> Self {
+        Reply { form: Some(form), state: ReplyState::Ready(Some(response)) }
+    }
+}
+
+impl<F> Future for Reply<F>
+where
+    F: Future<Output = Result<Response, BoxError>> + Unpin,
+{
+    type Output = (Form, Response);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let response = match &mut this.state {
+            ReplyState::Ready(response) => response.take().expect("polled after completion"),
+            ReplyState::Call(fut) => match fut.poll_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => result.unwrap_or_else(|e| error_response(&e)),
+            },
+        };
+        Poll::Ready((this.form.take().expect("polled after completion"), response))
+    }
+}
+
+/// Starts one request: quit is the driver's own business, the rest goes to the
+/// service (after it is ready, so backpressure reaches the client).
+async fn dispatch<S>(request: Request, service: &mut S, closing: &mut bool) -> Option<Reply<S::Future>>
+where
+    S: Service<Request, Response = Response, Error = BoxError>,
+{
+    if matches!(request.command, Command::Quit) {
+        *closing = true;
+        // Binary QUIT is acknowledged; text quit and QUITQ close silently, and the
+        // encoder writes nothing for those.
+        return match request.form {
+            Form::Binary(_) => Some(Reply::ready(request.form, Response::Ok)),
+            _ => None,
+        };
+    }
+    let form = request.form.clone();
+    match service.ready().await {
+        Ok(svc) => Some(Reply { form: Some(form), state: ReplyState::Call(svc.call(request)) }),
+        Err(e) => Some(Reply::ready(form, error_response(&e))),
+    }
+}

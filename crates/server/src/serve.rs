@@ -1,0 +1,139 @@
+//! The accept loop: connection cap, per-connection tasks, graceful drain.
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use memkeep_protocol::{Request, Response};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tower::Service;
+use tracing::{debug, info_span, warn, Instrument};
+
+use crate::connection::{serve_connection, ConnectionConfig};
+use crate::error::BoxError;
+use crate::stats::ConnectionStats;
+
+/// Where clients connect: a TCP or a Unix socket listener.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener (`-l`, `-p`).
+    Tcp(TcpListener),
+    /// A Unix socket listener (`-s`).
+    Unix(UnixListener),
+}
+
+/// Settings shared by every listener of one server. Clones share the connection cap
+/// and the counters.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Per-connection settings.
+    pub connection: Arc<ConnectionConfig>,
+    /// Counters for `stats`.
+    pub stats: Arc<ConnectionStats>,
+    /// Permits for open connections (`-c`); shared by all listeners.
+    pub connection_permits: Arc<Semaphore>,
+}
+
+impl ServeConfig {
+    /// A config allowing `max_connections` open connections.
+    pub fn new(max_connections: usize, connection: ConnectionConfig) -> Self {
+        ServeConfig {
+            connection: Arc::new(connection),
+            stats: Arc::new(ConnectionStats::default()),
+            connection_permits: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+}
+
+/// What memcached writes to a client beyond the connection limit before closing it.
+const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
+
+/// Accepts clients on `listener` and serves each with a clone of `service` until
+/// `shutdown` completes; then stops accepting, lets every connection finish the
+/// requests it has read, and returns.
+pub async fn serve<S>(
+    listener: Listener,
+    service: S,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()>,
+) where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + Unpin,
+{
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept(&listener) => match accepted {
+                Ok(Accepted::Tcp(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    start(&mut connections, stream, &service, &config, &drain_rx);
+                }
+                Ok(Accepted::Unix(stream)) => {
+                    start(&mut connections, stream, &service, &config, &drain_rx);
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = drain_tx.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(listener: &Listener) -> io::Result<Accepted> {
+    match listener {
+        Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
+        Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+    }
+}
+
+fn start<IO, S>(
+    connections: &mut JoinSet<()>,
+    mut io: IO,
+    service: &S,
+    config: &ServeConfig,
+    drain: &watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + Unpin,
+{
+    let stats = config.stats.clone();
+    let Ok(permit) = config.connection_permits.clone().try_acquire_owned() else {
+        ConnectionStats::add(&stats.rejected_connections, 1);
+        debug!("connection limit reached");
+        connections.spawn(async move {
+            let _ = io.write_all(TOO_MANY_CONNECTIONS).await;
+            let _ = io.shutdown().await;
+        });
+        return;
+    };
+    ConnectionStats::add(&stats.curr_connections, 1);
+    ConnectionStats::add(&stats.total_connections, 1);
+    let id = ConnectionStats::get(&stats.total_connections);
+    let (service, connection, drain) = (service.clone(), config.connection.clone(), drain.clone());
+    connections.spawn(
+        async move {
+            serve_connection(io, service, connection, stats.clone(), drain).await;
+            stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            drop(permit);
+        }
+        .instrument(info_span!("conn", id)),
+    );
+}
