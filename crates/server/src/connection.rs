@@ -87,7 +87,11 @@ pub async fn serve_connection<IO, S>(
                 }
             };
             let mut reply = reply;
-            match pending.is_empty().then(|| (&mut reply).now_or_never()).flatten() {
+            match pending
+                .is_empty()
+                .then(|| (&mut reply).now_or_never())
+                .flatten()
+            {
                 Some((form, response)) => encode_response(&form, &response, &mut wbuf),
                 None => pending.push_back(reply),
             }
@@ -153,7 +157,10 @@ enum ReplyState<F> {
 
 impl<F> Reply<F> {
     fn ready(form: Form, response: Response) -> Self {
-        Reply { form: Some(form), state: ReplyState::Ready(Some(response)) }
+        Reply {
+            form: Some(form),
+            state: ReplyState::Ready(Some(response)),
+        }
     }
 }
 
@@ -178,7 +185,11 @@ where
 
 /// Starts one request: quit is the driver's own business, the rest goes to the
 /// service (after it is ready, so backpressure reaches the client).
-async fn dispatch<S>(request: Request, service: &mut S, closing: &mut bool) -> Option<Reply<S::Future>>
+async fn dispatch<S>(
+    request: Request,
+    service: &mut S,
+    closing: &mut bool,
+) -> Option<Reply<S::Future>>
 where
     S: Service<Request, Response = Response, Error = BoxError>,
 {
@@ -193,7 +204,10 @@ where
     }
     let form = request.form.clone();
     match service.ready().await {
-        Ok(svc) => Some(Reply { form: Some(form), state: ReplyState::Call(svc.call(request)) }),
+        Ok(svc) => Some(Reply {
+            form: Some(form),
+            state: ReplyState::Call(svc.call(request)),
+        }),
         Err(e) => Some(Reply::ready(form, error_response(&e))),
     }
 }

@@ -131,7 +131,9 @@ fn start<IO, S>(
     connections.spawn(
         async move {
             serve_connection(io, service, connection, stats.clone(), drain).await;
-            stats.curr_connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            stats
+                .curr_connections
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             drop(permit);
         }
         .instrument(info_span!("conn", id)),

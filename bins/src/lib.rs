@@ -1,0 +1,5 @@
+//! The memkeep binaries: the only place that reads flags, files and the environment,
+//! and assembles the services the library crates provide.
+
+pub mod logging;
+pub mod memkeepd;

@@ -1,0 +1,220 @@
+//! memkeepd: parse memcached's flags, bind, drop privileges, daemonize, then serve the
+//! cache on every listener until SIGTERM or SIGINT, and drain.
+
+mod args;
+mod settings;
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use memkeep_server::cache::{Cache, CacheConfig, ShutdownHook};
+use memkeep_server::store::{Store, StoreConfig};
+use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub use args::Args;
+
+/// Runs memkeepd with the process's arguments.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    crate::logging::init(args.verbose);
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("memkeepd: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let extended = args.validate()?;
+    let listeners = bind(&args)?;
+    if let Some(user) = &args.user {
+        drop_privileges(user)?;
+    }
+    if args.daemon {
+        nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
+    }
+    if let Some(path) = &args.pidfile {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    let result = runtime.block_on(serve_all(&args, extended, listeners));
+    if let Some(path) = &args.pidfile {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+/// A bound but not yet async listener: binding happens before daemonizing and
+/// dropping privileges, so errors reach the terminal and low ports work.
+enum Bound {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+fn bind(args: &Args) -> Result<Vec<Bound>, String> {
+    if let Some(path) = &args.unix_socket {
+        let _ = std::fs::remove_file(path);
+        let listener = std::os::unix::net::UnixListener::bind(path)
+            .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        let mask = u32::from_str_radix(&args.unix_mask, 8).unwrap_or(0o700);
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777 & !mask))
+            .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
+        return Ok(vec![Bound::Unix(listener)]);
+    }
+    let mut bound = Vec::new();
+    for host in args
+        .listen
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        let addrs = resolve(host, args.port)?;
+        for addr in addrs {
+            let listener = listen_tcp(addr, args.backlog)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            if !addr.ip().is_loopback() {
+                warn!(%addr, "listening beyond loopback without authentication or TLS");
+            }
+            bound.push(Bound::Tcp(listener));
+        }
+    }
+    if bound.is_empty() {
+        return Err("nothing to listen on: -l is empty".into());
+    }
+    Ok(bound)
+}
+
+/// Binds with SO_REUSEADDR (a restarted server gets its port back at once) and the
+/// `-b` backlog.
+fn listen_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
+
+/// Resolves `-l` entries: an address, `[v6]`, a host name, or any of those with
+/// `:port`.
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if let Ok(addr) = host.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    let with_port = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:{port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|e| format!("cannot resolve {host}: {e}"))
+}
+
+fn drop_privileges(user: &str) -> Result<(), String> {
+    let found = nix::unistd::User::from_name(user)
+        .map_err(|e| format!("cannot look up user {user}: {e}"))?
+        .ok_or_else(|| format!("can't find the user {user} to switch to"))?;
+    nix::unistd::setgid(found.gid)
+        .map_err(|e| format!("failed to assume identity of user {user}: {e}"))?;
+    nix::unistd::setuid(found.uid)
+        .map_err(|e| format!("failed to assume identity of user {user}: {e}"))?;
+    Ok(())
+}
+
+async fn serve_all(args: &Args, extended: args::Extended, bound: Vec<Bound>) -> Result<(), String> {
+    let store = Arc::new(Store::new(StoreConfig {
+        max_bytes: args.memory_bytes(),
+        evict: !args.disable_evictions,
+        max_item_size: args.max_item_size,
+        shards: (args.threads * 8).next_power_of_two(),
+    }));
+    let limits = memkeep_protocol::Limits {
+        max_value_len: args.max_item_size,
+        ..memkeep_protocol::Limits::default()
+    };
+    let connection = ConnectionConfig {
+        limits,
+        idle_timeout: extended.idle_timeout,
+        ..ConnectionConfig::default()
+    };
+    let config = ServeConfig::new(args.conn_limit, connection);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let shutdown = args.enable_shutdown.then(|| {
+        let stop_tx = stop_tx.clone();
+        ShutdownHook(Arc::new(move |_graceful| {
+            let _ = stop_tx.send(true);
+        }))
+    });
+    let cache = Cache::new(
+        store,
+        config.stats.clone(),
+        CacheConfig {
+            settings: settings::lines(args, &extended),
+            threads: args.threads,
+            max_connections: args.conn_limit,
+            shutdown,
+        },
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for b in bound {
+        let listener = match b {
+            Bound::Tcp(l) => {
+                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
+                info!(addr = %l.local_addr().map_err(|e| e.to_string())?, "listening");
+                Listener::Tcp(l)
+            }
+            Bound::Unix(l) => {
+                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                Listener::Unix(tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?)
+            }
+        };
+        let mut stop = stop_rx.clone();
+        tasks.spawn(serve(listener, cache.clone(), config.clone(), async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
+        }));
+    }
+    wait_for_signal(stop_rx.clone(), stop_tx).await;
+    while tasks.join_next().await.is_some() {}
+    info!("stopped");
+    Ok(())
+}
+
+/// Waits for SIGTERM, SIGINT or the `shutdown` command, then tells every listener to
+/// drain.
+async fn wait_for_signal(mut stop_rx: watch::Receiver<bool>, stop_tx: Arc<watch::Sender<bool>>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        warn!("cannot install signal handlers");
+        let _ = stop_rx.wait_for(|s| *s).await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: draining"),
+        _ = int.recv() => info!("SIGINT: draining"),
+        _ = stop_rx.wait_for(|s| *s) => info!("shutdown command: draining"),
+    }
+    let _ = stop_tx.send(true);
+}

@@ -1,0 +1,41 @@
+//! `stats settings`: memcached's names for the settings that apply to memkeepd.
+
+use super::args::{Args, Extended};
+
+/// The `stats settings` lines for this command line.
+pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let socket = args
+        .unix_socket
+        .as_ref()
+        .map_or("NULL".to_owned(), |p| p.display().to_string());
+    vec![
+        ("maxbytes".into(), args.memory_bytes().to_string()),
+        ("maxconns".into(), args.conn_limit.to_string()),
+        ("tcpport".into(), args.port.to_string()),
+        ("udpport".into(), args.udp_port.to_string()),
+        ("inter".into(), args.listen.clone()),
+        ("verbosity".into(), args.verbose.to_string()),
+        (
+            "evictions".into(),
+            if args.disable_evictions { "off" } else { "on" }.into(),
+        ),
+        ("domain_socket".into(), socket),
+        ("umask".into(), args.unix_mask.clone()),
+        ("shutdown_command".into(), yes_no(args.enable_shutdown)),
+        ("num_threads".into(), args.threads.to_string()),
+        ("cas_enabled".into(), "yes".into()),
+        ("tcp_backlog".into(), args.backlog.to_string()),
+        ("binding_protocol".into(), "auto-negotiate".into()),
+        ("auth_enabled_sasl".into(), "no".into()),
+        ("auth_enabled_ascii".into(), "no".into()),
+        ("item_size_max".into(), args.max_item_size.to_string()),
+        ("maxconns_fast".into(), "yes".into()),
+        ("flush_enabled".into(), "yes".into()),
+        (
+            "idle_timeout".into(),
+            extended.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
+        ),
+        ("ssl_enabled".into(), "no".into()),
+    ]
+}

@@ -1,0 +1,226 @@
+//! The cache service: a tower `Service<Request>` over the [`Store`]. Its `execute` is
+//! the one `match` where a command touches the store.
+
+mod counters;
+mod report;
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use memkeep_protocol::{Command, Form, Request, Response, StoreMode};
+use tower_service::Service;
+
+pub use counters::{CommandCounters, Counter};
+
+use crate::error::BoxError;
+use crate::stats::ConnectionStats;
+use crate::store::Store;
+
+/// The version memkeepd reports: the memcached protocol level it implements, then its
+/// own version, so clients that parse `major.minor.patch` see 1.6.
+pub const VERSION: &str = concat!("1.6.18-memkeep-", env!("CARGO_PKG_VERSION"));
+
+/// What the cache service needs besides the store.
+#[derive(Debug, Clone, Default)]
+pub struct CacheConfig {
+    /// `stats settings` lines, prepared by whoever parsed the configuration.
+    pub settings: Vec<(String, String)>,
+    /// Worker threads, for `stats`.
+    pub threads: usize,
+    /// Connection limit, for `stats`.
+    pub max_connections: usize,
+    /// Called on `shutdown` when the server allows it (`-A`); refused otherwise.
+    pub shutdown: Option<ShutdownHook>,
+}
+
+/// What `shutdown` calls (with `true` for `shutdown graceful`).
+#[derive(Clone)]
+pub struct ShutdownHook(pub Arc<dyn Fn(bool) + Send + Sync>);
+
+impl std::fmt::Debug for ShutdownHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShutdownHook")
+    }
+}
+
+/// The cache service. Clones share the store and the counters.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<Store>,
+    counters: CommandCounters,
+    connections: Arc<ConnectionStats>,
+    config: CacheConfig,
+    started: Instant,
+    started_unix: u64,
+}
+
+impl Cache {
+    /// A cache service over `store`, reporting `connections` in `stats`.
+    pub fn new(store: Arc<Store>, connections: Arc<ConnectionStats>, config: CacheConfig) -> Self {
+        let started_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Cache {
+            inner: Arc::new(Inner {
+                store,
+                counters: CommandCounters::default(),
+                connections,
+                config,
+                started: Instant::now(),
+                started_unix,
+            }),
+        }
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    /// The command counters.
+    pub fn counters(&self) -> &CommandCounters {
+        &self.inner.counters
+    }
+
+    /// Runs one request against the store.
+    pub fn execute(&self, request: Request) -> Response {
+        let inner = &*self.inner;
+        let (store, counters) = (&*inner.store, &inner.counters);
+        if matches!(request.form, Form::Meta(_)) {
+            counters.add(Counter::CmdMeta, 1);
+        }
+        match request.command {
+            Command::Get(get) => {
+                let touching = get.touch.is_some();
+                let mut hits = Vec::with_capacity(get.keys.len().min(64));
+                for key in &get.keys {
+                    let value = store.get(key, &get);
+                    let (hit, miss) = if touching {
+                        (Counter::TouchHits, Counter::TouchMisses)
+                    } else {
+                        (Counter::GetHits, Counter::GetMisses)
+                    };
+                    counters.add(if value.is_some() { hit } else { miss }, 1);
+                    hits.extend(value);
+                }
+                let n = get.keys.len() as u64;
+                counters.add(
+                    if touching {
+                        Counter::CmdTouch
+                    } else {
+                        Counter::CmdGet
+                    },
+                    n,
+                );
+                Response::Values(hits)
+            }
+            Command::Store(s) => {
+                counters.add(Counter::CmdSet, 1);
+                let compare = s.cas.is_some() && s.mode == StoreMode::Set;
+                let response = store.store(&s);
+                match &response {
+                    Response::TooLarge => counters.add(Counter::StoreTooLarge, 1),
+                    Response::OutOfMemory => counters.add(Counter::StoreNoMemory, 1),
+                    Response::Stored(_) if compare => counters.add(Counter::CasHits, 1),
+                    Response::Exists if compare => counters.add(Counter::CasBadval, 1),
+                    Response::NotFound if compare => counters.add(Counter::CasMisses, 1),
+                    _ => {}
+                }
+                response
+            }
+            Command::Delete(d) => {
+                let response = store.delete(&d);
+                let counter = match response {
+                    Response::Deleted => Counter::DeleteHits,
+                    _ => Counter::DeleteMisses,
+                };
+                counters.add(counter, 1);
+                response
+            }
+            Command::Arith(a) => {
+                let response = store.arith(&a);
+                let hit = matches!(response, Response::Number(..));
+                let counter = match (a.incr, hit) {
+                    (true, true) => Counter::IncrHits,
+                    (true, false) => Counter::IncrMisses,
+                    (false, true) => Counter::DecrHits,
+                    (false, false) => Counter::DecrMisses,
+                };
+                counters.add(counter, 1);
+                response
+            }
+            Command::Touch(t) => {
+                counters.add(Counter::CmdTouch, 1);
+                let response = store.touch(&t.key, t.exptime);
+                let counter = match response {
+                    Response::Touched(_) => Counter::TouchHits,
+                    _ => Counter::TouchMisses,
+                };
+                counters.add(counter, 1);
+                response
+            }
+            Command::FlushAll(f) => {
+                counters.add(Counter::CmdFlush, 1);
+                store.flush_all(f.delay);
+                Response::Ok
+            }
+            Command::Stats(group) => self.stats(group.as_ref()),
+            Command::Version => Response::Version(Bytes::from_static(VERSION.as_bytes())),
+            Command::Verbosity(_) => Response::Ok,
+            Command::Noop => Response::Noop,
+            // The connection driver closes on quit before it reaches a service.
+            Command::Quit => Response::Noop,
+            Command::Shutdown { graceful } => match &inner.config.shutdown {
+                Some(hook) => {
+                    (hook.0)(graceful);
+                    Response::Ok
+                }
+                None => Response::ErrorLine("ERROR: shutdown not enabled".into()),
+            },
+            Command::Debug(key) => Response::Debug(store.debug(&key)),
+            // SASL is refused unless authentication is configured, as memcached does
+            // without -S: binary clients read "Unknown command".
+            Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => Response::Error,
+        }
+    }
+
+    fn stats(&self, group: Option<&Bytes>) -> Response {
+        let inner = &*self.inner;
+        match group.map(|g| &g[..]) {
+            None | Some(b"") => Response::Stats(report::general(self)),
+            Some(b"settings") => Response::Stats(inner.config.settings.clone()),
+            Some(b"items") => Response::Stats(report::items(&inner.store)),
+            Some(b"slabs") => Response::Stats(report::slabs(&inner.store, &inner.counters)),
+            Some(b"conns") => Response::Stats(Vec::new()),
+            Some(b"reset") => {
+                inner.counters.reset();
+                inner.connections.reset();
+                inner.store.reset_stats();
+                Response::Reset
+            }
+            Some(_) => Response::Error,
+        }
+    }
+}
+
+impl Service<Request> for Cache {
+    type Response = Response;
+    type Error = BoxError;
+    type Future = Ready<Result<Response, BoxError>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        ready(Ok(self.execute(request)))
+    }
+}
