@@ -1,0 +1,156 @@
+//! Test support: start real servers (memkeepd, stock memcached) on loopback ports
+//! picked at run time, wait until they accept connections, and talk raw bytes to them.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process that is killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
+    /// "memcached" or "memkeepd", for messages.
+    pub name: &'static str,
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel's pick; released before the server binds it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+impl Server {
+    /// Starts memkeepd built by this workspace, with extra flags.
+    pub fn memkeepd(extra: &[&str]) -> Server {
+        Self::start("memkeepd", env!("CARGO_BIN_EXE_memkeepd"), extra)
+    }
+
+    /// Starts the stock memcached (Debian package `memcached`), with extra flags.
+    pub fn memcached(extra: &[&str]) -> Server {
+        let mut args = vec!["-U", "0"];
+        // memcached refuses to run as root without -u.
+        if is_root() {
+            args.extend(["-u", "root"]);
+        }
+        args.extend_from_slice(extra);
+        Self::start("memcached", "memcached", &args)
+    }
+
+    fn start(name: &'static str, program: &str, extra: &[&str]) -> Server {
+        for _attempt in 0..5 {
+            let port = free_port();
+            let port_text = port.to_string();
+            let mut child = Command::new(program)
+                .args(["-l", "127.0.0.1", "-p", &port_text])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+            if wait_until_accepting(port, &mut child) {
+                return Server { child, port, name };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{name} did not start");
+    }
+
+    /// A new client connection.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// `host:port` for clients that want a string.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Sends `flush_all` and waits for its OK.
+    pub fn flush_all(&self) {
+        let mut c = self.connect();
+        c.write_all(b"flush_all\r\n").unwrap();
+        let reply = read_exact_or_close(&mut c, b"OK\r\n".len(), Duration::from_secs(5));
+        assert_eq!(reply, b"OK\r\n", "{}: flush_all", self.name);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until_accepting(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// Reads until `n` bytes arrived, the peer closed, or `limit` passed.
+pub fn read_exact_or_close(stream: &mut TcpStream, n: usize, limit: Duration) -> Vec<u8> {
+    read_until(stream, limit, |got| got.len() >= n).0
+}
+
+/// Reads until `done(bytes so far)` holds, the peer closes, or `limit` passes.
+/// Returns the bytes and whether the peer closed.
+pub fn read_until(
+    stream: &mut TcpStream,
+    limit: Duration,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> (Vec<u8>, bool) {
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while !done(&got) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (got, false);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut chunk) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return (got, false)
+            }
+            Err(_) => return (got, true),
+        }
+    }
+    (got, false)
+}
