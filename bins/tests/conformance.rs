@@ -102,8 +102,11 @@ fn run_case(server: &Server, case: &Case, binary: bool) -> Result<(), String> {
 }
 
 fn run_all(server: &Server) {
-    let tables: [(&str, &[Case], bool); 3] =
-        [("text", text::CASES, false), ("meta", meta::CASES, false), ("binary", binary::CASES, true)];
+    let tables: [(&str, &[Case], bool); 3] = [
+        ("text", text::CASES, false),
+        ("meta", meta::CASES, false),
+        ("binary", binary::CASES, true),
+    ];
     let mut failures = Vec::new();
     let mut passed = 0;
     for (_, cases, binary) in tables {
@@ -114,7 +117,10 @@ fn run_all(server: &Server) {
             }
         }
     }
-    let sizes: Vec<String> = tables.iter().map(|(n, c, _)| format!("{n} {}", c.len())).collect();
+    let sizes: Vec<String> = tables
+        .iter()
+        .map(|(n, c, _)| format!("{n} {}", c.len()))
+        .collect();
     eprintln!(
         "{}: {passed} cases passed, {} failed ({})",
         server.name,
@@ -137,8 +143,14 @@ fn memkeepd_matches_the_tables() {
 
 #[test]
 fn placeholder_matching() {
-    assert_eq!(matches(b"VALUE a 0 1 {u64}\r\n", b"VALUE a 0 1 42\r\n"), Some(true));
-    assert_eq!(matches(b"VALUE a 0 1 {u64}\r\n", b"VALUE a 0 1 4"), Some(false));
+    assert_eq!(
+        matches(b"VALUE a 0 1 {u64}\r\n", b"VALUE a 0 1 42\r\n"),
+        Some(true)
+    );
+    assert_eq!(
+        matches(b"VALUE a 0 1 {u64}\r\n", b"VALUE a 0 1 4"),
+        Some(false)
+    );
     assert_eq!(matches(b"VALUE a 0 1 {u64}\r\n", b"VALUE a 0 1 x"), None);
     assert_eq!(matches(b"END\r\n", b"END\r\nEND\r\n"), None);
 }

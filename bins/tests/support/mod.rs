@@ -19,7 +19,11 @@ pub struct Server {
 
 /// A free TCP port on 127.0.0.1 (the kernel's pick; released before the server binds it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn is_root() -> bool {
@@ -146,7 +150,12 @@ pub fn read_until(
         match stream.read(&mut chunk) {
             Ok(0) => return (got, true),
             Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return (got, false)
             }
             Err(_) => return (got, true),
