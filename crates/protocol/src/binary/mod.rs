@@ -18,8 +18,6 @@ pub mod opcode;
 pub mod status;
 
 #[cfg(test)]
-mod proptests;
-#[cfg(test)]
 mod tests;
 
 /// Decodes one binary request from the front of `buf` (see [`crate::Decoder::decode`]).
