@@ -41,7 +41,9 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         Response::Exists => reply.error(status::KEY_EEXISTS),
         // memcached answers an unknown stats group with "Not found".
         Response::NotFound => reply.error(status::KEY_ENOENT),
-        Response::Error if opcode == op::STAT => reply.error(status::KEY_ENOENT),
+        Response::Error | Response::Debug(_) if opcode == op::STAT => {
+            reply.error(status::KEY_ENOENT)
+        }
         Response::Error | Response::Debug(_) => reply.error(status::UNKNOWN_COMMAND),
         Response::AuthError => reply.error(status::AUTH_ERROR),
         Response::TooLarge => reply.error(status::E2BIG),
