@@ -111,9 +111,11 @@ pub(super) fn encode_request(form: &MetaForm, command: &Command, out: &mut Bytes
             out.put_slice(b"\r\n");
         }
         Command::Quit => out.put_slice(b"quit\r\n"),
-        Command::Shutdown { graceful } => {
-            out.put_slice(if *graceful { b"shutdown graceful\r\n" } else { b"shutdown\r\n" })
-        }
+        Command::Shutdown { graceful } => out.put_slice(if *graceful {
+            b"shutdown graceful\r\n"
+        } else {
+            b"shutdown\r\n"
+        }),
         // SASL exists only in the binary protocol: there is nothing to write.
         Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {}
     }
@@ -236,7 +238,11 @@ pub(super) fn decode_response(
             let frame = buf.split_to(lf + 1).freeze();
             let (meta, key) = reply_flags(form, &frame, code_end, line_end)?;
             Ok(Some(match form.verb {
-                MetaVerb::Get => Response::Values(vec![Value { key, data: Bytes::new(), meta }]),
+                MetaVerb::Get => Response::Values(vec![Value {
+                    key,
+                    data: Bytes::new(),
+                    meta,
+                }]),
                 MetaVerb::Set => Response::Stored(meta),
                 MetaVerb::Delete => Response::Deleted,
                 // Without `v` memcached does not say the counter's value.
@@ -255,7 +261,9 @@ pub(super) fn decode_response(
             let frame = buf.split_to(lf + 1);
             let line = &frame[rest_start..line_end];
             let facts = memchr::memchr(b' ', line).map_or(&b""[..], |i| &line[i + 1..]);
-            Ok(Some(Response::Debug(Some(String::from_utf8_lossy(facts).into_owned()))))
+            Ok(Some(Response::Debug(Some(
+                String::from_utf8_lossy(facts).into_owned(),
+            ))))
         }
         Code::Version => {
             let frame = buf.split_to(lf + 1).freeze();
@@ -279,7 +287,9 @@ enum Code {
     En,
     Me,
     Version,
-    Error { client: bool },
+    Error {
+        client: bool,
+    },
     Stats,
 }
 
@@ -304,10 +314,16 @@ fn reply_flags(
     let mut meta = ItemMeta::default();
     let mut key = None;
     let mut base64 = false;
-    for token in frame[from.min(to)..to].split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+    for token in frame[from.min(to)..to]
+        .split(|&b| b == b' ')
+        .filter(|t| !t.is_empty())
+    {
         let value = &token[1..];
         let number = || {
-            std::str::from_utf8(value).ok().and_then(|s| s.parse::<u64>().ok()).ok_or(invalid("bad flag"))
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or(invalid("bad flag"))
         };
         match token[0] {
             b'c' => meta.cas = number()?,
@@ -353,7 +369,9 @@ fn stats(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, Invali
                 Ok(None)
             };
         };
-        let line = buf[at..lf].strip_suffix(b"\r").ok_or(invalid("stats line without CR"))?;
+        let line = buf[at..lf]
+            .strip_suffix(b"\r")
+            .ok_or(invalid("stats line without CR"))?;
         if line == b"END" {
             let _ = buf.split_to(lf + 1);
             return Ok(Some(Response::Stats(stats)));

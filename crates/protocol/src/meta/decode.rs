@@ -23,7 +23,11 @@ struct Rejected {
 
 impl From<ProtocolError> for Rejected {
     fn from(error: ProtocolError) -> Self {
-        Rejected { error, close: false, swallow: 0 }
+        Rejected {
+            error,
+            close: false,
+            swallow: 0,
+        }
     }
 }
 
@@ -54,7 +58,11 @@ pub(super) fn decode_request(
     };
     // memcached strips a CR before the LF only on lines longer than one byte, and
     // reads the line as a C string, so it ends at a NUL.
-    let mut line_len = if lf > 1 && buf[lf - 1] == b'\r' { lf - 1 } else { lf };
+    let mut line_len = if lf > 1 && buf[lf - 1] == b'\r' {
+        lf - 1
+    } else {
+        lf
+    };
     line_len = memchr::memchr(0, &buf[..line_len]).unwrap_or(line_len);
     let verb = verb_of(&buf[..line_len]);
     match parse(&buf[..line_len], lf + 1, verb, limits) {
@@ -68,13 +76,24 @@ pub(super) fn decode_request(
         Err(rejected) => {
             let _ = buf.split_to(lf + 1);
             *swallow = rejected.swallow;
-            Err(error(verb.unwrap_or_default(), rejected.error, rejected.close))
+            Err(error(
+                verb.unwrap_or_default(),
+                rejected.error,
+                rejected.close,
+            ))
         }
     }
 }
 
 fn error(verb: MetaVerb, error: ProtocolError, close: bool) -> DecodeError {
-    DecodeError { error, form: Form::Meta(MetaForm { verb, ..MetaForm::default() }), close }
+    DecodeError {
+        error,
+        form: Form::Meta(MetaForm {
+            verb,
+            ..MetaForm::default()
+        }),
+        close,
+    }
 }
 
 /// The verb of a line whose first token is exactly a meta verb.
@@ -103,7 +122,13 @@ fn parse(
         return Err(ProtocolError::UnknownCommand.into());
     };
     let tokens = Tokens::split(line);
-    let parsed = |key, flags, data| Parsed { verb, key, flags, data, len: next };
+    let parsed = |key, flags, data| Parsed {
+        verb,
+        key,
+        flags,
+        data,
+        len: next,
+    };
     match verb {
         MetaVerb::Noop => Ok(parsed(0..0, Flags::default(), None)),
         MetaVerb::Debug => {
@@ -114,8 +139,8 @@ fn parse(
             let mut flags = Flags::default();
             // `me` looks only at its third token, and only for a lone `b`.
             if tokens.len() > 2 && &line[tokens.span(2)] == b"b" {
-                let decoded = base64_key::decode(&line[key.clone()])
-                    .ok_or(ProtocolError::BadCommandLine)?;
+                let decoded =
+                    base64_key::decode(&line[key.clone()]).ok_or(ProtocolError::BadCommandLine)?;
                 flags.decoded_key = Some(decoded);
                 flags.returns.push(b'b');
             }
@@ -149,7 +174,8 @@ fn parse(
                     _ => ProtocolError::InvalidOrDuplicateFlag,
                 }
             })?;
-            if verb == MetaVerb::Arith && !matches!(flags.mode, None | Some(b'I' | b'+' | b'D' | b'-'))
+            if verb == MetaVerb::Arith
+                && !matches!(flags.mode, None | Some(b'I' | b'+' | b'D' | b'-'))
             {
                 return Err(ProtocolError::InvalidArithMode.into());
             }
@@ -166,7 +192,11 @@ fn parse(
 /// since a proxy and its backend would frame the rest of the stream differently.
 /// Past that point an error swallows the block, as memcached does.
 fn parse_set(line: &[u8], tokens: &Tokens, limits: &Limits) -> Result<(Flags, usize), Rejected> {
-    let unframed = |error| Rejected { error, close: true, swallow: 0 };
+    let unframed = |error| Rejected {
+        error,
+        close: true,
+        swallow: 0,
+    };
     if tokens.len() < 2 {
         return Err(unframed(ProtocolError::UnknownCommand));
     }
@@ -183,7 +213,11 @@ fn parse_set(line: &[u8], tokens: &Tokens, limits: &Limits) -> Result<(Flags, us
         .and_then(|v| usize::try_from(v).ok())
         .filter(|&v| v <= i32::MAX as usize - 2)
         .ok_or(unframed(ProtocolError::BadCommandLine))?;
-    let swallowed = |error| Rejected { error, close: false, swallow: vlen + 2 };
+    let swallowed = |error| Rejected {
+        error,
+        close: false,
+        swallow: vlen + 2,
+    };
     let flags = flags::parse(line, tokens.span(1), tokens.from(3)).map_err(swallowed)?;
     if !matches!(flags.mode, None | Some(b'E' | b'A' | b'P' | b'R' | b'S')) {
         return Err(swallowed(ProtocolError::InvalidMode));
@@ -199,13 +233,26 @@ fn parse_set(line: &[u8], tokens: &Tokens, limits: &Limits) -> Result<(Flags, us
 
 /// Builds the request from its complete frame.
 fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
-    let Parsed { verb, key, flags, data, .. } = parsed;
+    let Parsed {
+        verb,
+        key,
+        flags,
+        data,
+        ..
+    } = parsed;
     let sent_key = frame.slice(key);
     // memcached echoes a base64 key re-encoded from what it decoded.
     let (key, form_key) = match flags.decoded_key.clone() {
         Some(decoded) => {
             let canonical = base64_key::encode(&decoded);
-            (decoded, if canonical == sent_key { sent_key } else { canonical })
+            (
+                decoded,
+                if canonical == sent_key {
+                    sent_key
+                } else {
+                    canonical
+                },
+            )
         }
         None => (sent_key.clone(), sent_key),
     };
@@ -237,9 +284,10 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
             incr: !matches!(flags.mode, Some(b'D' | b'-')),
             delta: flags.delta.unwrap_or(1),
             cas: flags.cas,
-            create: flags
-                .vivify
-                .map(|exptime| Vivify { initial: flags.initial.unwrap_or(0), exptime }),
+            create: flags.vivify.map(|exptime| Vivify {
+                initial: flags.initial.unwrap_or(0),
+                exptime,
+            }),
             touch: flags.ttl,
             new_cas: None,
         }),
@@ -268,5 +316,8 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
             })
         }
     };
-    Ok(Request { command, form: Form::Meta(form) })
+    Ok(Request {
+        command,
+        form: Form::Meta(form),
+    })
 }

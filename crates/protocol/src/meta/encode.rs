@@ -44,8 +44,9 @@ pub(super) fn encode_response(form: &MetaForm, response: &Response, out: &mut By
         }
         Response::TooLarge => out.put_slice(b"SERVER_ERROR object too large for cache\r\n"),
         Response::OutOfMemory => out.put_slice(b"SERVER_ERROR out of memory storing object\r\n"),
-        Response::NonNumeric => out
-            .put_slice(b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"),
+        Response::NonNumeric => {
+            out.put_slice(b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n")
+        }
         Response::ClientError(m) => line(out, &[b"CLIENT_ERROR ", m.as_bytes()]),
         Response::ServerError(m) => line(out, &[b"SERVER_ERROR ", m.as_bytes()]),
         // SASL is binary-only; memcached answers anything it cannot parse with ERROR.
@@ -173,4 +174,3 @@ fn key(form: &MetaForm, out: &mut BytesMut) {
         out.put_slice(b" b");
     }
 }
-

@@ -32,9 +32,16 @@ impl Tokens {
     /// Splits `line`, keeping at most as many tokens as memcached can accept plus
     /// one, which is enough to know the line has too many.
     pub(super) fn split(line: &[u8]) -> Tokens {
-        let mut tokens = Tokens { spans: std::array::from_fn(|_| 0..0), len: 0 };
+        let mut tokens = Tokens {
+            spans: std::array::from_fn(|_| 0..0),
+            len: 0,
+        };
         let mut start = None;
-        for (i, &b) in line.iter().enumerate().chain(std::iter::once((line.len(), &b' '))) {
+        for (i, &b) in line
+            .iter()
+            .enumerate()
+            .chain(std::iter::once((line.len(), &b' ')))
+        {
             match (b == b' ', start) {
                 (true, Some(s)) => {
                     tokens.spans[tokens.len] = s..i;
@@ -224,17 +231,50 @@ mod tests {
 
     #[test]
     fn error_precedence_follows_memcached() {
-        assert_eq!(parse_line(b"mg k Tx Fx").unwrap_err(), ProtocolError::BadToken);
-        assert_eq!(parse_line(b"mg k Fx Tx").unwrap_err(), ProtocolError::BadToken);
-        assert_eq!(parse_line(b"mg k Fx").unwrap_err(), ProtocolError::BadCommandLine);
-        assert_eq!(parse_line(b"mg k Tx v v").unwrap_err(), ProtocolError::DuplicateFlag);
-        assert_eq!(parse_line(b"mg k Tx z").unwrap_err(), ProtocolError::InvalidFlag);
-        assert_eq!(parse_line(b"mg k \xffa").unwrap_err(), ProtocolError::DuplicateFlag);
-        assert_eq!(parse_line(b"mg k b").unwrap_err(), ProtocolError::BadBase64Key);
-        assert_eq!(parse_line(b"mg k MEE").unwrap_err(), ProtocolError::BadModeToken);
-        assert_eq!(parse_line(b"mg k Jx").unwrap_err(), ProtocolError::InvalidInitial);
-        assert_eq!(parse_line(b"mg k D-1").unwrap_err(), ProtocolError::InvalidDeltaToken);
-        assert_eq!(parse_line(b"mg k E1").unwrap_err(), ProtocolError::InvalidFlag);
+        assert_eq!(
+            parse_line(b"mg k Tx Fx").unwrap_err(),
+            ProtocolError::BadToken
+        );
+        assert_eq!(
+            parse_line(b"mg k Fx Tx").unwrap_err(),
+            ProtocolError::BadToken
+        );
+        assert_eq!(
+            parse_line(b"mg k Fx").unwrap_err(),
+            ProtocolError::BadCommandLine
+        );
+        assert_eq!(
+            parse_line(b"mg k Tx v v").unwrap_err(),
+            ProtocolError::DuplicateFlag
+        );
+        assert_eq!(
+            parse_line(b"mg k Tx z").unwrap_err(),
+            ProtocolError::InvalidFlag
+        );
+        assert_eq!(
+            parse_line(b"mg k \xffa").unwrap_err(),
+            ProtocolError::DuplicateFlag
+        );
+        assert_eq!(
+            parse_line(b"mg k b").unwrap_err(),
+            ProtocolError::BadBase64Key
+        );
+        assert_eq!(
+            parse_line(b"mg k MEE").unwrap_err(),
+            ProtocolError::BadModeToken
+        );
+        assert_eq!(
+            parse_line(b"mg k Jx").unwrap_err(),
+            ProtocolError::InvalidInitial
+        );
+        assert_eq!(
+            parse_line(b"mg k D-1").unwrap_err(),
+            ProtocolError::InvalidDeltaToken
+        );
+        assert_eq!(
+            parse_line(b"mg k E1").unwrap_err(),
+            ProtocolError::InvalidFlag
+        );
     }
 
     #[test]
@@ -244,7 +284,10 @@ mod tests {
         assert_eq!(f.decoded_key.as_deref(), Some(&b"foo"[..]));
         assert_eq!((f.vivify, f.ttl, f.recache), (Some(5), Some(-1), Some(7)));
         assert!(f.no_bump && f.invalidate && !f.opaque_too_long);
-        assert_eq!((f.client_flags, f.cas, f.mode), (Some(9), Some(3), Some(b'A')));
+        assert_eq!(
+            (f.client_flags, f.cas, f.mode),
+            (Some(9), Some(3), Some(b'A'))
+        );
         assert_eq!((f.initial, f.delta), (Some(4), Some(2)));
     }
 }

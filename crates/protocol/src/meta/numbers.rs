@@ -24,7 +24,9 @@ fn scan(s: &[u8]) -> Option<(bool, u64)> {
     }
     let mut magnitude: u64 = 0;
     for &d in &s[i..i + digits] {
-        magnitude = magnitude.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(d - b'0'))?;
     }
     match s.get(i + digits) {
         None => Some((negative, magnitude)),
@@ -51,7 +53,11 @@ pub(super) fn strtol(s: &[u8]) -> Option<i32> {
 /// the result only when it looks negative and a '-' was written.
 pub(super) fn strtoull(s: &[u8]) -> Option<u64> {
     let (negative, magnitude) = scan(s)?;
-    let value = if negative { magnitude.wrapping_neg() } else { magnitude };
+    let value = if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    };
     if (value as i64) < 0 && s.contains(&b'-') {
         return None;
     }
