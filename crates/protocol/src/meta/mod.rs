@@ -23,6 +23,13 @@ mod tests;
 
 /// Decodes one meta request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.
+///
+/// Errors close the connection where memcached would go on reading a data block as
+/// commands: an `ms` data block that does not end in CRLF, and an `ms` line rejected
+/// before its data length is known (missing or bad length, long key, too many
+/// tokens). Reading the leftovers as commands, as memcached does, would let a client
+/// smuggle requests past a proxy that frames the stream differently. A line with no
+/// LF within `max_line_len` bytes closes too (memcached closes silently there).
 pub(crate) fn decode_request(
     buf: &mut BytesMut,
     limits: &Limits,
