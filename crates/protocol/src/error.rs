@@ -44,6 +44,20 @@ pub enum ProtocolError {
     UnknownOpcode,
     /// A multi-key get with more keys than the limit.
     TooManyKeys,
+    /// A meta `O` token longer than memcached's 32 bytes.
+    OpaqueTooLong,
+    /// A meta `M` token that is not exactly one mode letter.
+    BadModeToken,
+    /// A meta `J` (initial value) token that is not a 64-bit unsigned number.
+    InvalidInitial,
+    /// A meta `D` (delta) token that is not a 64-bit unsigned number.
+    InvalidDeltaToken,
+    /// Any flag error in `md` and `ma`, which memcached reports with one text.
+    InvalidOrDuplicateFlag,
+    /// Too many tokens on an `ms`, `md` or `ma` line (`mg` says [`Self::TooManyFlags`]).
+    FlagsTooLong,
+    /// An `ma` `M` mode letter other than I, +, D or -.
+    InvalidArithMode,
 }
 
 impl ProtocolError {
@@ -62,11 +76,18 @@ impl ProtocolError {
             ProtocolError::DuplicateFlag => "CLIENT_ERROR duplicate flag",
             ProtocolError::BadToken => "CLIENT_ERROR bad token in command line format",
             ProtocolError::BadBase64Key => "CLIENT_ERROR error decoding key",
-            ProtocolError::InvalidMode => "CLIENT_ERROR invalid mode for ms STORE",
+            ProtocolError::InvalidMode => "CLIENT_ERROR invalid mode for ms M token",
             ProtocolError::TooManyFlags => "CLIENT_ERROR options flags are too long",
             ProtocolError::BadBinaryHeader => "CLIENT_ERROR bad command line format",
             ProtocolError::UnknownOpcode => "ERROR",
             ProtocolError::TooManyKeys => "CLIENT_ERROR bad command line format",
+            ProtocolError::OpaqueTooLong => "CLIENT_ERROR opaque token too long",
+            ProtocolError::BadModeToken => "CLIENT_ERROR incorrect length for M token",
+            ProtocolError::InvalidInitial => "CLIENT_ERROR invalid numeric initial value",
+            ProtocolError::InvalidDeltaToken => "CLIENT_ERROR invalid numeric delta value",
+            ProtocolError::InvalidOrDuplicateFlag => "CLIENT_ERROR invalid or duplicate flag",
+            ProtocolError::FlagsTooLong => "CLIENT_ERROR options flags too long",
+            ProtocolError::InvalidArithMode => "CLIENT_ERROR invalid mode for ma M token",
         }
     }
 

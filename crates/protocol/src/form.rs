@@ -104,6 +104,9 @@ impl TextVerb {
 /// opaque token and the key as the client wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MetaForm {
+    /// The verb the client used; a reply (`HD` above all) means something different
+    /// for each.
+    pub verb: MetaVerb,
     /// The key as sent (base64 text when `b` is among the flags); echoed by `k`.
     pub key: Bytes,
     /// Flags that only shape the reply (b c f h k l O q s t v u ...), in request order.
@@ -114,7 +117,7 @@ pub struct MetaForm {
 
 impl MetaForm {
     /// `q`: suppress the replies memcached suppresses for this verb (EN for mg, HD
-    /// for ms/md/ma, NF for md).
+    /// for ms/md/ma; errors, NS, EX and NF are always written).
     pub fn quiet(&self) -> bool {
         self.returns.contains(b'q')
     }
@@ -122,6 +125,38 @@ impl MetaForm {
     /// `b`: the key is base64 encoded on the wire.
     pub fn base64(&self) -> bool {
         self.returns.contains(b'b')
+    }
+}
+
+/// The meta protocol's verbs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MetaVerb {
+    /// `mg`: fetch an item.
+    #[default]
+    Get,
+    /// `ms`: store an item.
+    Set,
+    /// `md`: delete (or invalidate) an item.
+    Delete,
+    /// `ma`: increment or decrement a counter.
+    Arith,
+    /// `mn`: no-op.
+    Noop,
+    /// `me`: describe an item.
+    Debug,
+}
+
+impl MetaVerb {
+    /// The verb as written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetaVerb::Get => "mg",
+            MetaVerb::Set => "ms",
+            MetaVerb::Delete => "md",
+            MetaVerb::Arith => "ma",
+            MetaVerb::Noop => "mn",
+            MetaVerb::Debug => "me",
+        }
     }
 }
 

@@ -33,7 +33,7 @@ pub mod text;
 
 pub use codec::{decode_response, encode_request, encode_response, Decoder};
 pub use error::{DecodeError, InvalidResponse, ProtocolError};
-pub use form::{BinaryForm, Dialect, Form, MetaForm, ReturnFlags, TextForm, TextVerb};
+pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;
 pub use request::{
     Arith, Command, Delete, FlushAll, Get, Request, Sasl, Store, StoreMode, Touch, Vivify,

@@ -1,30 +1,51 @@
-//! The meta protocol (mg, ms, md, ma, mn, me).
+//! The meta protocol (mg, ms, md, ma, mn, me), as memcached 1.6.18 speaks it.
+//!
+//! Server side, [`decode_request`] reads a command into the shared request model
+//! (semantic flags into the [`Command`], reply-shaping flags, the opaque token and
+//! the key as sent into the [`MetaForm`]) and [`encode_response`] writes the reply
+//! back flag for flag. Client side, [`encode_request`] and [`decode_response`] do the
+//! reverse for a proxy talking meta to its backends.
 
 use bytes::BytesMut;
 
 use crate::{Command, DecodeError, InvalidResponse, Limits, MetaForm, Request, Response};
 
+mod base64_key;
+mod client;
+mod decode;
+mod encode;
+mod flags;
+mod numbers;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
 /// Decodes one meta request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.
+///
+/// Errors close the connection where memcached would go on reading a data block as
+/// commands: an `ms` data block that does not end in CRLF, and an `ms` line rejected
+/// before its data length is known (missing or bad length, long key, too many
+/// tokens). Reading the leftovers as commands, as memcached does, would let a client
+/// smuggle requests past a proxy that frames the stream differently. A line with no
+/// LF within `max_line_len` bytes closes too (memcached closes silently there).
 pub(crate) fn decode_request(
     buf: &mut BytesMut,
     limits: &Limits,
     swallow: &mut usize,
 ) -> Result<Option<Request>, DecodeError> {
-    let _ = (buf, limits, swallow);
-    unimplemented!("meta decode")
+    decode::decode_request(buf, limits, swallow)
 }
 
 /// Appends memcached's meta reply.
 pub(crate) fn encode_response(form: &MetaForm, response: &Response, out: &mut BytesMut) {
-    let _ = (form, response, out);
-    unimplemented!("meta encode")
+    encode::encode_response(form, response, out)
 }
 
 /// Appends the request as a meta command line (and data block).
 pub(crate) fn encode_request(form: &MetaForm, command: &Command, out: &mut BytesMut) {
-    let _ = (form, command, out);
-    unimplemented!("meta encode request")
+    client::encode_request(form, command, out)
 }
 
 /// Decodes a meta reply to a request of this form.
@@ -33,8 +54,7 @@ pub(crate) fn decode_response(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Response>, InvalidResponse> {
-    let _ = (form, buf, limits);
-    unimplemented!("meta decode response")
+    client::decode_response(form, buf, limits)
 }
 
 /// Whether the line at the front of `buf` is a meta command (`mg`, `ms`, `md`, `ma`,
