@@ -2,4 +2,5 @@
 //! and assembles the services the library crates provide.
 
 pub mod logging;
+pub mod memkeep;
 pub mod memkeepd;

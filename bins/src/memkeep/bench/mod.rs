@@ -1,0 +1,513 @@
+//! `memkeep bench`: a memcached load generator in the spirit of memtier_benchmark,
+//! built to cost little per request because it shares the machine with the server
+//! it measures.
+//!
+//! Each client thread runs a single-threaded tokio runtime with its share of the
+//! connections, all polled from one task; every connection is a closed loop of pipelined batches (see
+//! [`connection`]). Threads meet at barriers so connecting and preloading stay out of
+//! the measured phase, whose CPU time (getrusage) is reported per request.
+
+mod connection;
+mod keys;
+mod report;
+mod wire;
+
+use std::cell::RefCell;
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use hdrhistogram::Histogram;
+
+use connection::{Budget, Connection, Plan, Source, Tally};
+use keys::{KeyChooser, KeySize, KeySpace, Rng, Zipf};
+pub use report::Report;
+use report::{Preload, Workload};
+pub use wire::{Protocol, ReplyDecoder};
+
+/// `memkeep bench` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The server, `host:port`. Loopback only: this tool sends no traffic elsewhere.
+    #[arg(short, long, default_value = "127.0.0.1:11211")]
+    pub server: String,
+    /// Wire protocol.
+    #[arg(short = 'P', long, value_enum, default_value = "text")]
+    pub protocol: Protocol,
+    /// Client threads (each with its share of the connections).
+    #[arg(short, long, default_value_t = 1)]
+    pub threads: usize,
+    /// Connections in all.
+    #[arg(short, long, default_value_t = 8)]
+    pub connections: usize,
+    /// Operations written per batch on each connection (1: no pipelining).
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// Gets to sets, `GETS:SETS` (e.g. 9:1, 1:1, 1:0).
+    #[arg(long, default_value = "9:1", value_parser = parse_ratio)]
+    pub ratio: f64,
+    /// Keys per get: text sends `get k1 k2 ...`, meta and binary a run of single gets.
+    #[arg(long, default_value_t = 1)]
+    pub multiget: usize,
+    /// Number of distinct keys.
+    #[arg(short, long, default_value_t = 100_000)]
+    pub keys: u64,
+    /// Key length in bytes, `N` or `MIN-MAX`.
+    #[arg(long, default_value = "16")]
+    pub key_size: KeySize,
+    /// Which keys are asked for.
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub distribution: Distribution,
+    /// Exponent of the Zipf distribution (larger: fewer, hotter keys).
+    #[arg(long, default_value_t = 0.99)]
+    pub zipf_exponent: f64,
+    /// Bytes per stored value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Stop after this long (`10`, `10s`, `500ms`, `2m`). Default 10 s when no
+    /// `--requests` is given.
+    #[arg(short, long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many operations (whichever of this and --duration comes first).
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Store every key once before measuring.
+    #[arg(long)]
+    pub preload: bool,
+    /// Only preload, measure nothing (to load a server, e.g. for memory figures).
+    #[arg(long)]
+    pub preload_only: bool,
+    /// How replies are read: the lean framing scanner, or the protocol crate's
+    /// full `decode_response`.
+    #[arg(long, value_enum, default_value = "lean")]
+    pub decoder: ReplyDecoder,
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Seed of the key and operation choices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Which keys a workload asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Distribution {
+    /// Every key equally often.
+    Uniform,
+    /// A few hot keys, a long tail (see --zipf-exponent).
+    Zipf,
+}
+
+fn parse_ratio(s: &str) -> Result<f64, String> {
+    let (g, st) = s.split_once(':').ok_or("expected GETS:SETS, e.g. 9:1")?;
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("bad ratio {s:?}"))
+    };
+    let (g, st) = (parse(g)?, parse(st)?);
+    if g < 0.0 || st < 0.0 || g + st <= 0.0 {
+        return Err(format!("bad ratio {s:?}"));
+    }
+    Ok(g / (g + st))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: f64 = number.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("bad duration {s:?}"))
+}
+
+/// Runs the command: prints the table or JSON, fails only when it could not run.
+pub fn main(args: BenchArgs) -> Result<(), String> {
+    let json = args.json;
+    let report = run(args)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+/// What the threads share while running.
+struct Shared {
+    plan: Plan,
+    budget: Budget,
+    duration: Option<Duration>,
+    preload: bool,
+    measure: bool,
+    barrier: Barrier,
+    failed: AtomicBool,
+    /// Operations completed in the current phase, for the progress bar.
+    progress: AtomicU64,
+    phase: AtomicU8,
+    marks: Mutex<Marks>,
+}
+
+const PHASE_CONNECT: u8 = 0;
+const PHASE_PRELOAD: u8 = 1;
+const PHASE_RUN: u8 = 2;
+
+/// Times and CPU readings taken at phase boundaries.
+#[derive(Default)]
+struct Marks {
+    preload_start: Option<Instant>,
+    preload_end: Option<Instant>,
+    start: Option<(Instant, Duration)>,
+    connect_error: Option<String>,
+}
+
+/// What one thread brings back.
+struct ThreadResult {
+    preload: Tally,
+    run: Tally,
+    latency: Histogram<u64>,
+    finished: Instant,
+}
+
+/// Runs the benchmark and returns its report.
+pub fn run(args: BenchArgs) -> Result<Report, String> {
+    let addr = loopback_target(&args.server)?;
+    if args.connections == 0 || args.threads == 0 || args.pipeline == 0 || args.multiget == 0 {
+        return Err("connections, threads, pipeline and multiget must be at least 1".into());
+    }
+    if args.keys == 0 {
+        return Err("--keys must be at least 1".into());
+    }
+    let threads = args.threads.min(args.connections);
+    let measure = !args.preload_only;
+    let duration = match (args.duration, args.requests) {
+        (None, None) if measure => Some(Duration::from_secs(10)),
+        (d, _) => d,
+    };
+    let chooser = match args.distribution {
+        Distribution::Uniform => KeyChooser::Uniform(args.keys),
+        Distribution::Zipf if args.zipf_exponent > 0.0 => {
+            KeyChooser::Zipf(Zipf::new(args.keys, args.zipf_exponent))
+        }
+        Distribution::Zipf => return Err("--zipf-exponent must be above 0".into()),
+    };
+    let workload = Workload {
+        target: addr.to_string(),
+        protocol: args.protocol,
+        decoder: args.decoder,
+        threads,
+        connections: args.connections,
+        pipeline: args.pipeline,
+        get_fraction: args.ratio,
+        multiget: args.multiget,
+        keys: args.keys,
+        key_size: format!("{}-{}", args.key_size.min, args.key_size.max),
+        distribution: match args.distribution {
+            Distribution::Uniform => "uniform".into(),
+            Distribution::Zipf => format!("zipf:{}", args.zipf_exponent),
+        },
+        value_size: args.value_size,
+    };
+    let shared = Arc::new(Shared {
+        plan: Plan {
+            protocol: args.protocol,
+            decoder: args.decoder,
+            pipeline: args.pipeline,
+            get_threshold: (args.ratio * u64::MAX as f64) as u64,
+            multiget: args.multiget,
+            keys: KeySpace::new(args.keys, args.key_size),
+            chooser,
+            value: (0..args.value_size)
+                .map(|i| b'a' + (i % 26) as u8)
+                .collect(),
+        },
+        budget: Budget::new(args.requests),
+        duration,
+        preload: args.preload || args.preload_only,
+        measure,
+        barrier: Barrier::new(threads),
+        failed: AtomicBool::new(false),
+        progress: AtomicU64::new(0),
+        phase: AtomicU8::new(PHASE_CONNECT),
+        marks: Mutex::new(Marks::default()),
+    });
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            // Connection c belongs to thread c % threads.
+            let mine: Vec<usize> = (t..args.connections).step_by(threads).collect();
+            let shared = shared.clone();
+            let seed = args.seed;
+            let total = args.connections;
+            std::thread::Builder::new()
+                .name(format!("bench-{t}"))
+                .spawn(move || worker(&shared, addr, &mine, total, seed))
+                .map_err(|e| format!("cannot start a thread: {e}"))
+        })
+        .collect::<Result<_, _>>()?;
+    let show_progress = !args.no_progress && std::io::stderr().is_terminal();
+    if show_progress {
+        progress_bar(&shared, &handles, args.requests, duration);
+    }
+    let results: Vec<ThreadResult> = handles
+        .into_iter()
+        .map(|h| h.join().map_err(|_| "a bench thread panicked".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let cpu_end = cpu_time();
+    let marks = shared.marks.lock().expect("marks lock");
+    if let Some(e) = &marks.connect_error {
+        return Err(e.clone());
+    }
+    let mut preload_tally = Tally::default();
+    let mut run_tally = Tally::default();
+    let mut latency = new_histogram();
+    let mut finished = None::<Instant>;
+    for r in &results {
+        preload_tally.merge(&r.preload);
+        run_tally.merge(&r.run);
+        latency.add(&r.latency).map_err(|e| e.to_string())?;
+        finished = Some(finished.map_or(r.finished, |f| f.max(r.finished)));
+    }
+    let preload = match (marks.preload_start, marks.preload_end) {
+        (Some(a), Some(b)) => Some(Preload {
+            items: preload_tally.sets,
+            errors: preload_tally.errors,
+            elapsed_s: (b - a).as_secs_f64(),
+        }),
+        _ => None,
+    };
+    let (elapsed, cpu) = match (marks.start, finished) {
+        (Some((start, cpu_start)), Some(end)) if measure => (
+            end.saturating_duration_since(start),
+            cpu_end.saturating_sub(cpu_start),
+        ),
+        _ => (Duration::ZERO, Duration::ZERO),
+    };
+    Ok(Report::new(
+        workload, preload, &run_tally, &latency, elapsed, cpu,
+    ))
+}
+
+/// Resolves the target and refuses anything but loopback addresses.
+fn loopback_target(server: &str) -> Result<SocketAddr, String> {
+    let addrs: Vec<SocketAddr> = server
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {server}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .copied()
+        .find(|a| a.ip().is_loopback())
+        .ok_or_else(|| {
+            format!("{server} is not a loopback address: memkeep bench only targets this machine")
+        })
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 1 ns to 100 s at 3 significant figures.
+    Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// This process's user + system CPU time so far.
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return Duration::ZERO;
+    };
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+/// One client thread: connect, (preload), run, each phase started together with the
+/// other threads. `None` when the run was abandoned (a connection failed to open).
+fn worker(
+    shared: &Shared,
+    addr: SocketAddr,
+    mine: &[usize],
+    total: usize,
+    seed: u64,
+) -> Option<ThreadResult> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+    runtime.block_on(async {
+        let mut connections = Vec::with_capacity(mine.len());
+        for _ in mine {
+            match Connection::open(addr).await {
+                Ok(c) => connections.push(c),
+                Err(e) => {
+                    shared.failed.store(true, Ordering::Relaxed);
+                    let mut marks = shared.marks.lock().expect("marks lock");
+                    marks
+                        .connect_error
+                        .get_or_insert_with(|| format!("cannot connect to {addr}: {e}"));
+                    break;
+                }
+            }
+        }
+        shared.barrier.wait();
+        if shared.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let latency = RefCell::new(new_histogram());
+        let no_budget = Budget::new(None);
+        let mut preload = Tally::default();
+        if shared.preload {
+            if shared.barrier.wait().is_leader() {
+                shared.marks.lock().expect("marks lock").preload_start = Some(Instant::now());
+                shared.phase.store(PHASE_PRELOAD, Ordering::Relaxed);
+            }
+            let keys = shared.plan.keys.count();
+            let sources = mine.iter().map(|&c| Source::Preload {
+                next: keys * c as u64 / total as u64,
+                end: keys * (c as u64 + 1) / total as u64,
+            });
+            let (back, tally) =
+                drive_all(shared, connections, sources, &no_budget, None, &latency).await;
+            connections = back;
+            preload = tally;
+            if shared.barrier.wait().is_leader() {
+                shared.marks.lock().expect("marks lock").preload_end = Some(Instant::now());
+            }
+        }
+        let mut run = Tally::default();
+        if shared.measure {
+            *latency.borrow_mut() = new_histogram();
+            if shared.barrier.wait().is_leader() {
+                shared.progress.store(0, Ordering::Relaxed);
+                shared.phase.store(PHASE_RUN, Ordering::Relaxed);
+                shared.marks.lock().expect("marks lock").start = Some((Instant::now(), cpu_time()));
+            }
+            shared.barrier.wait();
+            let deadline = shared.duration.map(|d| Instant::now() + d);
+            let sources = mine.iter().map(|&c| {
+                Source::Mixed(Rng::new(
+                    seed.wrapping_mul(1_000_003).wrapping_add(c as u64),
+                ))
+            });
+            let (_, tally) = drive_all(
+                shared,
+                connections,
+                sources,
+                &shared.budget,
+                deadline,
+                &latency,
+            )
+            .await;
+            run = tally;
+        }
+        let finished = Instant::now();
+        let latency = latency.into_inner();
+        Some(ThreadResult {
+            preload,
+            run,
+            latency,
+            finished,
+        })
+    })
+}
+
+/// Drives every connection of this thread to the end of the phase; hands the
+/// connections back with the summed tally.
+async fn drive_all(
+    shared: &Shared,
+    connections: Vec<Connection>,
+    sources: impl Iterator<Item = Source>,
+    budget: &Budget,
+    deadline: Option<Instant>,
+    latency: &RefCell<Histogram<u64>>,
+) -> (Vec<Connection>, Tally) {
+    // The connections are futures on this one task, not spawned tasks: they borrow
+    // the plan and the histogram, and FuturesUnordered polls only the woken ones.
+    let mut running: FuturesUnordered<_> = connections
+        .into_iter()
+        .zip(sources)
+        .map(|(mut c, mut source)| async move {
+            let tally = c
+                .drive(
+                    &shared.plan,
+                    &mut source,
+                    budget,
+                    deadline,
+                    latency,
+                    &shared.progress,
+                )
+                .await;
+            (c, tally)
+        })
+        .collect();
+    let mut total = Tally::default();
+    let mut back = Vec::new();
+    while let Some((c, t)) = running.next().await {
+        total.merge(&t);
+        back.push(c);
+    }
+    (back, total)
+}
+
+/// Shows a progress bar on stderr until every thread has finished.
+fn progress_bar(
+    shared: &Shared,
+    handles: &[std::thread::JoinHandle<Option<ThreadResult>>],
+    requests: Option<u64>,
+    duration: Option<Duration>,
+) {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let bar = ProgressBar::new(0);
+    let mut shown_phase = u8::MAX;
+    let mut phase_start = Instant::now();
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(100));
+        let phase = shared.phase.load(Ordering::Relaxed);
+        let done = shared.progress.load(Ordering::Relaxed);
+        if phase != shown_phase {
+            shown_phase = phase;
+            phase_start = Instant::now();
+            let (len, what) = match phase {
+                PHASE_PRELOAD => (shared.plan.keys.count(), "preload"),
+                PHASE_RUN => match (requests, duration) {
+                    (Some(n), _) => (n, "requests"),
+                    (None, Some(d)) => (d.as_millis() as u64, "ms"),
+                    (None, None) => (0, ""),
+                },
+                _ => (0, "connect"),
+            };
+            bar.set_length(len);
+            bar.set_position(0);
+            bar.set_style(
+                ProgressStyle::with_template(&format!(
+                    "{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} {{msg}}"
+                ))
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
+        let secs = phase_start.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{:.0} req/s", done as f64 / secs));
+        match (phase, requests) {
+            (PHASE_RUN, None) => bar.set_position(phase_start.elapsed().as_millis() as u64),
+            _ => bar.set_position(done),
+        }
+    }
+    bar.finish_and_clear();
+}
