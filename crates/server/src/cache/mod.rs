@@ -199,7 +199,7 @@ impl Cache {
             Some(b"settings") => Response::Stats(inner.config.settings.clone()),
             Some(b"items") => Response::Stats(report::items(&inner.store)),
             Some(b"slabs") => Response::Stats(report::slabs(&inner.store, &inner.counters)),
-            Some(b"conns") => Response::Stats(Vec::new()),
+            Some(b"conns") => Response::Stats(inner.connections.registry.report()),
             Some(b"reset") => {
                 inner.counters.reset();
                 inner.connections.reset();
