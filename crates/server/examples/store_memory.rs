@@ -9,7 +9,11 @@ use memkeep_server::store::{Store, StoreConfig};
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -25,7 +29,11 @@ fn main() {
     for i in 0..ITEMS {
         // 10 to 30 bytes, 20 on average.
         let key = format!("key:{i:0width$}", width = 6 + i % 21);
-        let set = Set { key: Bytes::from(key), data: value.clone(), ..Set::default() };
+        let set = Set {
+            key: Bytes::from(key),
+            data: value.clone(),
+            ..Set::default()
+        };
         assert!(matches!(store.store(&set), Response::Stored(_)));
     }
     let after = rss_bytes();
