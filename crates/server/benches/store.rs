@@ -1,8 +1,8 @@
 //! Store throughput: get hit, get miss, set of 100 bytes, and a 90/10 get/set mix on
+//! two threads.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
-//! two threads.
 
 use std::sync::Arc;
 
