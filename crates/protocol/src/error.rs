@@ -44,6 +44,10 @@ pub enum ProtocolError {
     UnknownOpcode,
     /// A multi-key get with more keys than the limit.
     TooManyKeys,
+    /// A text `delete` with arguments other than memcached's legacy `0` and `noreply`.
+    BadDeleteFormat,
+    /// A text `shutdown` with an argument other than `graceful`.
+    InvalidShutdownMode,
 }
 
 impl ProtocolError {
@@ -67,6 +71,10 @@ impl ProtocolError {
             ProtocolError::BadBinaryHeader => "CLIENT_ERROR bad command line format",
             ProtocolError::UnknownOpcode => "ERROR",
             ProtocolError::TooManyKeys => "CLIENT_ERROR bad command line format",
+            ProtocolError::BadDeleteFormat => {
+                "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
+            }
+            ProtocolError::InvalidShutdownMode => "CLIENT_ERROR invalid shutdown mode",
         }
     }
 

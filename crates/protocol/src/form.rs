@@ -171,7 +171,11 @@ impl ReturnFlags {
 
 impl std::fmt::Debug for ReturnFlags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ReturnFlags({:?})", String::from_utf8_lossy(self.as_slice()))
+        write!(
+            f,
+            "ReturnFlags({:?})",
+            String::from_utf8_lossy(self.as_slice())
+        )
     }
 }
 

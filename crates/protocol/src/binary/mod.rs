@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, BinaryForm};
+use crate::{BinaryForm, Command, DecodeError, InvalidResponse, Limits, Request, Response};
 
 /// Decodes one binary request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.

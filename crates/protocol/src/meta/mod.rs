@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 
-use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, MetaForm};
+use crate::{Command, DecodeError, InvalidResponse, Limits, MetaForm, Request, Response};
 
 /// Decodes one meta request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.
