@@ -2,16 +2,15 @@
 //! from the front of the read buffer, read with memcached 1.6's tokenizer and
 //! checks so every malformed line gets the reply memcached would give it.
 
-use std::ops::Range;
-
 use bytes::{Bytes, BytesMut};
 use memchr::memchr;
 
 use super::number::{strtol_i32, strtoul_u32, strtoull};
+use super::store::{decode_store, store_header, store_verb};
 use super::tokens::{spans, Tokens};
 use crate::{
     Arith, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, ProtocolError, Request,
-    Store, StoreMode, TextForm, TextVerb, Touch,
+    TextForm, TextVerb, Touch,
 };
 
 /// The verb recorded for lines that name no known command. A form needs a verb,
@@ -19,11 +18,11 @@ use crate::{
 const UNKNOWN_VERB: TextVerb = TextVerb::Version;
 
 /// Where the command line at the front of the buffer ends.
-struct Line {
+pub(super) struct Line {
     /// Bytes up to and including the LF.
-    len: usize,
+    pub(super) len: usize,
     /// End of the command text: before the LF and the one CR memcached strips.
-    content_end: usize,
+    pub(super) content_end: usize,
 }
 
 /// See [`crate::Decoder::decode`].
@@ -96,7 +95,12 @@ fn command_text(line: &[u8]) -> &[u8] {
     }
 }
 
-fn error(error: ProtocolError, verb: TextVerb, noreply: bool, close: bool) -> DecodeError {
+pub(super) fn error(
+    error: ProtocolError,
+    verb: TextVerb,
+    noreply: bool,
+    close: bool,
+) -> DecodeError {
     DecodeError {
         error,
         form: Form::Text(TextForm { verb, noreply }),
@@ -104,126 +108,11 @@ fn error(error: ProtocolError, verb: TextVerb, noreply: bool, close: bool) -> De
     }
 }
 
-fn request(command: Command, verb: TextVerb, noreply: bool) -> Request {
+pub(super) fn request(command: Command, verb: TextVerb, noreply: bool) -> Request {
     Request {
         command,
         form: Form::Text(TextForm { verb, noreply }),
     }
-}
-
-fn store_verb(cmd: &[u8]) -> Option<TextVerb> {
-    Some(match cmd {
-        b"set" => TextVerb::Set,
-        b"add" => TextVerb::Add,
-        b"replace" => TextVerb::Replace,
-        b"append" => TextVerb::Append,
-        b"prepend" => TextVerb::Prepend,
-        b"cas" => TextVerb::Cas,
-        _ => return None,
-    })
-}
-
-/// A storage command's header, checked in memcached's order.
-struct StoreHeader {
-    key: Range<usize>,
-    flags: u32,
-    exptime: i64,
-    len: usize,
-    cas: Option<u64>,
-}
-
-/// Reads a storage command once its data block is complete. A block that does not end
-/// in CRLF closes the connection: memcached would read the bytes after the declared
-/// length as new commands, which lets a client smuggle requests past a proxy that
-/// frames the stream differently.
-fn decode_store(
-    buf: &mut BytesMut,
-    line: &Line,
-    verb: TextVerb,
-    noreply: bool,
-    header: Result<StoreHeader, (ProtocolError, usize)>,
-    swallow: &mut usize,
-) -> Result<Option<Request>, DecodeError> {
-    let header = match header {
-        Ok(header) => header,
-        Err((e, discard)) => {
-            let _ = buf.split_to(line.len);
-            *swallow = discard;
-            // A wrong word count is answered before memcached looks for `noreply`.
-            let noreply = noreply && e != ProtocolError::UnknownCommand;
-            return Err(error(e, verb, noreply, false));
-        }
-    };
-    let total = line.len + header.len + 2;
-    if buf.len() < total {
-        return Ok(None);
-    }
-    let frame = buf.split_to(total).freeze();
-    if &frame[total - 2..] != b"\r\n" {
-        return Err(error(ProtocolError::BadDataChunk, verb, noreply, true));
-    }
-    let mode = match verb {
-        TextVerb::Add => StoreMode::Add,
-        TextVerb::Replace => StoreMode::Replace,
-        TextVerb::Append => StoreMode::Append,
-        TextVerb::Prepend => StoreMode::Prepend,
-        _ => StoreMode::Set,
-    };
-    let store = Store {
-        mode,
-        key: frame.slice(header.key),
-        flags: header.flags,
-        exptime: header.exptime,
-        data: frame.slice(line.len..line.len + header.len),
-        cas: header.cas,
-        ..Store::default()
-    };
-    Ok(Some(request(Command::Store(store), verb, noreply)))
-}
-
-/// The header's fields, or the error and how many bytes of data block to discard
-/// (memcached swallows the block of a value too large to store).
-fn store_header(
-    tokens: &Tokens<'_>,
-    verb: TextVerb,
-    limits: &Limits,
-) -> Result<StoreHeader, (ProtocolError, usize)> {
-    let cas = verb == TextVerb::Cas;
-    let n = tokens.ntokens();
-    let fits = if cas {
-        n == 7 || n == 8
-    } else {
-        n == 6 || n == 7
-    };
-    if !fits {
-        return Err((ProtocolError::UnknownCommand, 0));
-    }
-    if tokens.get(1).len() > limits.max_key_len {
-        return Err((ProtocolError::KeyTooLong, 0));
-    }
-    let bad = (ProtocolError::BadCommandLine, 0);
-    let flags = strtoul_u32(tokens.get(2)).ok_or(bad)?;
-    let exptime = strtol_i32(tokens.get(3)).ok_or(bad)?;
-    let len = strtol_i32(tokens.get(4)).ok_or(bad)?;
-    let cas = if cas {
-        Some(strtoull(tokens.get(5)).ok_or(bad)?)
-    } else {
-        None
-    };
-    let len = match usize::try_from(len) {
-        Ok(len) if len <= i32::MAX as usize - 2 => len,
-        _ => return Err(bad),
-    };
-    if len > limits.max_value_len {
-        return Err((ProtocolError::TooLarge, len + 2));
-    }
-    Ok(StoreHeader {
-        key: tokens.span(1),
-        flags,
-        exptime: i64::from(exptime),
-        len,
-        cas,
-    })
 }
 
 /// How memcached's dispatcher sees the first token of a line that is not a storage

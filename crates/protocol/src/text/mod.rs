@@ -12,6 +12,7 @@ mod decode;
 mod encode;
 mod number;
 mod reply;
+mod store;
 mod tokens;
 
 #[cfg(test)]
