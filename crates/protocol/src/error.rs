@@ -58,6 +58,10 @@ pub enum ProtocolError {
     FlagsTooLong,
     /// An `ma` `M` mode letter other than I, +, D or -.
     InvalidArithMode,
+    /// A text `delete` with arguments other than memcached's legacy `0` and `noreply`.
+    BadDeleteFormat,
+    /// A text `shutdown` with an argument other than `graceful`.
+    InvalidShutdownMode,
 }
 
 impl ProtocolError {
@@ -88,6 +92,10 @@ impl ProtocolError {
             ProtocolError::InvalidOrDuplicateFlag => "CLIENT_ERROR invalid or duplicate flag",
             ProtocolError::FlagsTooLong => "CLIENT_ERROR options flags too long",
             ProtocolError::InvalidArithMode => "CLIENT_ERROR invalid mode for ma M token",
+            ProtocolError::BadDeleteFormat => {
+                "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
+            }
+            ProtocolError::InvalidShutdownMode => "CLIENT_ERROR invalid shutdown mode",
         }
     }
 

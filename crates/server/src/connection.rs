@@ -21,7 +21,7 @@ use tower::{Service, ServiceExt};
 use tracing::debug;
 
 use crate::error::{error_response, BoxError};
-use crate::stats::ConnectionStats;
+use crate::stats::{ConnectionInfo, ConnectionStats};
 
 /// Per-connection settings.
 #[derive(Debug, Clone)]
@@ -57,6 +57,7 @@ pub async fn serve_connection<IO, S>(
     config: Arc<ConnectionConfig>,
     stats: Arc<ConnectionStats>,
     mut drain: watch::Receiver<bool>,
+    info: &ConnectionInfo,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,
     S: Service<Request, Response = Response, Error = BoxError>,
@@ -129,7 +130,10 @@ pub async fn serve_connection<IO, S>(
         tokio::select! {
             read = io.read_buf(&mut rbuf), if can_read => match read {
                 Ok(0) | Err(_) => eof = true,
-                Ok(n) => ConnectionStats::add(&stats.bytes_read, n as u64),
+                Ok(n) => {
+                    ConnectionStats::add(&stats.bytes_read, n as u64);
+                    info.touch();
+                }
             },
             Some((form, response)) = pending.next(), if !pending.is_empty() => {
                 encode_response(&form, &response, &mut wbuf);

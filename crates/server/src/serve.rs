@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use memkeep_protocol::{Request, Response};
@@ -65,6 +66,16 @@ pub async fn serve<S>(
 {
     let (drain_tx, drain_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let listen_name = match &listener {
+        Listener::Tcp(l) => l
+            .local_addr()
+            .map_or_else(|_| "tcp:?".into(), |a| format!("tcp:{a}")),
+        Listener::Unix(l) => l
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
+            .unwrap_or_else(|| "unix:?".into()),
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -72,10 +83,15 @@ pub async fn serve<S>(
             accepted = accept(&listener) => match accepted {
                 Ok(Accepted::Tcp(stream)) => {
                     let _ = stream.set_nodelay(true);
-                    start(&mut connections, stream, &service, &config, &drain_rx);
+                    let peer = stream.peer_addr().map_or_else(|_| "tcp:?".into(), |a| format!("tcp:{a}"));
+                    let fd = stream.as_raw_fd() as u64;
+                    let who = (fd, peer, listen_name.clone());
+                    start(&mut connections, stream, who, &service, &config, &drain_rx);
                 }
                 Ok(Accepted::Unix(stream)) => {
-                    start(&mut connections, stream, &service, &config, &drain_rx);
+                    let fd = stream.as_raw_fd() as u64;
+                    let who = (fd, listen_name.clone(), listen_name.clone());
+                    start(&mut connections, stream, who, &service, &config, &drain_rx);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -106,6 +122,7 @@ async fn accept(listener: &Listener) -> io::Result<Accepted> {
 fn start<IO, S>(
     connections: &mut JoinSet<()>,
     mut io: IO,
+    (fd, addr, listen_addr): (u64, String, String),
     service: &S,
     config: &ServeConfig,
     drain: &watch::Receiver<bool>,
@@ -128,9 +145,19 @@ fn start<IO, S>(
     ConnectionStats::add(&stats.total_connections, 1);
     let id = ConnectionStats::get(&stats.total_connections);
     let (service, connection, drain) = (service.clone(), config.connection.clone(), drain.clone());
+    let registered = stats.registry.register(fd, addr, listen_addr);
     connections.spawn(
         async move {
-            serve_connection(io, service, connection, stats.clone(), drain).await;
+            serve_connection(
+                io,
+                service,
+                connection,
+                stats.clone(),
+                drain,
+                registered.info(),
+            )
+            .await;
+            drop(registered);
             stats
                 .curr_connections
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! Relaxed atomics: each counter is independent and only read for reporting.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Connection-level counters, kept by [`crate::serve`].
 #[derive(Debug, Default)]
@@ -20,6 +21,8 @@ pub struct ConnectionStats {
     pub idle_kicks: AtomicU64,
     /// Times a connection stopped reading because its replies were not being read.
     pub conn_yields: AtomicU64,
+    /// The open connections.
+    pub registry: Arc<ConnectionRegistry>,
 }
 
 impl ConnectionStats {
@@ -45,5 +48,90 @@ impl ConnectionStats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+/// The open connections, for `stats conns`: who is connected where, and how long
+/// since each last sent a command.
+#[derive(Debug, Default)]
+pub struct ConnectionRegistry {
+    open: parking_lot::Mutex<std::collections::BTreeMap<u64, Arc<ConnectionInfo>>>,
+}
+
+/// One open connection as `stats conns` shows it.
+#[derive(Debug)]
+pub struct ConnectionInfo {
+    /// The socket's file descriptor: memcached keys `stats conns` lines by it.
+    pub fd: u64,
+    /// The peer, e.g. `tcp:127.0.0.1:5555` or `unix:/path`.
+    pub addr: String,
+    /// The listener it came in on.
+    pub listen_addr: String,
+    /// Unix seconds of the last command read.
+    pub last_command: AtomicU64,
+}
+
+impl ConnectionInfo {
+    /// Records that a command arrived now.
+    pub fn touch(&self) {
+        self.last_command.store(unix_now(), Ordering::Relaxed);
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Removes a connection from the registry when dropped.
+#[derive(Debug)]
+pub struct Registered {
+    registry: Arc<ConnectionRegistry>,
+    info: Arc<ConnectionInfo>,
+}
+
+impl Registered {
+    /// The registered connection.
+    pub fn info(&self) -> &Arc<ConnectionInfo> {
+        &self.info
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.open.lock().remove(&self.info.fd);
+    }
+}
+
+impl ConnectionRegistry {
+    /// Adds a connection; it is removed when the returned guard drops.
+    pub fn register(self: &Arc<Self>, fd: u64, addr: String, listen_addr: String) -> Registered {
+        let info = Arc::new(ConnectionInfo {
+            fd,
+            addr,
+            listen_addr,
+            last_command: AtomicU64::new(unix_now()),
+        });
+        self.open.lock().insert(fd, info.clone());
+        Registered {
+            registry: self.clone(),
+            info,
+        }
+    }
+
+    /// `stats conns` lines, in file descriptor order.
+    pub fn report(&self) -> Vec<(String, String)> {
+        let now = unix_now();
+        let mut lines = Vec::new();
+        for info in self.open.lock().values() {
+            let idle = now.saturating_sub(info.last_command.load(Ordering::Relaxed));
+            lines.push((format!("{}:addr", info.fd), info.addr.clone()));
+            lines.push((format!("{}:listen_addr", info.fd), info.listen_addr.clone()));
+            lines.push((format!("{}:state", info.fd), "conn_parse_cmd".to_owned()));
+            lines.push((format!("{}:secs_since_last_cmd", info.fd), idle.to_string()));
+        }
+        lines
     }
 }

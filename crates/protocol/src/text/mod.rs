@@ -1,8 +1,22 @@
-//! The classic text protocol (get, set, delete, incr, stats, ...).
+//! The classic text protocol (get, set, delete, incr, stats, ...), both ways: the
+//! server reads requests and writes replies; a client (the proxy, the `memkeep`
+//! tool) writes requests and reads replies. memcached 1.6 is the reference for
+//! every byte, quirks included (see [`number`] for how it reads numbers).
 
 use bytes::BytesMut;
 
 use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, TextForm};
+
+mod client;
+mod decode;
+mod encode;
+mod number;
+mod reply;
+mod store;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
 
 /// Decodes one text request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.
@@ -11,20 +25,17 @@ pub(crate) fn decode_request(
     limits: &Limits,
     swallow: &mut usize,
 ) -> Result<Option<Request>, DecodeError> {
-    let _ = (buf, limits, swallow);
-    unimplemented!("text decode")
+    decode::decode_request(buf, limits, swallow)
 }
 
 /// Appends memcached's text reply.
 pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut BytesMut) {
-    let _ = (form, response, out);
-    unimplemented!("text encode")
+    encode::encode_response(form, response, out)
 }
 
 /// Appends the request as a text command line (and data block).
 pub(crate) fn encode_request(form: &TextForm, command: &Command, out: &mut BytesMut) {
-    let _ = (form, command, out);
-    unimplemented!("text encode request")
+    client::encode_request(form, command, out)
 }
 
 /// Decodes a text reply to a request of this form.
@@ -33,6 +44,5 @@ pub(crate) fn decode_response(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Response>, InvalidResponse> {
-    let _ = (form, buf, limits);
-    unimplemented!("text decode response")
+    reply::decode_response(form, buf, limits)
 }

@@ -197,9 +197,9 @@ impl Cache {
         match group.map(|g| &g[..]) {
             None | Some(b"") => Response::Stats(report::general(self)),
             Some(b"settings") => Response::Stats(inner.config.settings.clone()),
-            Some(b"items") => Response::Stats(report::items(&inner.store)),
+            Some(b"items") => Response::Stats(report::items(&inner.store, &inner.counters)),
             Some(b"slabs") => Response::Stats(report::slabs(&inner.store, &inner.counters)),
-            Some(b"conns") => Response::Stats(Vec::new()),
+            Some(b"conns") => Response::Stats(inner.connections.registry.report()),
             Some(b"reset") => {
                 inner.counters.reset();
                 inner.connections.reset();

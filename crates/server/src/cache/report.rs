@@ -96,7 +96,7 @@ pub(super) fn general(cache: &Cache) -> Lines {
 }
 
 /// `stats items`: memkeepd has no slab classes, so the whole store reports as class 1.
-pub(super) fn items(store: &Store) -> Lines {
+pub(super) fn items(store: &Store, counters: &CommandCounters) -> Lines {
     let s = store.stats();
     if s.curr_items == 0 {
         return Lines::new();
@@ -105,7 +105,7 @@ pub(super) fn items(store: &Store) -> Lines {
     push(&mut l, "items:1:number", s.curr_items);
     push(&mut l, "items:1:mem_requested", s.bytes);
     push(&mut l, "items:1:evicted", s.evictions);
-    push(&mut l, "items:1:outofmemory", s.out_of_memory);
+    push(&mut l, "items:1:outofmemory", counters.get(Counter::StoreNoMemory));
     push(&mut l, "items:1:reclaimed", s.reclaimed);
     push(&mut l, "items:1:expired_unfetched", s.expired_unfetched);
     push(&mut l, "items:1:evicted_unfetched", s.evicted_unfetched);

@@ -1,0 +1,320 @@
+//! Client side: a text reply read knowing the request it answers (`END`, a bare
+//! number or `NOT_FOUND` mean nothing alone). Retrieval replies are scanned to their
+//! `END` before anything is consumed, then keys and values are sliced out of the
+//! read buffer without copying. Every line, value and count is bounded by [`Limits`].
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use memchr::memchr;
+
+use super::encode::{NON_NUMERIC, OUT_OF_MEMORY, TOO_LARGE};
+use crate::{InvalidResponse, ItemMeta, Limits, Response, TextForm, TextVerb, Value};
+
+/// See [`super::decode_response`].
+pub(crate) fn decode_response(
+    form: &TextForm,
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<Response>, InvalidResponse> {
+    match form.verb {
+        TextVerb::Get | TextVerb::Gets | TextVerb::Gat | TextVerb::Gats => {
+            decode_values(buf, limits)
+        }
+        TextVerb::Stats => decode_stats(buf, limits),
+        verb => decode_status(verb, buf, limits),
+    }
+}
+
+/// The next line at `from`: its text without CRLF, and where the following one starts.
+fn next_line(
+    buf: &[u8],
+    from: usize,
+    limits: &Limits,
+) -> Result<Option<(Range<usize>, usize)>, InvalidResponse> {
+    let rest = buf.get(from..).unwrap_or_default();
+    let window = &rest[..rest.len().min(limits.max_line_len)];
+    match memchr(b'\n', window) {
+        Some(lf) => {
+            let end = if lf > 0 && rest[lf - 1] == b'\r' {
+                lf - 1
+            } else {
+                lf
+            };
+            Ok(Some((from..from + end, from + lf + 1)))
+        }
+        None if rest.len() >= limits.max_line_len => {
+            Err(InvalidResponse::new("reply line too long"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// One `VALUE` block found by [`walk_values`].
+struct ValueSpan {
+    key: Range<usize>,
+    data: Range<usize>,
+    flags: u32,
+    cas: u64,
+}
+
+/// The reply to get/gets/gat/gats: `VALUE` blocks, then `END`; or an error line.
+fn decode_values(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, InvalidResponse> {
+    // First pass: find the end without allocating, so waiting costs nothing.
+    let Some(end) = walk_values(buf, limits, |_| ())? else {
+        return Ok(None);
+    };
+    let (end, count) = match end {
+        Walk::End(end, count) => (end, count),
+        Walk::Error(end) => {
+            let frame = buf.split_to(end).freeze();
+            return error_reply(&frame[..text_end(&frame)]).map(Some);
+        }
+    };
+    let frame = buf.split_to(end).freeze();
+    let mut values = Vec::with_capacity(count);
+    walk_values(&frame, limits, |span| values.push(value(&frame, span)))?;
+    Ok(Some(Response::Values(values)))
+}
+
+fn value(frame: &Bytes, span: ValueSpan) -> Value {
+    let data = frame.slice(span.data);
+    Value {
+        key: frame.slice(span.key),
+        meta: ItemMeta {
+            flags: span.flags,
+            cas: span.cas,
+            size: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            ..ItemMeta::default()
+        },
+        data,
+    }
+}
+
+/// Where a retrieval reply ends.
+enum Walk {
+    /// After `END`, with the number of values.
+    End(usize, usize),
+    /// The reply is a single error line ending here.
+    Error(usize),
+}
+
+fn walk_values(
+    buf: &[u8],
+    limits: &Limits,
+    mut each: impl FnMut(ValueSpan),
+) -> Result<Option<Walk>, InvalidResponse> {
+    let mut pos = 0;
+    let mut count = 0;
+    loop {
+        let Some((text, next)) = next_line(buf, pos, limits)? else {
+            return Ok(None);
+        };
+        let line = &buf[text.clone()];
+        if line == b"END" {
+            return Ok(Some(Walk::End(next, count)));
+        }
+        let Some(header) = line.strip_prefix(b"VALUE ") else {
+            if pos == 0 && is_error(line) {
+                return Ok(Some(Walk::Error(next)));
+            }
+            return Err(InvalidResponse::new("unexpected line in retrieval reply"));
+        };
+        if count == limits.max_keys {
+            return Err(InvalidResponse::new("more values than keys"));
+        }
+        let mut words = header.split(|&b| b == b' ');
+        let key = words.next().unwrap_or_default();
+        let flags = words
+            .next()
+            .and_then(decimal)
+            .and_then(|f| u32::try_from(f).ok());
+        let len = words.next().and_then(decimal);
+        let cas = match words.next() {
+            None => Some(0),
+            Some(cas) => decimal(cas),
+        };
+        let (Some(flags), Some(len), Some(cas), None) = (flags, len, cas, words.next()) else {
+            return Err(InvalidResponse::new("malformed VALUE line"));
+        };
+        if key.is_empty() || key.len() > limits.max_key_len {
+            return Err(InvalidResponse::new("bad key in VALUE line"));
+        }
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= limits.max_value_len)
+            .ok_or(InvalidResponse::new("value larger than the limit"))?;
+        let data_end = next + len;
+        if buf.len() < data_end + 2 {
+            return Ok(None);
+        }
+        if &buf[data_end..data_end + 2] != b"\r\n" {
+            return Err(InvalidResponse::new("value not followed by CRLF"));
+        }
+        let key_start = text.start + 6;
+        each(ValueSpan {
+            key: key_start..key_start + key.len(),
+            data: next..data_end,
+            flags,
+            cas,
+        });
+        count += 1;
+        pos = data_end + 2;
+    }
+}
+
+/// The reply to `stats`: `STAT <name> <value>` lines, then `END`.
+fn decode_stats(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, InvalidResponse> {
+    let mut pos = 0;
+    let mut count = 0;
+    loop {
+        let Some((text, next)) = next_line(buf, pos, limits)? else {
+            return Ok(None);
+        };
+        let line = &buf[text];
+        if line == b"END" {
+            let frame = buf.split_to(next).freeze();
+            return Ok(Some(Response::Stats(stats(&frame[..pos], count))));
+        }
+        if !line.starts_with(b"STAT ") {
+            if pos > 0 {
+                return Err(InvalidResponse::new("unexpected line in stats reply"));
+            }
+            let frame = buf.split_to(next).freeze();
+            let line = &frame[..text_end(&frame)];
+            // `stats reset` answers RESET, `stats detail on|off` OK.
+            if line == b"RESET" {
+                return Ok(Some(Response::Reset));
+            }
+            if line == b"OK" {
+                return Ok(Some(Response::Ok));
+            }
+            return error_reply(line).map(Some);
+        }
+        count += 1;
+        if count > limits.max_keys {
+            return Err(InvalidResponse::new("too many stats lines"));
+        }
+        pos = next;
+    }
+}
+
+/// The name/value pairs of complete `STAT` lines. A value may hold spaces
+/// (`STAT version 1.6.18 ...` in some builds), the name never does.
+fn stats(lines: &[u8], count: usize) -> Vec<(String, String)> {
+    let mut stats = Vec::with_capacity(count);
+    for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let stat = line.get(5..).unwrap_or_default();
+        let (name, value) = match memchr(b' ', stat) {
+            Some(sp) => (&stat[..sp], &stat[sp + 1..]),
+            None => (stat, &b""[..]),
+        };
+        stats.push((lossy(name), lossy(value)));
+    }
+    stats
+}
+
+/// A one-line reply to any other verb.
+fn decode_status(
+    verb: TextVerb,
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<Response>, InvalidResponse> {
+    let Some((text, next)) = next_line(buf, 0, limits)? else {
+        return Ok(None);
+    };
+    let line = &buf[text.clone()];
+    let response = match (verb, line) {
+        (
+            TextVerb::Set
+            | TextVerb::Add
+            | TextVerb::Replace
+            | TextVerb::Append
+            | TextVerb::Prepend
+            | TextVerb::Cas,
+            _,
+        ) => match line {
+            b"STORED" => Some(Response::Stored(ItemMeta::default())),
+            b"NOT_STORED" => Some(Response::NotStored),
+            b"EXISTS" => Some(Response::Exists),
+            b"NOT_FOUND" => Some(Response::NotFound),
+            _ => None,
+        },
+        (TextVerb::Delete, b"DELETED") => Some(Response::Deleted),
+        (TextVerb::Touch, b"TOUCHED") => Some(Response::Touched(ItemMeta::default())),
+        (TextVerb::Delete | TextVerb::Touch | TextVerb::Incr | TextVerb::Decr, b"NOT_FOUND") => {
+            Some(Response::NotFound)
+        }
+        (TextVerb::Incr | TextVerb::Decr, _) => {
+            decimal(line).map(|n| Response::Number(n, ItemMeta::default()))
+        }
+        (TextVerb::FlushAll | TextVerb::Verbosity, b"OK") => Some(Response::Ok),
+        _ => None,
+    };
+    let frame = buf.split_to(next).freeze();
+    if let Some(response) = response {
+        return Ok(Some(response));
+    }
+    if verb == TextVerb::Version && frame.starts_with(b"VERSION ") {
+        return Ok(Some(Response::Version(frame.slice(8..text.end))));
+    }
+    error_reply(&frame[text]).map(Some)
+}
+
+/// The end of the text of a frame holding one line.
+fn text_end(frame: &[u8]) -> usize {
+    let end = frame.len().saturating_sub(1);
+    if end > 0 && frame[end - 1] == b'\r' {
+        end - 1
+    } else {
+        end
+    }
+}
+
+fn is_error(line: &[u8]) -> bool {
+    line.starts_with(b"ERROR")
+        || line.starts_with(b"CLIENT_ERROR ")
+        || line.starts_with(b"SERVER_ERROR ")
+}
+
+/// memcached's error lines, which may answer any request.
+fn error_reply(line: &[u8]) -> Result<Response, InvalidResponse> {
+    if let Some(message) = line.strip_prefix(b"CLIENT_ERROR ") {
+        if message == NON_NUMERIC.as_bytes() {
+            return Ok(Response::NonNumeric);
+        }
+        return Ok(Response::ClientError(Cow::Owned(lossy(message))));
+    }
+    if let Some(message) = line.strip_prefix(b"SERVER_ERROR ") {
+        return Ok(match message {
+            m if m == TOO_LARGE.as_bytes() => Response::TooLarge,
+            m if m == OUT_OF_MEMORY.as_bytes() => Response::OutOfMemory,
+            m => Response::ServerError(Cow::Owned(lossy(m))),
+        });
+    }
+    // Besides ERROR itself, memcached answers `ERROR: shutdown not enabled` and the
+    // like for commands it has switched off.
+    if line == b"ERROR" {
+        return Ok(Response::Error);
+    }
+    if line.starts_with(b"ERROR ") || line.starts_with(b"ERROR:") {
+        return Ok(Response::ErrorLine(Cow::Owned(lossy(line))));
+    }
+    Err(InvalidResponse::new("unexpected reply line"))
+}
+
+/// A plain decimal number, as memcached writes counters and sizes.
+fn decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+fn lossy(text: &[u8]) -> String {
+    String::from_utf8_lossy(text).into_owned()
+}
