@@ -25,7 +25,7 @@ use hdrhistogram::Histogram;
 use connection::{Budget, Connection, Plan, Source, Tally};
 use keys::{KeyChooser, KeySize, KeySpace, Rng, Zipf};
 pub use report::Report;
-use report::{Preload, Workload};
+use report::{Cpu, Preload, Workload};
 pub use wire::{Protocol, ReplyDecoder};
 
 /// `memkeep bench` flags.
@@ -172,7 +172,7 @@ const PHASE_RUN: u8 = 2;
 struct Marks {
     preload_start: Option<Instant>,
     preload_end: Option<Instant>,
-    start: Option<(Instant, Duration)>,
+    start: Option<(Instant, Cpu)>,
     connect_error: Option<String>,
 }
 
@@ -296,9 +296,9 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
     let (elapsed, cpu) = match (marks.start, finished) {
         (Some((start, cpu_start)), Some(end)) if measure => (
             end.saturating_duration_since(start),
-            cpu_end.saturating_sub(cpu_start),
+            cpu_end.since(cpu_start),
         ),
-        _ => (Duration::ZERO, Duration::ZERO),
+        _ => (Duration::ZERO, Cpu::default()),
     };
     Ok(Report::new(
         workload, preload, &run_tally, &latency, elapsed, cpu,
@@ -325,17 +325,20 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// This process's user + system CPU time so far.
-fn cpu_time() -> Duration {
+/// This process's (user, system) CPU time so far.
+fn cpu_time() -> Cpu {
     use nix::sys::resource::{getrusage, UsageWho};
     let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
-        return Duration::ZERO;
+        return Cpu::default();
     };
     let tv = |t: nix::sys::time::TimeVal| {
         Duration::from_secs(t.tv_sec().max(0) as u64)
             + Duration::from_micros(t.tv_usec().max(0) as u64)
     };
-    tv(usage.user_time()) + tv(usage.system_time())
+    Cpu {
+        user: tv(usage.user_time()),
+        system: tv(usage.system_time()),
+    }
 }
 
 /// One client thread: connect, (preload), run, each phase started together with the

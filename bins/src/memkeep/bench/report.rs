@@ -47,6 +47,29 @@ pub struct Report {
     pub client_cpu_s: f64,
     /// client_cpu_s per completed request, in microseconds.
     pub client_cpu_us_per_request: f64,
+    /// The user-space part of it: what the tool itself computes.
+    pub client_user_us_per_request: f64,
+    /// The kernel part: sending on loopback runs the receiver's TCP path too.
+    pub client_sys_us_per_request: f64,
+}
+
+/// CPU time of this process, split as getrusage reports it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cpu {
+    /// User time.
+    pub user: Duration,
+    /// System time.
+    pub system: Duration,
+}
+
+impl Cpu {
+    /// The CPU used since `earlier`.
+    pub fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
 }
 
 /// The workload as run.
@@ -139,10 +162,17 @@ impl Report {
         tally: &Tally,
         latency: &Histogram<u64>,
         elapsed: Duration,
-        client_cpu: Duration,
+        client_cpu: Cpu,
     ) -> Report {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let keys_done = tally.get_keys + tally.sets;
+        let per_request = |d: Duration| {
+            if tally.ops == 0 {
+                0.0
+            } else {
+                d.as_secs_f64() * 1e6 / tally.ops as f64
+            }
+        };
         let hit_ratio = (tally.get_keys > 0).then(|| tally.hits as f64 / tally.get_keys as f64);
         Report {
             workload,
@@ -160,12 +190,10 @@ impl Report {
             requests_per_s: tally.ops as f64 / secs,
             keys_per_s: keys_done as f64 / secs,
             latency_us: Latency::from_nanos(latency),
-            client_cpu_s: client_cpu.as_secs_f64(),
-            client_cpu_us_per_request: if tally.ops == 0 {
-                0.0
-            } else {
-                client_cpu.as_secs_f64() * 1e6 / tally.ops as f64
-            },
+            client_cpu_s: (client_cpu.user + client_cpu.system).as_secs_f64(),
+            client_cpu_us_per_request: per_request(client_cpu.user + client_cpu.system),
+            client_user_us_per_request: per_request(client_cpu.user),
+            client_sys_us_per_request: per_request(client_cpu.system),
         }
     }
 
@@ -220,8 +248,11 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  client CPU   {:.2} s, {:.2} us/request",
-            self.client_cpu_s, self.client_cpu_us_per_request
+            "  client CPU   {:.2} s, {:.2} us/request (user {:.2}, system {:.2})",
+            self.client_cpu_s,
+            self.client_cpu_us_per_request,
+            self.client_user_us_per_request,
+            self.client_sys_us_per_request
         );
         s
     }

@@ -1,0 +1,160 @@
+//! `memkeep bench` run briefly (bounded by request count) against memkeepd and stock
+//! memcached: its JSON report must show every request done, no errors and a hit ratio
+//! that matches a preloaded key space.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::Server;
+
+fn bench(server: &Server, args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args(["bench", "--json", "--no-progress", "-s", &server.addr()])
+        .args(args)
+        .output()
+        .expect("memkeep runs");
+    assert!(
+        output.status.success(),
+        "{}: memkeep bench {args:?} failed: {}",
+        server.name,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: not JSON ({e}): {}",
+            server.name,
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn servers() -> [Server; 2] {
+    [
+        Server::memkeepd(&["-t", "2"]),
+        Server::memcached(&["-t", "2"]),
+    ]
+}
+
+fn assert_clean(server: &Server, report: &Value, requests: u64, what: &str) {
+    let context = format!("{} {what}: {report}", server.name);
+    assert_eq!(report["requests"], requests, "{context}");
+    assert_eq!(report["errors"], 0, "{context}");
+    assert!(
+        report["requests_per_s"].as_f64().unwrap() > 0.0,
+        "{context}"
+    );
+    assert!(
+        report["latency_us"]["p99"].as_f64().unwrap() > 0.0,
+        "{context}"
+    );
+    assert!(
+        report["client_cpu_us_per_request"].as_f64().unwrap() >= 0.0,
+        "{context}"
+    );
+}
+
+#[test]
+fn every_protocol_hits_a_preloaded_key_space() {
+    for server in servers() {
+        for protocol in ["text", "meta", "binary"] {
+            let report = bench(
+                &server,
+                &[
+                    "-P",
+                    protocol,
+                    "--preload",
+                    "-k",
+                    "300",
+                    "-n",
+                    "1000",
+                    "-c",
+                    "4",
+                    "--pipeline",
+                    "4",
+                ],
+            );
+            assert_clean(&server, &report, 1000, protocol);
+            assert_eq!(report["preload"]["items"], 300, "{}", server.name);
+            assert_eq!(report["preload"]["errors"], 0, "{}", server.name);
+            // Every key was stored first and nothing evicts 300 small items.
+            assert_eq!(report["hit_ratio"], 1.0, "{} {protocol}", server.name);
+            let gets = report["gets"].as_u64().unwrap();
+            assert!((800..=980).contains(&gets), "9:1 mix: {gets} gets of 1000");
+        }
+    }
+}
+
+#[test]
+fn multi_gets_zipf_and_an_empty_cache() {
+    for server in servers() {
+        server.flush_all();
+        // Nothing stored under these keys: every get misses.
+        let report = bench(
+            &server,
+            &[
+                "--ratio",
+                "1:0",
+                "--multiget",
+                "16",
+                "-k",
+                "5000",
+                "--key-size",
+                "10-30",
+                "--distribution",
+                "zipf",
+                "-n",
+                "200",
+                "-c",
+                "2",
+                "-t",
+                "2",
+            ],
+        );
+        assert_clean(&server, &report, 200, "multi-get misses");
+        assert_eq!(report["get_keys"], 200 * 16);
+        assert_eq!(report["hit_ratio"], 0.0, "{}", server.name);
+        // Sets only, 1 KiB values, then half gets: those keys are found.
+        let report = bench(
+            &server,
+            &[
+                "-P",
+                "meta",
+                "--ratio",
+                "1:1",
+                "-k",
+                "50",
+                "--value-size",
+                "1024",
+                "-n",
+                "1000",
+                "--pipeline",
+                "8",
+            ],
+        );
+        assert_clean(&server, &report, 1000, "meta 1:1");
+        let hit_ratio = report["hit_ratio"].as_f64().unwrap();
+        assert!(hit_ratio > 0.5, "{}: hit ratio {hit_ratio}", server.name);
+    }
+}
+
+#[test]
+fn preload_only_stores_every_key_and_measures_nothing() {
+    let server = Server::memkeepd(&[]);
+    let report = bench(&server, &["--preload-only", "-k", "2000", "-P", "binary"]);
+    assert_eq!(report["preload"]["items"], 2000);
+    assert_eq!(report["requests"], 0);
+    let check = bench(&server, &["--ratio", "1:0", "-k", "2000", "-n", "500"]);
+    assert_eq!(check["hit_ratio"], 1.0);
+}
+
+#[test]
+fn refuses_targets_beyond_loopback() {
+    let output = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args(["bench", "-s", "192.0.2.1:11211", "-n", "1"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
+}
