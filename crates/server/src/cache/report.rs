@@ -105,7 +105,11 @@ pub(super) fn items(store: &Store, counters: &CommandCounters) -> Lines {
     push(&mut l, "items:1:number", s.curr_items);
     push(&mut l, "items:1:mem_requested", s.bytes);
     push(&mut l, "items:1:evicted", s.evictions);
-    push(&mut l, "items:1:outofmemory", counters.get(Counter::StoreNoMemory));
+    push(
+        &mut l,
+        "items:1:outofmemory",
+        counters.get(Counter::StoreNoMemory),
+    );
     push(&mut l, "items:1:reclaimed", s.reclaimed);
     push(&mut l, "items:1:expired_unfetched", s.expired_unfetched);
     push(&mut l, "items:1:evicted_unfetched", s.evicted_unfetched);
