@@ -34,7 +34,7 @@ fn string(u: &mut Unstructured<'_>, min: usize, max: usize, alphabet: &[u8]) -> 
 
 const PRINTABLE: &[u8] =
     b" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
-const GRAPHIC: &[u8] = &PRINTABLE.split_at(1).1;
+const GRAPHIC: &[u8] = PRINTABLE.split_at(1).1;
 
 /// A reply the client decoder must read back to itself, with the form it answers.
 pub fn plausible(dialect: Dialect, u: &mut Unstructured<'_>) -> Result<(Form, Response)> {
@@ -234,7 +234,11 @@ fn base64(raw: &[u8]) -> Vec<u8> {
     const SYMBOLS: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::with_capacity(raw.len().div_ceil(3) * 4);
     for chunk in raw.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -309,7 +313,7 @@ fn meta(u: &mut Unstructured<'_>) -> Result<(MetaForm, Response)> {
         4 => {
             let (mut letters, opaque) = some_of(u, b"ctkO")?;
             letters.push(b'v');
-            for letter in [b'c', b't'] {
+            for letter in *b"ct" {
                 if !letters.contains(&letter) {
                     letters.push(letter);
                 }
@@ -430,12 +434,18 @@ fn binary(u: &mut Unstructured<'_>) -> Result<(BinaryForm, Response)> {
                     }),
                 ),
                 4 => (op::TOUCH, Response::NotFound),
-                5 => (*u.choose(&[op::FLUSH, op::QUIT, op::VERBOSITY])?, Response::Ok),
+                5 => (
+                    *u.choose(&[op::FLUSH, op::QUIT, op::VERBOSITY])?,
+                    Response::Ok,
+                ),
                 6 => (op::NOOP, Response::Noop),
                 7 => (op::NOOP, Response::Error),
                 8 => (op::STAT, Response::NotFound),
                 9 => (op::VERSION, Response::Version(bytes(u, 0, 20, &[])?)),
-                10 => (op::SASL_LIST_MECHS, Response::SaslMechs(bytes(u, 0, 20, &[])?)),
+                10 => (
+                    op::SASL_LIST_MECHS,
+                    Response::SaslMechs(bytes(u, 0, 20, &[])?),
+                ),
                 11 => (op::SASL_AUTH, Response::SaslOk),
                 12 => (op::SASL_STEP, Response::AuthError),
                 _ => {

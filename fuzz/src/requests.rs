@@ -177,7 +177,10 @@ fn chunked(input: &[u8], limits: &Limits) -> Vec<Outcome> {
                 outcomes.push(Ok(request));
             }
             Err(error) => {
-                assert!(buf.len() < before || error.close, "{error:?} made no progress");
+                assert!(
+                    buf.len() < before || error.close,
+                    "{error:?} made no progress"
+                );
                 swallowing = !error.close;
                 let close = error.close;
                 outcomes.push(Err(error));
@@ -233,7 +236,10 @@ fn check_request(request: &Request, limits: &Limits) {
     let textual = match &request.form {
         Form::Text(_) => true,
         Form::Meta(form) => {
-            assert!(form.key.len() <= limits.max_key_len, "meta form key too long");
+            assert!(
+                form.key.len() <= limits.max_key_len,
+                "meta form key too long"
+            );
             !form.base64()
         }
         Form::Binary(form) => {

@@ -9,8 +9,8 @@
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::arbitrary::Unstructured;
 use memkeep_protocol::{
-    decode_response, encode_response, BinaryForm, Dialect, Form, InvalidResponse, Limits,
-    MetaForm, MetaVerb, Response, ReturnFlags, TextForm, TextVerb,
+    decode_response, encode_response, BinaryForm, Dialect, Form, InvalidResponse, Limits, MetaForm,
+    MetaVerb, Response, ReturnFlags, TextForm, TextVerb,
 };
 
 use crate::replies::plausible;
@@ -144,7 +144,10 @@ fn chunked(form: &Form, reply: &[u8], limits: &Limits) -> Vec<Outcome> {
     let mut calls = 0;
     feed_in_chunks(reply, &mut buf, |buf| loop {
         calls += 1;
-        assert!(calls <= 2 * reply.len() + 2, "reply decoder made no progress");
+        assert!(
+            calls <= 2 * reply.len() + 2,
+            "reply decoder made no progress"
+        );
         let before = buf.len();
         match decode_response(form, buf, limits) {
             Ok(None) => {
