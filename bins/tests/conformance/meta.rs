@@ -373,8 +373,10 @@ pub const CASES: &[Case] = &[
     },
     Case {
         name: "meta: mg 17 flags accepted",
-        send: b"mg foo c f h k l s t v O1 q u P L T1 N1 R1 C1\r\n",
-        expect: b"VA 0 c{u64} f0 h0 kfoo l0 s0 t-1 O1 W\r\n\r\n",
+        // `t` last: memcached applies T and N in request order between the return
+        // flags, so a `t` before them would show the TTL before they apply.
+        send: b"mg foo c f h k l s v O1 q u P L T1 N1 R1 C1 t\r\n",
+        expect: b"VA 0 c{u64} f0 h0 kfoo l0 s0 O1 t1 W\r\n\r\n",
     },
     Case {
         name: "meta: mg too many flags",

@@ -5,9 +5,9 @@
 use super::Case;
 
 /// A value one byte over memcached's default 1 MiB item limit, then `get k`.
-const TOO_LARGE: [u8; 1048605] = with_ends(b"set k 0 0 1048577\r\n", b'x', b"\r\nget k\r\n");
+static TOO_LARGE: [u8; 1048605] = with_ends(b"set k 0 0 1048577\r\n", b'x', b"\r\nget k\r\n");
 /// The same with `noreply`.
-const TOO_LARGE_NOREPLY: [u8; 1048613] =
+static TOO_LARGE_NOREPLY: [u8; 1048613] =
     with_ends(b"set k 0 0 1048577 noreply\r\n", b'x', b"\r\nget k\r\n");
 
 /// `head`, then `fill` up to the end, then `tail`: builds large requests at compile time.

@@ -39,3 +39,4 @@ pub use request::{
     Arith, Command, Delete, FlushAll, Get, Request, Sasl, Store, StoreMode, Touch, Vivify,
 };
 pub use response::{ItemMeta, Response, Value};
+pub use text::number::strtoull;

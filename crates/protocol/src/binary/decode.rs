@@ -217,6 +217,9 @@ fn command(opcode: u8, header: &Header, extras: &[u8], key: Bytes, value: Bytes)
             exptime: i64::from(be_u32(extras, 0)),
         }),
         op::SET => store(StoreMode::Set, be_u32(extras, 0), exptime()),
+        // memcached turns every binary store with a CAS into a CAS command, so an ADD
+        // with a CAS fails with "Not found" on a missing key (meta's add ignores it).
+        op::ADD if cas.is_some() => store(StoreMode::Set, be_u32(extras, 0), exptime()),
         op::ADD => store(StoreMode::Add, be_u32(extras, 0), exptime()),
         op::REPLACE => store(StoreMode::Replace, be_u32(extras, 0), exptime()),
         op::APPEND => store(StoreMode::Append, 0, 0),

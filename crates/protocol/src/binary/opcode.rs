@@ -126,6 +126,10 @@ pub fn fits(opcode: u8, command: &Command) -> bool {
     match command {
         Command::Get(get) if get.touch.is_some() => matches!(op, GAT | GATK),
         Command::Get(_) => matches!(op, GET | GETK),
+        // An ADD with a CAS is a CAS store, as SET with a CAS is.
+        Command::Store(s) if s.mode == StoreMode::Set && s.cas.is_some() => {
+            matches!(op, SET | ADD)
+        }
         _ => op == plain,
     }
 }

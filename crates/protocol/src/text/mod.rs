@@ -10,7 +10,7 @@ use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, Te
 mod client;
 mod decode;
 mod encode;
-mod number;
+pub(crate) mod number;
 mod reply;
 mod store;
 mod tokens;

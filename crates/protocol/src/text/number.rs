@@ -60,8 +60,9 @@ pub(crate) fn strtol_i32(token: &[u8]) -> Option<i32> {
 
 /// memcached's `safe_strtoull`: an unsigned 64-bit parse that rejects a minus sign
 /// only when the result would be negative as a signed number (so `-0` is 0 and
-/// `-18446744073709551615` is 1, as in C).
-pub(crate) fn strtoull(token: &[u8]) -> Option<u64> {
+/// `-18446744073709551615` is 1, as in C). The cache reads a counter's value with it
+/// before incr/decr, so "99 " (a shrunk decr result) and "5 x" read as numbers.
+pub fn strtoull(token: &[u8]) -> Option<u64> {
     let (negative, magnitude) = split_number(token)?;
     let value = if negative {
         magnitude.wrapping_neg()
@@ -165,5 +166,24 @@ mod tests {
                 String::from_utf8_lossy(token)
             );
         }
+    }
+
+    #[test]
+    fn reads_values_as_memcached_does() {
+        // Each case checked against memcached 1.6.18.
+        assert_eq!(strtoull(b"100"), Some(100));
+        assert_eq!(strtoull(b"+5"), Some(5));
+        assert_eq!(strtoull(b" 5"), Some(5));
+        assert_eq!(strtoull(b"-0"), Some(0));
+        assert_eq!(strtoull(b"5 x"), Some(5));
+        assert_eq!(strtoull(b"5\t"), Some(5));
+        assert_eq!(strtoull(b"99 "), Some(99));
+        assert_eq!(strtoull(b""), None);
+        assert_eq!(strtoull(b"5x"), None);
+        assert_eq!(strtoull(b"-5"), None);
+        assert_eq!(strtoull(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(strtoull(b"18446744073709551616"), None);
+        assert_eq!(strtoull(b"0018446744073709551615"), Some(u64::MAX));
+        assert_eq!(strtoull(b"-9223372036854775809"), Some(9223372036854775807));
     }
 }

@@ -71,7 +71,6 @@ mod clock;
 mod item;
 #[cfg(test)]
 mod model_tests;
-mod numeric;
 mod ops;
 mod shard;
 mod stats;

@@ -154,7 +154,10 @@ impl Model {
                 let Some(it) = self.live(key) else {
                     return "NF".into();
                 };
-                let text = String::from_utf8_lossy(&it.data).trim_end().to_string();
+                // memcached reads the leading number and stops at a space: a padded
+                // decr result with something appended ("9 100") still reads as 9.
+                let head = it.data.split(|&b| b == b' ').next().unwrap_or_default();
+                let text = String::from_utf8_lossy(head).to_string();
                 let Ok(n) = text.parse::<u64>() else {
                     return "NN".into();
                 };

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use memkeep_protocol::{Arith, Delete, Get, Response, Store as StoreRequest, StoreMode, Value};
 
 use super::item::{self, Header, FETCHED, REFERENCED, STALE, TOKEN_SENT};
-use super::numeric::parse_counter;
 use super::{meta, Store};
 
 impl Store {
@@ -235,7 +234,7 @@ impl Store {
         if matches!(a.cas, Some(cas) if cas != 0 && cas != h.cas) {
             return Response::Exists;
         }
-        let Some(value) = parse_counter(current) else {
+        let Some(value) = memkeep_protocol::strtoull(current) else {
             return Response::NonNumeric;
         };
         let new = if a.incr {

@@ -64,6 +64,11 @@ pub(crate) struct Shard {
     /// Memory budget for segments plus the table.
     limit: usize,
     evict: bool,
+    /// Without eviction: the moment of the last sweep that freed nothing. Until an
+    /// item is removed or replaced, or time or the flush state moves, another sweep
+    /// would free nothing either, so a full `-M` store answers at once instead of
+    /// scanning every item on every set.
+    swept_full_at: Option<(u32, u32, u64)>,
     pub(crate) stats: ShardStats,
 }
 
@@ -80,6 +85,7 @@ impl Shard {
             hasher,
             limit,
             evict,
+            swept_full_at: None,
             stats: ShardStats::default(),
         }
     }
@@ -129,6 +135,7 @@ impl Shard {
     }
 
     fn unlink(&mut self, slot: usize, handle: u64, header: &Header, why: Exit, m: &Moment) {
+        self.swept_full_at = None;
         self.table.remove_at(slot);
         item::set_bits(self.arena.item_mut(handle), header.bits | DEAD);
         self.count_exit(header, why, m);
@@ -172,6 +179,7 @@ impl Shard {
         let handle = self.arena.append(seg, header, key, value);
         match self.find(key, hash) {
             Some((slot, old)) => {
+                self.swept_full_at = None;
                 let old_header = self.header(old);
                 item::set_bits(self.arena.item_mut(old), old_header.bits | DEAD);
                 self.table.set_handle(slot, handle);
@@ -206,6 +214,10 @@ impl Shard {
         // what can be freed; without eviction one turn finds every dead byte.
         let turns = if self.evict { 2 } else { 1 };
         let mut budget = turns * self.arena.fifo.len() + 1;
+        let moment = (m.now, m.oldest_live, m.oldest_cas);
+        if self.swept_full_at == Some(moment) && self.memory() + capacity > self.limit {
+            return Err(OutOfMemory);
+        }
         loop {
             if self.memory() + capacity <= self.limit {
                 let seg = self.arena.allocate(capacity).ok_or(OutOfMemory)?;
@@ -215,6 +227,7 @@ impl Shard {
                 return Ok(seg);
             }
             if budget == 0 {
+                self.swept_full_at = Some(moment);
                 return Err(OutOfMemory);
             }
             budget -= 1;

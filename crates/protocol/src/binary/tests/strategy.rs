@@ -74,6 +74,13 @@ fn command() -> impl Strategy<Value = (u8, Command)> {
                 (op::REPLACE, StoreMode::Replace),
                 (op::REPLACEQ, StoreMode::Replace),
             ][which];
+            // A binary ADD with a CAS is a CAS store (memcached's rule): it decodes
+            // as Set.
+            let mode = if mode == StoreMode::Add && cas.is_some() {
+                StoreMode::Set
+            } else {
+                mode
+            };
             (
                 o,
                 Command::Store(Store {

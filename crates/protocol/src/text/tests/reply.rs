@@ -101,12 +101,12 @@ fn reads_replies_by_verb() {
                 ("empty".into(), "".into()),
             ]),
         ),
-        (Stats, b"RESET\r\n", Response::Ok),
+        (Stats, b"RESET\r\n", Response::Reset),
         (Stats, b"ERROR\r\n", Response::Error),
         (
             Shutdown,
             b"ERROR: shutdown not enabled\r\n",
-            Response::Error,
+            Response::ErrorLine("ERROR: shutdown not enabled".into()),
         ),
         (Set, b"ERROR\r\n", Response::Error),
     ];
