@@ -1,0 +1,1 @@
+//! The warm_up layer.
