@@ -253,5 +253,9 @@ fn memory_limit_bounds_rss() {
     let (got, _) = read_until(&mut c, Duration::from_secs(30), |g| g.ends_with(b"END\r\n"));
     assert_eq!(got, b"END\r\n", "the oldest item was evicted");
     let rss = rss_bytes(server.pid());
+    eprintln!(
+        "memkeepd -m 64 after 1 GiB written: RSS {} MiB",
+        rss / (1024 * 1024)
+    );
     assert!(rss < 64 * 1024 * 1024 + FIXED_OVERHEAD, "RSS {rss} bytes");
 }

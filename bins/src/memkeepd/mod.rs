@@ -144,7 +144,10 @@ async fn serve_all(args: &Args, extended: args::Extended, bound: Vec<Bound>) -> 
         max_bytes: args.memory_bytes(),
         evict: !args.disable_evictions,
         max_item_size: args.max_item_size,
-        shards: (args.threads * 8).next_power_of_two(),
+        // Few shards keep each shard's budget, and so its segments, large: items between
+        // half a segment and a segment waste the rest of it. Two per thread keep lock
+        // contention low.
+        shards: (args.threads * 2).next_power_of_two().max(4),
     }));
     let limits = memkeep_protocol::Limits {
         max_value_len: args.max_item_size,
