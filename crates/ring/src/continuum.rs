@@ -45,7 +45,10 @@ pub(crate) fn twemproxy(servers: &[Server], members: &[usize]) -> Vec<Point> {
             let digest = md5::digest(&label);
             for quarter in digest.chunks_exact(4) {
                 let value = u32::from_le_bytes([quarter[0], quarter[1], quarter[2], quarter[3]]);
-                points.push(Point { value, server: i as u32 });
+                points.push(Point {
+                    value,
+                    server: i as u32,
+                });
             }
         }
     }
@@ -61,7 +64,10 @@ pub(crate) fn libmemcached(servers: &[Server], members: &[usize], hash: Hash) ->
     for &i in members {
         for n in 0..LIBMEMCACHED_POINTS {
             point_label(&mut label, servers[i].identity(), n);
-            points.push(Point { value: hash.hash32(&label), server: i as u32 });
+            points.push(Point {
+                value: hash.hash32(&label),
+                server: i as u32,
+            });
         }
     }
     sort(&mut points);
@@ -145,7 +151,16 @@ mod tests {
 
     #[test]
     fn lower_bound_wraps() {
-        let points = [Point { value: 10, server: 0 }, Point { value: 20, server: 1 }];
+        let points = [
+            Point {
+                value: 10,
+                server: 0,
+            },
+            Point {
+                value: 20,
+                server: 1,
+            },
+        ];
         assert_eq!(lower_bound(&points, 0), 0);
         assert_eq!(lower_bound(&points, 10), 0);
         assert_eq!(lower_bound(&points, 11), 1);

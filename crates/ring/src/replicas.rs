@@ -59,7 +59,13 @@ impl<'r> Replicas<'r> {
                 }
             }
         };
-        Replicas { ring, walk, left, wanted, seen: Seen::default() }
+        Replicas {
+            ring,
+            walk,
+            left,
+            wanted,
+            seen: Seen::default(),
+        }
     }
 }
 

@@ -96,6 +96,9 @@ pub enum BuildError {
     WeightsUnsupported,
     /// A hash tag is two bytes, an opening and a closing one (`{}`).
     HashTag,
+    /// Two servers share an identity (twemproxy rejects it too): they would share
+    /// ring points.
+    DuplicateIdentity(String),
 }
 
 impl fmt::Display for BuildError {
@@ -109,6 +112,7 @@ impl fmt::Display for BuildError {
                 f.write_str("jump hashing does not support unequal weights")
             }
             BuildError::HashTag => f.write_str("a hash tag is exactly two bytes, like {}"),
+            BuildError::DuplicateIdentity(name) => write!(f, "two servers are named {name:?}"),
         }
     }
 }
@@ -156,7 +160,13 @@ impl Builder {
 
     /// Build the ring.
     pub fn build(self) -> Result<Ring, BuildError> {
-        let Builder { servers, hash, distribution, hash_tag, live } = self;
+        let Builder {
+            servers,
+            hash,
+            distribution,
+            hash_tag,
+            live,
+        } = self;
         if servers.is_empty() {
             return Err(BuildError::NoServers);
         }
@@ -166,18 +176,48 @@ impl Builder {
         let hash_tag = match hash_tag {
             None => None,
             Some(tag) if tag.is_empty() => None,
-            Some(tag) => Some(<[u8; 2]>::try_from(tag.as_slice()).map_err(|_| BuildError::HashTag)?),
+            Some(tag) => {
+                Some(<[u8; 2]>::try_from(tag.as_slice()).map_err(|_| BuildError::HashTag)?)
+            }
         };
+        // twemproxy sorts its servers by name when it validates the configuration
+        // (shorter names first, then byte order) and builds from that order: it
+        // decides modula's slot order and which of two equal ketama points comes
+        // first. Our indices stay those of the caller's list.
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (servers[a].identity(), servers[b].identity());
+            a.len()
+                .cmp(&b.len())
+                .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+        });
+        if let Some(w) = order
+            .windows(2)
+            .find(|w| servers[w[0]].identity() == servers[w[1]].identity())
+        {
+            return Err(BuildError::DuplicateIdentity(
+                servers[w[0]].identity().to_owned(),
+            ));
+        }
+        let twemproxy_order = matches!(
+            distribution,
+            Distribution::Ketama | Distribution::Modula | Distribution::Random
+        );
+        if !twemproxy_order {
+            order.sort_unstable();
+        }
         let members: Vec<usize> = match &live {
-            None => (0..servers.len()).collect(),
+            None => order,
             Some(mask) if mask.len() != servers.len() => return Err(BuildError::LiveMaskLength),
-            Some(mask) => (0..servers.len()).filter(|&i| mask[i]).collect(),
+            Some(mask) => order.into_iter().filter(|&i| mask[i]).collect(),
         };
         if members.is_empty() {
             return Err(BuildError::NoLiveServers);
         }
         if distribution == Distribution::Jump
-            && members.iter().any(|&i| servers[i].weight() != servers[members[0]].weight())
+            && members
+                .iter()
+                .any(|&i| servers[i].weight() != servers[members[0]].weight())
         {
             return Err(BuildError::WeightsUnsupported);
         }
@@ -187,18 +227,27 @@ impl Builder {
             Distribution::Modula => members
                 .iter()
                 .flat_map(|&i| {
-                    (0..servers[i].weight()).map(move |_| Point { value: 0, server: i as u32 })
+                    (0..servers[i].weight()).map(move |_| Point {
+                        value: 0,
+                        server: i as u32,
+                    })
                 })
                 .collect(),
             Distribution::Random | Distribution::Jump | Distribution::Rendezvous => Vec::new(),
         };
         let rendezvous = if distribution == Distribution::Rendezvous {
-            let equal = members.iter().all(|&i| servers[i].weight() == servers[members[0]].weight());
+            let equal = members
+                .iter()
+                .all(|&i| servers[i].weight() == servers[members[0]].weight());
             members
                 .iter()
                 .map(|&i| Contender {
                     seed: xxhash_rust::xxh3::xxh3_64(servers[i].identity().as_bytes()),
-                    weight: if equal { None } else { Some(f64::from(servers[i].weight())) },
+                    weight: if equal {
+                        None
+                    } else {
+                        Some(f64::from(servers[i].weight()))
+                    },
                     server: i,
                 })
                 .collect()
@@ -235,7 +284,8 @@ pub struct Ring {
     hash: Hash,
     distribution: Distribution,
     hash_tag: Option<[u8; 2]>,
-    /// The servers the ring was built over, in configuration order.
+    /// The servers the ring was built over, in build order (twemproxy's name order
+    /// for its distributions, else configuration order).
     members: Vec<usize>,
     /// Ketama continuum, or modula's weighted slot list.
     points: Vec<Point>,
@@ -273,8 +323,15 @@ impl Ring {
 
     /// magent's default placement: DJB hash modulo the number of servers.
     pub fn magent(servers: impl Into<Vec<Server>>) -> Result<Ring, BuildError> {
-        let servers = servers.into().into_iter().map(|s| Server::new(s.identity(), 1)).collect::<Vec<_>>();
-        Ring::builder(servers).hash(Hash::Djb).distribution(Distribution::Modula).build()
+        let servers = servers
+            .into()
+            .into_iter()
+            .map(|s| Server::new(s.identity(), 1))
+            .collect::<Vec<_>>();
+        Ring::builder(servers)
+            .hash(Hash::Djb)
+            .distribution(Distribution::Modula)
+            .build()
     }
 
     /// The server list the ring was built from (all of it, live or not).
@@ -293,7 +350,8 @@ impl Ring {
     }
 
     /// The servers the ring was built over (all of them unless built with
-    /// [`Builder::live`]).
+    /// [`Builder::live`]), in the order the ring walks them: twemproxy's (by name)
+    /// for ketama, modula and random, else configuration order.
     pub fn members(&self) -> &[usize] {
         &self.members
     }
@@ -343,7 +401,11 @@ impl Ring {
             Distribution::Rendezvous => {
                 let h = self.hash.hash64(key);
                 let best = (0..self.rendezvous.len())
-                    .max_by(|&a, &b| self.score(a, h).total_cmp(&self.score(b, h)).then(b.cmp(&a)))
+                    .max_by(|&a, &b| {
+                        self.score(a, h)
+                            .total_cmp(&self.score(b, h))
+                            .then(b.cmp(&a))
+                    })
                     .expect("a ring has members");
                 self.rendezvous[best].server
             }
@@ -382,10 +444,14 @@ impl Ring {
 
     pub(crate) fn rendezvous_order(&self, key: &[u8]) -> Vec<usize> {
         let h = self.hash.hash64(key);
-        let mut order: Vec<(f64, usize)> =
-            (0..self.rendezvous.len()).map(|i| (self.score(i, h), i)).collect();
+        let mut order: Vec<(f64, usize)> = (0..self.rendezvous.len())
+            .map(|i| (self.score(i, h), i))
+            .collect();
         order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        order.into_iter().map(|(_, i)| self.rendezvous[i].server).collect()
+        order
+            .into_iter()
+            .map(|(_, i)| self.rendezvous[i].server)
+            .collect()
     }
 
     /// Contender `i`'s score for a key hashing to `h`. With equal weights the raw
@@ -407,7 +473,9 @@ impl Ring {
     /// A uniform index below `n` for the `random` distribution (splitmix64 over a
     /// shared counter: cheap, lock-free, not cryptographic, like `random()`).
     fn random_below(&self, n: usize) -> usize {
-        let x = self.random.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        let x = self
+            .random
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
         ((u128::from(mix64(x)) * n as u128) >> 64) as usize
     }
 

@@ -18,7 +18,10 @@ pub const DEFAULT_PORT: u16 = 11211;
 impl Server {
     /// A server identified by `identity` (used verbatim), with `weight`.
     pub fn new(identity: impl Into<String>, weight: u32) -> Self {
-        Server { identity: identity.into(), weight }
+        Server {
+            identity: identity.into(),
+            weight,
+        }
     }
 
     /// A server as twemproxy identifies a `servers:` entry `host:port:weight [name]`:
@@ -51,7 +54,10 @@ mod tests {
 
     #[test]
     fn twemproxy_identity_rules() {
-        assert_eq!(Server::twemproxy("10.0.0.1", 11211, 1, None).identity(), "10.0.0.1");
+        assert_eq!(
+            Server::twemproxy("10.0.0.1", 11211, 1, None).identity(),
+            "10.0.0.1"
+        );
         assert_eq!(
             Server::twemproxy("10.0.0.1", 11212, 1, None).identity(),
             "10.0.0.1:11212"

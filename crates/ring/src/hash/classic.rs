@@ -253,7 +253,10 @@ mod tests {
         assert_eq!(fnv1a_32(&[0x80]), want);
         let textbook = (FNV_32_INIT ^ 0x80).wrapping_mul(FNV_32_PRIME);
         assert_ne!(fnv1a_32(&[0x80]), textbook);
-        assert_eq!(djb(&[0xff]), 5381u32.wrapping_mul(33).wrapping_sub(1) & 0x7fff_ffff);
+        assert_eq!(
+            djb(&[0xff]),
+            5381u32.wrapping_mul(33).wrapping_sub(1) & 0x7fff_ffff
+        );
     }
 
     #[test]

@@ -93,7 +93,10 @@ mod tests {
             (b"a", "0cc175b9c0f1b6a831c399e269772661"),
             (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
             (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
-            (b"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
+            (
+                b"abcdefghijklmnopqrstuvwxyz",
+                "c3fcd3d76192e4007dfb496cca67e13b",
+            ),
             (
                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
                 "d174ab98d277d9f5a5611c2c9f419d9f",
@@ -104,7 +107,12 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(hex(digest(input)), *want, "md5({:?})", String::from_utf8_lossy(input));
+            assert_eq!(
+                hex(digest(input)),
+                *want,
+                "md5({:?})",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

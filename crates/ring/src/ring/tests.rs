@@ -1,22 +1,35 @@
 use super::*;
 
 fn servers(n: usize) -> Vec<Server> {
-    (0..n).map(|i| Server::new(format!("server-{i}"), 1)).collect()
+    (0..n)
+        .map(|i| Server::new(format!("server-{i}"), 1))
+        .collect()
 }
 
 fn ring(n: usize, distribution: Distribution) -> Ring {
-    Ring::builder(servers(n)).distribution(distribution).build().unwrap()
+    Ring::builder(servers(n))
+        .distribution(distribution)
+        .build()
+        .unwrap()
 }
 
 #[test]
 fn build_errors() {
-    assert_eq!(Ring::builder(Vec::new()).build().unwrap_err(), BuildError::NoServers);
     assert_eq!(
-        Ring::builder(vec![Server::new("a", 0)]).build().unwrap_err(),
+        Ring::builder(Vec::new()).build().unwrap_err(),
+        BuildError::NoServers
+    );
+    assert_eq!(
+        Ring::builder(vec![Server::new("a", 0)])
+            .build()
+            .unwrap_err(),
         BuildError::ZeroWeight(0)
     );
     assert_eq!(
-        Ring::builder(servers(2)).live(&[false, false]).build().unwrap_err(),
+        Ring::builder(servers(2))
+            .live(&[false, false])
+            .build()
+            .unwrap_err(),
         BuildError::NoLiveServers
     );
     assert_eq!(
@@ -24,12 +37,24 @@ fn build_errors() {
         BuildError::LiveMaskLength
     );
     assert_eq!(
-        Ring::builder(servers(2)).hash_tag(b"{").build().unwrap_err(),
+        Ring::builder(servers(2))
+            .hash_tag(b"{")
+            .build()
+            .unwrap_err(),
         BuildError::HashTag
+    );
+    assert_eq!(
+        Ring::builder(vec![Server::new("a", 1), Server::new("a", 2)])
+            .build()
+            .unwrap_err(),
+        BuildError::DuplicateIdentity("a".into())
     );
     let weighted = vec![Server::new("a", 1), Server::new("b", 2)];
     assert_eq!(
-        Ring::builder(weighted).distribution(Distribution::Jump).build().unwrap_err(),
+        Ring::builder(weighted)
+            .distribution(Distribution::Jump)
+            .build()
+            .unwrap_err(),
         BuildError::WeightsUnsupported
     );
 }
@@ -52,7 +77,10 @@ fn single_server_shortcut() {
     for d in Distribution::ALL {
         let ring = ring(1, d);
         assert_eq!(ring.node_for(b"anything"), 0);
-        assert_eq!(ring.replicas_for(b"anything", 3).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(
+            ring.replicas_for(b"anything", 3).collect::<Vec<_>>(),
+            vec![0]
+        );
     }
 }
 
@@ -86,7 +114,12 @@ fn replicas_are_distinct_and_start_with_the_primary() {
 
 #[test]
 fn walking_past_dead_servers() {
-    for d in [Distribution::Ketama, Distribution::Modula, Distribution::Jump, Distribution::Rendezvous] {
+    for d in [
+        Distribution::Ketama,
+        Distribution::Modula,
+        Distribution::Jump,
+        Distribution::Rendezvous,
+    ] {
         let ring = ring(5, d);
         let mut live = vec![true; 5];
         live[2] = false;
@@ -112,7 +145,9 @@ fn live_subset_builds_only_over_live_servers() {
             .live(&[true, false, true, true])
             .build()
             .unwrap();
-        assert_eq!(ring.members(), &[0, 2, 3]);
+        let mut members = ring.members().to_vec();
+        members.sort_unstable();
+        assert_eq!(members, [0, 2, 3]);
         for k in 0..300u32 {
             assert_ne!(ring.node_for(format!("{k}").as_bytes()), 1, "{d}");
         }
@@ -122,12 +157,22 @@ fn live_subset_builds_only_over_live_servers() {
 #[test]
 fn weights_shift_load() {
     let servers = vec![Server::new("a", 1), Server::new("b", 3)];
-    for d in [Distribution::Ketama, Distribution::Modula, Distribution::Rendezvous] {
-        let ring = Ring::builder(servers.clone()).distribution(d).build().unwrap();
+    for d in [
+        Distribution::Ketama,
+        Distribution::Modula,
+        Distribution::Rendezvous,
+    ] {
+        let ring = Ring::builder(servers.clone())
+            .distribution(d)
+            .build()
+            .unwrap();
         let on_b = (0..4000u32)
             .filter(|k| ring.node_for(format!("key-{k}").as_bytes()) == 1)
             .count();
-        assert!((2700..3300).contains(&on_b), "{d}: {on_b} of 4000 on the weight-3 server");
+        assert!(
+            (2700..3300).contains(&on_b),
+            "{d}: {on_b} of 4000 on the weight-3 server"
+        );
     }
 }
 
@@ -149,7 +194,9 @@ fn jump_reference_values() {
     for key in 0..1000u64 {
         assert!(jump(key, 10) < 10);
     }
-    let moved = (0..10_000u64).filter(|&k| jump(k, 10) != jump(k, 11)).count();
+    let moved = (0..10_000u64)
+        .filter(|&k| jump(k, 10) != jump(k, 11))
+        .count();
     assert!((600..1200).contains(&moved), "{moved}");
     assert!((0..10_000u64).all(|k| jump(k, 11) == jump(k, 10) || jump(k, 11) == 10));
 }
@@ -169,4 +216,23 @@ fn names_round_trip() {
     for d in Distribution::ALL {
         assert_eq!(d.name().parse::<Distribution>(), Ok(d));
     }
+}
+
+#[test]
+fn twemproxy_orders_servers_by_name_length_then_bytes() {
+    let servers = vec![
+        Server::new("bb", 1),
+        Server::new("c", 1),
+        Server::new("ab", 1),
+    ];
+    let ring = Ring::builder(servers.clone())
+        .distribution(Distribution::Modula)
+        .build()
+        .unwrap();
+    assert_eq!(ring.members(), &[1, 2, 0]);
+    let ring = Ring::builder(servers)
+        .distribution(Distribution::Jump)
+        .build()
+        .unwrap();
+    assert_eq!(ring.members(), &[0, 1, 2]);
 }
