@@ -1,6 +1,9 @@
 //! Ring build time for 10 / 100 / 1000 servers, and lookup time for 30-byte keys per
 //! hash function and per distribution. Run: `cargo bench -p memkeep-ring`.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
