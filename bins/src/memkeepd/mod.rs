@@ -44,12 +44,7 @@ fn run(args: Args) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start runtime: {e}"))?;
-    let result = runtime.block_on(serve_all(&args, extended, listeners));
+    let result = serve_all(&args, extended, listeners);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -63,7 +58,10 @@ enum Bound {
     Unix(std::os::unix::net::UnixListener),
 }
 
-fn bind(args: &Args) -> Result<Vec<Bound>, String> {
+/// Binds every listener, once per worker thread for TCP (SO_REUSEPORT: the kernel
+/// spreads connections over the workers, and each connection stays on one thread, as
+/// in memcached). Worker 0 also gets the Unix socket.
+fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
     if let Some(path) = &args.unix_socket {
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
@@ -71,9 +69,9 @@ fn bind(args: &Args) -> Result<Vec<Bound>, String> {
         let mask = u32::from_str_radix(&args.unix_mask, 8).unwrap_or(0o700);
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777 & !mask))
             .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
-        return Ok(vec![Bound::Unix(listener)]);
+        return Ok(vec![vec![Bound::Unix(listener)]]);
     }
-    let mut bound = Vec::new();
+    let mut bound: Vec<Vec<Bound>> = (0..args.threads).map(|_| Vec::new()).collect();
     for host in args
         .listen
         .split(',')
@@ -82,26 +80,33 @@ fn bind(args: &Args) -> Result<Vec<Bound>, String> {
     {
         let addrs = resolve(host, args.port)?;
         for addr in addrs {
-            let listener = listen_tcp(addr, args.backlog)
+            // SO_REUSEPORT would let a second server share the port silently: make
+            // sure nobody holds it first, as memcached's bind would.
+            std::net::TcpListener::bind(addr)
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            for worker in &mut bound {
+                let listener = listen_tcp(addr, args.backlog)
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                worker.push(Bound::Tcp(listener));
+            }
             if !addr.ip().is_loopback() {
                 warn!(%addr, "listening beyond loopback without authentication or TLS");
             }
-            bound.push(Bound::Tcp(listener));
         }
     }
-    if bound.is_empty() {
+    if bound[0].is_empty() {
         return Err("nothing to listen on: -l is empty".into());
     }
     Ok(bound)
 }
 
-/// Binds with SO_REUSEADDR (a restarted server gets its port back at once) and the
-/// `-b` backlog.
+/// Binds with SO_REUSEADDR (a restarted server gets its port back at once),
+/// SO_REUSEPORT (one listener per worker thread) and the `-b` backlog.
 fn listen_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     Ok(socket.into())
@@ -139,7 +144,11 @@ fn drop_privileges(user: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve_all(args: &Args, extended: args::Extended, bound: Vec<Bound>) -> Result<(), String> {
+fn serve_all(
+    args: &Args,
+    extended: args::Extended,
+    workers: Vec<Vec<Bound>>,
+) -> Result<(), String> {
     let store = Arc::new(Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
         evict: !args.disable_evictions,
@@ -177,29 +186,69 @@ async fn serve_all(args: &Args, extended: args::Extended, bound: Vec<Bound>) -> 
             shutdown,
         },
     );
-    let mut tasks = tokio::task::JoinSet::new();
-    for b in bound {
-        let listener = match b {
-            Bound::Tcp(l) => {
-                l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
-                info!(addr = %l.local_addr().map_err(|e| e.to_string())?, "listening");
-                Listener::Tcp(l)
-            }
-            Bound::Unix(l) => {
-                l.set_nonblocking(true).map_err(|e| e.to_string())?;
-                Listener::Unix(tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?)
-            }
-        };
-        let mut stop = stop_rx.clone();
-        tasks.spawn(serve(listener, cache.clone(), config.clone(), async move {
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        }));
+    let mut threads = Vec::new();
+    for (i, listeners) in workers.into_iter().enumerate() {
+        let (cache, config, stop_rx) = (cache.clone(), config.clone(), stop_rx.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("memkeepd-worker-{i}"))
+            .spawn(move || serve_worker(listeners, cache, config, stop_rx))
+            .map_err(|e| format!("cannot start worker thread: {e}"))?;
+        threads.push(thread);
     }
-    wait_for_signal(stop_rx.clone(), stop_tx).await;
-    while tasks.join_next().await.is_some() {}
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    signals.block_on(wait_for_signal(stop_rx, stop_tx));
+    let mut result = Ok(());
+    for thread in threads {
+        match thread.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => result = Err("a worker thread panicked".into()),
+        }
+    }
     info!("stopped");
-    Ok(())
+    result
+}
+
+/// One worker thread: a single-threaded runtime serving its own listeners, so a
+/// connection's reads, cache calls and writes never hop between threads.
+fn serve_worker(
+    listeners: Vec<Bound>,
+    cache: Cache,
+    config: ServeConfig,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    runtime.block_on(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for b in listeners {
+            let listener = match b {
+                Bound::Tcp(l) => {
+                    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                    let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
+                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, "listening");
+                    Listener::Tcp(l)
+                }
+                Bound::Unix(l) => {
+                    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                    Listener::Unix(
+                        tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?,
+                    )
+                }
+            };
+            let mut stop = stop_rx.clone();
+            tasks.spawn(serve(listener, cache.clone(), config.clone(), async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }));
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    })
 }
 
 /// Waits for SIGTERM, SIGINT or the `shutdown` command, then tells every listener to
