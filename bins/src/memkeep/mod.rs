@@ -1,7 +1,11 @@
-//! `memkeep`: the operator's tool. Each subcommand is a module; `bench` is the load
-//! generator. (`stats`, `check` and `route` come next.)
+//! `memkeep`: the operator's tool. Each subcommand is a module: `bench` (the load
+//! generator), `stats` (a table over several servers), `check` (a monitoring plugin).
 
 pub mod bench;
+pub mod check;
+mod client;
+mod health;
+pub mod stats;
 
 use std::process::ExitCode;
 
@@ -21,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Load a memcached server (memkeepd, memcached, a proxy) and measure it.
     Bench(bench::BenchArgs),
+    /// One table of the important stats of several servers.
+    Stats(stats::StatsArgs),
+    /// Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, with perfdata.
+    Check(check::CheckArgs),
 }
 
 /// Runs memkeep with the process's arguments.
@@ -28,6 +36,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::main(args),
+        Command::Stats(args) => stats::main(args),
+        Command::Check(args) => return check::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,82 @@
+//! `memkeep stats HOST:PORT...`: one table of the important stats of several servers.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::health::{self, Health};
+
+/// Flags of `memkeep stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Servers, `host:port`.
+    #[arg(required = true)]
+    pub servers: Vec<String>,
+    /// Give up on a server after this many milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
+}
+
+/// Prints the table; fails only if no server answered.
+pub fn main(args: StatsArgs) -> Result<(), String> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let rows: Vec<Health> = args
+        .servers
+        .iter()
+        .map(|s| health::read(s, timeout))
+        .collect();
+    print!("{}", table(&rows));
+    if rows.iter().all(|r| r.reading.is_err()) {
+        return Err("no server answered".into());
+    }
+    Ok(())
+}
+
+/// The table as text, one line per server.
+pub fn table(rows: &[Health]) -> String {
+    let mut out = format!(
+        "{:<22} {:<5} {:>9} {:>8} {:>6} {:>10} {:>15} {:>6} {:>9} {:>11} {:>11}  {}\n",
+        "server",
+        "state",
+        "latency",
+        "uptime",
+        "conns",
+        "items",
+        "memory",
+        "mem%",
+        "hit rate",
+        "evictions",
+        "gets",
+        "version"
+    );
+    for row in rows {
+        match &row.reading {
+            Ok(r) => {
+                let hit = r
+                    .hit_rate
+                    .map_or("-".to_owned(), |h| format!("{:.1}%", h * 100.0));
+                out += &format!(
+                    "{:<22} {:<5} {:>7.2}ms {:>8} {:>6} {:>10} {:>15} {:>5.1}% {:>9} {:>11} {:>11}  {}\n",
+                    row.server,
+                    "up",
+                    r.latency.as_secs_f64() * 1000.0,
+                    r.uptime,
+                    r.connections,
+                    r.items,
+                    format!("{}/{}", mib(r.bytes), mib(r.limit)),
+                    r.memory_percent(),
+                    hit,
+                    r.evictions,
+                    r.gets,
+                    r.version
+                );
+            }
+            Err(e) => out += &format!("{:<22} {:<5} {e}\n", row.server, "down"),
+        }
+    }
+    out
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}M", bytes as f64 / (1024.0 * 1024.0))
+}
