@@ -35,6 +35,7 @@ impl Log {
 struct State {
     items: HashMap<Bytes, Value>,
     fail: bool,
+    refuse: bool,
     delay: Duration,
     reply: Option<Response>,
 }
@@ -77,6 +78,11 @@ impl Fake {
     /// From now on every request fails with a connection error.
     pub fn fail(&self, fail: bool) {
         self.state.lock().fail = fail;
+    }
+
+    /// From now on `poll_ready` fails (no connection): requests are never sent.
+    pub fn refuse(&self, refuse: bool) {
+        self.state.lock().refuse = refuse;
     }
 
     /// From now on every reply comes after `delay`.
@@ -145,6 +151,9 @@ impl Service<Request> for Fake {
     type Future = Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if self.state.lock().refuse {
+            return Poll::Ready(Err(format!("{} refused the connection", self.name).into()));
+        }
         Poll::Ready(Ok(()))
     }
 
