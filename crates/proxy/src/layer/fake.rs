@@ -1,7 +1,6 @@
-//! A fake memcached backend for the layer tests: a tiny in-memory store that records
+//! A fake memcached server for the layer tests: a tiny in-memory store that records
 //! which requests reached it, and can be told to fail, to answer late, or to answer one
-//! fixed reply. Included by each layer's tests with `#[path]` (test-only code).
-#![allow(dead_code)] // each layer's tests use a different part
+//! fixed reply. Test-only code.
 
 use std::collections::HashMap;
 use std::future::Future;

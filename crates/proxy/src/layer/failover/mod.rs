@@ -67,9 +67,9 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 /// Sends each request to replica 0 and, while it fails, to the next ones in order.
 ///
 /// A request that could not be sent (the replica's `poll_ready` failed: no connection)
-/// always moves on. Once sent, only idempotent requests ([`Command::is_idempotent`]
-/// (memkeep_protocol::Command::is_idempotent)) move on: an `incr` that reached a
-/// replica and then failed may have been applied, and must not be applied twice.
+/// always moves on. Once sent, only idempotent requests
+/// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
+/// failed may have been applied, and must not be applied twice.
 pub struct Failover<S> {
     replicas: Arc<[S]>,
     config: FailoverLayer,

@@ -21,6 +21,11 @@ use tower_service::Service;
 
 use crate::BoxError;
 
+// The layers' tests share one fake backend. It lives beside the other code the layers
+// share (here) until layer/mod.rs can declare it.
+#[cfg(test)]
+#[path = "../fake.rs"]
+pub(crate) mod fake;
 pub(crate) mod multi_get;
 pub(crate) mod write_back;
 
@@ -312,7 +317,7 @@ where
             let hit = if keys.len() == 1 {
                 !values.is_empty()
             } else {
-                values.iter().any(|v| &v.key == key)
+                values.iter().any(|v| v.key == *key)
             };
             if !hit {
                 if let Some(write) = write_back::write_back(key, value) {

@@ -18,7 +18,7 @@ pub(crate) fn missing(keys: &[Bytes], values: &[Value]) -> Vec<Bytes> {
         };
     }
     keys.iter()
-        .filter(|k| !values.iter().any(|v| &v.key == *k))
+        .filter(|k| !values.iter().any(|v| v.key == **k))
         .cloned()
         .collect()
 }

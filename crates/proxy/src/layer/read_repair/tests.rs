@@ -7,9 +7,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-#[path = "../fake.rs"]
-mod fake;
-use fake::{get, hits, set, settle, value, Fake, Log};
+use crate::layer::read_repair::fake::{get, hits, set, settle, value, Fake, Log};
 
 fn replicas(log: &Log, n: usize) -> Vec<Fake> {
     ["r0", "r1", "r2"][..n]

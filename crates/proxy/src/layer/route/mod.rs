@@ -51,7 +51,7 @@ impl RouteLayer {
         let mut prefixes: Vec<(Bytes, usize)> =
             prefixes.into_iter().map(|(p, i)| (p.into(), i)).collect();
         // Longest first, so the first match is the longest one.
-        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        prefixes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         RouteLayer {
             rule: Arc::new(Rule::Prefix { prefixes, default }),
         }

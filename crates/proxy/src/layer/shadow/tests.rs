@@ -6,9 +6,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-#[path = "../fake.rs"]
-mod fake;
-use fake::{get, hits, set, settle, Fake, Log};
+use crate::layer::read_repair::fake::{get, hits, set, settle, Fake, Log};
 
 fn version() -> Request {
     Request {
