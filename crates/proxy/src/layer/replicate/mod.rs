@@ -273,7 +273,7 @@ pub(crate) fn worst(
 
 pin_project! {
     /// A future tagged with the replica it was sent to.
-    pub struct Indexed<F> {
+    struct Indexed<F> {
         index: usize,
         #[pin]
         inner: F,
