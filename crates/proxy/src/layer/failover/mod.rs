@@ -1,0 +1,333 @@
+//! Failover: a request goes to the first replica; an idempotent one moves on to the
+//! next replica when it fails or takes too long (and, by option, when a get misses).
+//! Writes to several replicas are [`super::replicate`]'s job.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use memkeep_protocol::{Command, Request, Response, Value};
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+use tower::Layer;
+use tower_service::Service;
+
+use super::read_repair::multi_get;
+use super::read_repair::write_back::is_plain_get;
+use crate::BoxError;
+
+#[cfg(test)]
+mod tests;
+
+/// Builds [`Failover`] services over a list of replicas.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FailoverLayer {
+    on_miss: bool,
+    attempt_timeout: Option<Duration>,
+}
+
+impl FailoverLayer {
+    /// Fail over on errors only, with no timeout of its own.
+    pub fn new() -> Self {
+        FailoverLayer::default()
+    }
+
+    /// Also ask the next replica when a get misses (magent's reads): for a multi-key
+    /// get, only the keys still missing are asked for. A replica that just came back
+    /// empty then costs hits nothing, at the price of one more round trip per miss.
+    pub fn on_miss(mut self, on_miss: bool) -> Self {
+        self.on_miss = on_miss;
+        self
+    }
+
+    /// Give up on a replica after this long and ask the next (idempotent requests
+    /// only: a write that timed out may still happen, so it is not sent again).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+}
+
+impl<S> Layer<Vec<S>> for FailoverLayer {
+    type Service = Failover<S>;
+
+    fn layer(&self, replicas: Vec<S>) -> Failover<S> {
+        assert!(!replicas.is_empty(), "Failover needs at least one replica");
+        Failover {
+            replicas: replicas.into(),
+            config: *self,
+        }
+    }
+}
+
+/// Sends each request to replica 0 and, while it fails, to the next ones in order.
+///
+/// A request that could not be sent (the replica's `poll_ready` failed: no connection)
+/// always moves on. Once sent, only idempotent requests
+/// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
+/// failed may have been applied, and must not be applied twice.
+pub struct Failover<S> {
+    replicas: Arc<[S]>,
+    config: FailoverLayer,
+}
+
+impl<S> Clone for Failover<S> {
+    fn clone(&self) -> Self {
+        Failover {
+            replicas: self.replicas.clone(),
+            config: self.config,
+        }
+    }
+}
+
+impl<S> fmt::Debug for Failover<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failover")
+            .field("replicas", &self.replicas.len())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S> Failover<S> {
+    /// The replicas, in the order they are tried.
+    pub fn get_ref(&self) -> &[S] {
+        &self.replicas
+    }
+}
+
+impl<S> Service<Request> for Failover<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Always ready: each attempt waits for its own replica's readiness, so a dead
+        // replica 0 cannot hold back requests that replica 1 would answer.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> ResponseFuture<S> {
+        let idempotent = req.command.is_idempotent();
+        let keys = match is_plain_get(&req.command) {
+            Some(get) if self.config.on_miss => Some(get.keys.clone()),
+            _ => None,
+        };
+        ResponseFuture {
+            state: State::Ready {
+                svc: self.replicas[0].clone(),
+            },
+            replicas: self.replicas.clone(),
+            next: 1,
+            req,
+            idempotent,
+            timeout: self.config.attempt_timeout.filter(|_| idempotent),
+            keys,
+            found: Vec::new(),
+            last_error: None,
+        }
+    }
+}
+
+/// Every replica failed (or timed out) for an idempotent request; the last replica's
+/// error is the [`source`](std::error::Error::source).
+pub struct AllReplicasFailed {
+    last: BoxError,
+}
+
+impl fmt::Debug for AllReplicasFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AllReplicasFailed")
+            .field(&self.last)
+            .finish()
+    }
+}
+
+impl fmt::Display for AllReplicasFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "all replicas failed: {}", self.last)
+    }
+}
+
+impl std::error::Error for AllReplicasFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.last)
+    }
+}
+
+pin_project! {
+    /// The reply to a request sent through [`Failover`].
+    #[project = ResponseFutureProj]
+    pub struct ResponseFuture<S: Service<Request>> {
+        #[pin]
+        state: State<S>,
+        replicas: Arc<[S]>,
+        // The replica to try after the current one.
+        next: usize,
+        // What the next attempt sends: for a get failing over on a miss, the keys
+        // still missing.
+        req: Request,
+        idempotent: bool,
+        timeout: Option<Duration>,
+        // With `on_miss`, the get's original keys and the hits collected so far.
+        keys: Option<Vec<Bytes>>,
+        found: Vec<Value>,
+        last_error: Option<BoxError>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request>> {
+        // Waiting for this replica to be ready.
+        Ready { svc: S },
+        // Sent; the reply is due before `deadline`, if there is one.
+        Called {
+            #[pin]
+            fut: S::Future,
+            #[pin]
+            deadline: Option<Sleep>,
+        },
+    }
+}
+
+impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("failover::ResponseFuture")
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+/// Why an attempt was abandoned: the error the client sees if it was the last one.
+fn timed_out(after: Duration) -> BoxError {
+    format!("replica did not answer within {after:?}").into()
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone,
+{
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            // What to do with the attempt that just ended: a reply, or an error and
+            // whether the request may go to the next replica.
+            let (error, may_retry) = match this.state.as_mut().project() {
+                StateProj::Ready { svc } => match futures_util::ready!(svc.poll_ready(cx)) {
+                    Ok(()) => {
+                        let fut = svc.call(this.req.clone());
+                        let deadline = this.timeout.map(tokio::time::sleep);
+                        this.state.set(State::Called { fut, deadline });
+                        continue;
+                    }
+                    // Never sent: safe to send elsewhere, whatever the command.
+                    Err(error) => (error, true),
+                },
+                StateProj::Called { fut, deadline } => {
+                    let expired = deadline.as_pin_mut().is_some_and(|d| d.poll(cx).is_ready());
+                    if expired {
+                        (timed_out(this.timeout.expect("deadline set")), true)
+                    } else {
+                        match futures_util::ready!(fut.poll(cx)) {
+                            Ok(reply) => match this.on_reply(reply) {
+                                Some(reply) => return Poll::Ready(Ok(reply)),
+                                None => continue,
+                            },
+                            Err(error) => (error, *this.idempotent),
+                        }
+                    }
+                }
+            };
+            if !may_retry {
+                return Poll::Ready(Err(error));
+            }
+            tracing::debug!(replica = *this.next - 1, %error, "failing over");
+            *this.last_error = Some(error);
+            if !this.advance() {
+                return Poll::Ready(this.give_up());
+            }
+        }
+    }
+}
+
+impl<S> ResponseFutureProj<'_, S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone,
+{
+    /// Moves on to the next replica; `false` when there is none.
+    fn advance(&mut self) -> bool {
+        let Some(svc) = self.replicas.get(*self.next) else {
+            return false;
+        };
+        self.state.set(State::Ready { svc: svc.clone() });
+        *self.next += 1;
+        true
+    }
+
+    /// The reply for the client, or `None` after moving on to ask the next replica.
+    fn on_reply(&mut self, reply: Response) -> Option<Response> {
+        if *self.idempotent && matches!(reply, Response::ServerError(_)) {
+            // The replica is up but broken (out of memory, ...): another may do better.
+            *self.last_error = Some(format!("replica answered {reply:?}").into());
+            return if self.advance() {
+                None
+            } else {
+                Some(self.finish_with(reply))
+            };
+        }
+        if self.keys.is_none() {
+            return Some(reply);
+        }
+        let Response::Values(values) = reply else {
+            return Some(reply);
+        };
+        let asked = match &self.req.command {
+            Command::Get(get) => &get.keys[..],
+            _ => &[],
+        };
+        let missing = multi_get::missing(asked, &values);
+        self.found.extend(values);
+        if missing.is_empty() || *self.next >= self.replicas.len() {
+            return Some(Response::Values(self.merged()));
+        }
+        *self.req = multi_get::with_keys(self.req, missing);
+        self.advance();
+        None
+    }
+
+    /// Hits collected from earlier replicas, in request key order.
+    fn merged(&mut self) -> Vec<Value> {
+        let keys = self.keys.as_deref().unwrap_or_default();
+        multi_get::in_key_order(keys, [std::mem::take(self.found)])
+    }
+
+    /// The reply when the last replica answered an error: the hits found before it, if
+    /// any, else that error.
+    fn finish_with(&mut self, reply: Response) -> Response {
+        if self.found.is_empty() {
+            reply
+        } else {
+            Response::Values(self.merged())
+        }
+    }
+
+    /// The result once every replica failed: hits collected on the way are still hits
+    /// (the keys the failed replicas were asked for read as misses).
+    fn give_up(&mut self) -> Result<Response, BoxError> {
+        if self.keys.is_some() && !self.found.is_empty() {
+            return Ok(Response::Values(self.merged()));
+        }
+        let last = self.last_error.take().expect("an attempt failed");
+        Err(AllReplicasFailed { last }.into())
+    }
+}

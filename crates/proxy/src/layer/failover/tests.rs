@@ -1,0 +1,202 @@
+use std::time::Duration;
+
+use memkeep_protocol::Response;
+use tokio::time::Instant;
+use tower::{Layer, ServiceExt};
+
+use super::*;
+
+use crate::layer::read_repair::fake::{get, hits, incr, set, Fake, Log};
+
+fn replicas(log: &Log) -> Vec<Fake> {
+    ["r0", "r1", "r2"]
+        .iter()
+        .map(|n| Fake::new(n, log))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healthy_first_replica_answers_alone() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].put("k", "v0", 0, -1);
+    r[1].put("k", "v1", 0, -1);
+
+    let reply = FailoverLayer::new()
+        .layer(r)
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["k=v0"]);
+    assert_eq!(log.take(), ["r0: get k"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_read_moves_to_the_next_replica_in_order() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].fail(true);
+    r[1].fail(true);
+    r[2].put("k", "v2", 0, -1);
+
+    let reply = FailoverLayer::new()
+        .layer(r)
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["k=v2"]);
+    assert_eq!(log.take(), ["r0: get k", "r1: get k", "r2: get k"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_replica_is_abandoned_after_the_attempt_timeout() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].delay(Duration::from_secs(10));
+    r[0].put("k", "v0", 0, -1);
+    r[1].put("k", "v1", 0, -1);
+    let start = Instant::now();
+
+    let svc = FailoverLayer::new()
+        .attempt_timeout(Duration::from_secs(1))
+        .layer(r);
+    let reply = svc.oneshot(get(&["k"])).await.unwrap();
+    assert_eq!(hits(&reply), ["k=v1"]);
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn writes_are_not_cut_short_by_the_attempt_timeout() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].delay(Duration::from_secs(3));
+    let svc = FailoverLayer::new()
+        .attempt_timeout(Duration::from_secs(1))
+        .layer(r);
+
+    let reply = svc.oneshot(set("k", "v")).await.unwrap();
+    assert!(matches!(reply, Response::Stored(_)));
+    assert_eq!(log.take(), ["r0: set k v"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_replicas_failing_is_an_error_naming_the_last() {
+    let log = Log::default();
+    let r = replicas(&log);
+    for replica in &r {
+        replica.fail(true);
+    }
+    let err = FailoverLayer::new()
+        .layer(r)
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap_err();
+    assert!(err.is::<AllReplicasFailed>());
+    assert_eq!(err.to_string(), "all replicas failed: r2 is down");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sent_incr_is_never_sent_again() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].fail(true);
+    let err = FailoverLayer::new()
+        .layer(r)
+        .oneshot(incr("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "r0 is down");
+    assert_eq!(log.take(), ["r0: incr n"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_incr_that_could_not_be_sent_goes_to_the_next_replica() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].refuse(true);
+    let reply = FailoverLayer::new()
+        .layer(r)
+        .oneshot(incr("n"))
+        .await
+        .unwrap();
+    assert!(matches!(reply, Response::Number(1, _)));
+    assert_eq!(log.take(), ["r1: incr n"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_miss_is_a_miss_unless_asked_otherwise() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[1].put("k", "v1", 0, -1);
+
+    let reply = FailoverLayer::new()
+        .layer(r.clone())
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(reply, Response::Values(vec![]));
+    assert_eq!(log.take(), ["r0: get k"]);
+
+    let reply = FailoverLayer::new()
+        .on_miss(true)
+        .layer(r)
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["k=v1"]);
+    assert_eq!(log.take(), ["r0: get k", "r1: get k"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_miss_asks_the_next_replica_only_for_the_missing_keys() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].put("c", "c0", 0, -1);
+    r[1].put("a", "a1", 0, -1);
+    r[1].put("c", "c1", 0, -1);
+    r[2].put("b", "b2", 0, -1);
+
+    let reply = FailoverLayer::new()
+        .on_miss(true)
+        .layer(r)
+        .oneshot(get(&["a", "b", "c", "d"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["a=a1", "b=b2", "c=c0"]);
+    assert_eq!(
+        log.take(),
+        ["r0: get a b c d", "r1: get a b d", "r2: get b d"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn hits_found_before_a_failure_are_kept() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].put("a", "a0", 0, -1);
+    r[1].fail(true);
+    r[2].fail(true);
+
+    let reply = FailoverLayer::new()
+        .on_miss(true)
+        .layer(r)
+        .oneshot(get(&["a", "b"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["a=a0"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_error_reply_moves_a_read_on() {
+    let log = Log::default();
+    let r = replicas(&log);
+    r[0].reply(Response::ServerError("out of memory".into()));
+    r[1].put("k", "v1", 0, -1);
+
+    let reply = FailoverLayer::new()
+        .layer(r)
+        .oneshot(get(&["k"]))
+        .await
+        .unwrap();
+    assert_eq!(hits(&reply), ["k=v1"]);
+}

@@ -1,0 +1,364 @@
+//! ReadRepair: a get reads several replicas at once, answers with a hit when any of
+//! them has the item, and writes the item back to the replicas that missed it, so a
+//! replica that restarted empty fills up again as its keys are read.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::future::{join_all, JoinAll};
+use memkeep_protocol::{Request, Response};
+use pin_project_lite::pin_project;
+use tokio::sync::Semaphore;
+use tower::util::{Oneshot, ServiceExt};
+use tower::Layer;
+use tower_service::Service;
+
+use crate::BoxError;
+
+// The layers' tests share one fake backend. It lives beside the other code the layers
+// share (here) until layer/mod.rs can declare it.
+#[cfg(test)]
+#[path = "../fake.rs"]
+pub(crate) mod fake;
+pub(crate) mod multi_get;
+pub(crate) mod write_back;
+
+#[cfg(test)]
+mod tests;
+
+/// Builds [`ReadRepair`] services over a list of replicas.
+#[derive(Debug, Clone)]
+pub struct ReadRepairLayer {
+    read_from: usize,
+    background: Arc<Semaphore>,
+    repairs: Arc<AtomicU64>,
+}
+
+impl Default for ReadRepairLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReadRepairLayer {
+    /// How many repair tasks may run at once, across every service this layer builds,
+    /// unless [`Self::background_limit`] says otherwise.
+    pub const DEFAULT_BACKGROUND_LIMIT: usize = 1024;
+
+    /// Reads every replica, repairs in the background.
+    pub fn new() -> Self {
+        ReadRepairLayer {
+            read_from: usize::MAX,
+            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
+            repairs: Arc::default(),
+        }
+    }
+
+    /// Reads only the first `n` replicas (at least one): with many replicas, two reads
+    /// find and repair most misses at a fraction of the load.
+    pub fn read_from(mut self, n: usize) -> Self {
+        self.read_from = n.max(1);
+        self
+    }
+
+    /// Bounds the repair tasks in flight. Past the bound a get is still answered but
+    /// its repair is skipped (a later read of the key repairs it): repairs must never
+    /// pile up in memory behind a slow replica.
+    pub fn background_limit(mut self, limit: usize) -> Self {
+        self.background = Arc::new(Semaphore::new(limit));
+        self
+    }
+
+    /// How many items were written back (the replica answered `STORED`), counted over
+    /// every service this layer builds.
+    pub fn repairs(&self) -> Arc<AtomicU64> {
+        self.repairs.clone()
+    }
+}
+
+impl<S> Layer<Vec<S>> for ReadRepairLayer {
+    type Service = ReadRepair<S>;
+
+    fn layer(&self, replicas: Vec<S>) -> ReadRepair<S> {
+        assert!(
+            !replicas.is_empty(),
+            "ReadRepair needs at least one replica"
+        );
+        ReadRepair {
+            replicas: replicas.into(),
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Answers plain gets from all replicas (or the first few) and repairs the ones that
+/// missed; everything else goes to replica 0.
+///
+/// The reply is in request key order; each key's value comes from the first replica
+/// (in replica order) that has it. A replica that failed is not repaired (it may be
+/// down; when it comes back, reads repair it). The get is answered once every replica
+/// read has answered, so its latency is the slowest replica's: put a `Timeout` under
+/// each replica.
+///
+/// Write-back is an `add` with the item's flags and remaining TTL, sent in the
+/// background after the reply: it never overwrites a value written on that replica
+/// between our read and the repair. The race accepted: a `delete` of the key that
+/// lands between our read and the repair is undone on that replica, and the old value
+/// lives there again for the rest of its TTL. memcached offers no conditional "add
+/// unless deleted since", and the window is one round trip.
+pub struct ReadRepair<S> {
+    replicas: Arc<[S]>,
+    layer: ReadRepairLayer,
+}
+
+impl<S> Clone for ReadRepair<S> {
+    fn clone(&self) -> Self {
+        ReadRepair {
+            replicas: self.replicas.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for ReadRepair<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadRepair")
+            .field("replicas", &self.replicas.len())
+            .field("read_from", &self.layer.read_from)
+            .finish()
+    }
+}
+
+impl<S> ReadRepair<S> {
+    /// How many items were written back, shared with the layer that built this.
+    pub fn repairs(&self) -> Arc<AtomicU64> {
+        self.layer.repairs()
+    }
+
+    /// The replicas, in order of preference.
+    pub fn get_ref(&self) -> &[S] {
+        &self.replicas
+    }
+}
+
+impl<S> Service<Request> for ReadRepair<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Always ready: each call waits for the readiness of the replicas it uses.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> ResponseFuture<S> {
+        let reads = self.replicas.len().min(self.layer.read_from);
+        let keys = match write_back::is_plain_get(&req.command) {
+            Some(get) if reads > 1 => get.keys.clone(),
+            _ => {
+                let inner = self.replicas[0].clone().oneshot(req);
+                return ResponseFuture {
+                    state: State::Single { inner },
+                };
+            }
+        };
+        let reads = join_all(
+            self.replicas[..reads]
+                .iter()
+                .map(|s| s.clone().oneshot(req.clone())),
+        );
+        ResponseFuture {
+            state: State::Fanout {
+                reads,
+                keys,
+                replicas: self.replicas.clone(),
+                layer: self.layer.clone(),
+            },
+        }
+    }
+}
+
+/// Every replica read failed; the first replica's error is the
+/// [`source`](std::error::Error::source).
+pub struct AllReadsFailed {
+    first: BoxError,
+}
+
+impl fmt::Debug for AllReadsFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AllReadsFailed").field(&self.first).finish()
+    }
+}
+
+impl fmt::Display for AllReadsFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "all replica reads failed: {}", self.first)
+    }
+}
+
+impl std::error::Error for AllReadsFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.first)
+    }
+}
+
+pin_project! {
+    /// The reply to a request sent through [`ReadRepair`].
+    pub struct ResponseFuture<S: Service<Request>> {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request>> {
+        // Not a plain get, or one replica to read: replica 0 answers.
+        Single { #[pin] inner: Oneshot<S, Request> },
+        // A get read from the first replicas; `reads` yields their replies in order.
+        Fanout {
+            #[pin]
+            reads: JoinAll<Oneshot<S, Request>>,
+            keys: Vec<Bytes>,
+            replicas: Arc<[S]>,
+            layer: ReadRepairLayer,
+        },
+    }
+}
+
+impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("read_repair::ResponseFuture").finish()
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Single { inner } => inner.poll(cx),
+            StateProj::Fanout {
+                reads,
+                keys,
+                replicas,
+                layer,
+            } => {
+                let replies = futures_util::ready!(reads.poll(cx));
+                Poll::Ready(merge_and_repair(replies, keys, replicas, layer))
+            }
+        }
+    }
+}
+
+/// The client's reply from every replica's, and the repairs it calls for.
+fn merge_and_repair<S>(
+    replies: Vec<Result<Response, BoxError>>,
+    keys: &[Bytes],
+    replicas: &Arc<[S]>,
+    layer: &ReadRepairLayer,
+) -> Result<Response, BoxError>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    // Replicas that answered with their hits; failures and odd replies are skipped.
+    let mut answered = Vec::new();
+    let mut other = None;
+    let mut first_error = None;
+    for (replica, reply) in replies.into_iter().enumerate() {
+        match reply {
+            Ok(Response::Values(values)) => answered.push((replica, values)),
+            Ok(reply) => {
+                other.get_or_insert(reply);
+            }
+            Err(error) => {
+                tracing::debug!(replica, %error, "read-repair: replica read failed");
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    if answered.is_empty() {
+        return match (other, first_error) {
+            (Some(reply), _) => Ok(reply),
+            (None, Some(first)) => Err(AllReadsFailed { first }.into()),
+            (None, None) => unreachable!("at least two replicas were read"),
+        };
+    }
+
+    let merged = multi_get::in_key_order(keys, answered.iter().map(|(_, v)| v.clone()));
+    let mut writes = Vec::new();
+    let mut done = HashSet::new();
+    for value in &merged {
+        // One key: its value may not name it (binary GET); several: each value does.
+        let key = if keys.len() == 1 {
+            &keys[0]
+        } else {
+            &value.key
+        };
+        if !done.insert(key.clone()) {
+            continue; // a key asked twice is repaired once
+        }
+        for (replica, values) in &answered {
+            let hit = if keys.len() == 1 {
+                !values.is_empty()
+            } else {
+                values.iter().any(|v| v.key == *key)
+            };
+            if !hit {
+                if let Some(write) = write_back::write_back(key, value) {
+                    writes.push((*replica, write));
+                }
+            }
+        }
+    }
+    if !writes.is_empty() {
+        repair(writes, replicas, layer);
+    }
+    Ok(Response::Values(merged))
+}
+
+/// Sends the write-backs on their own task, within the bound, and counts the ones
+/// that stored something.
+fn repair<S>(writes: Vec<(usize, Request)>, replicas: &Arc<[S]>, layer: &ReadRepairLayer)
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let Ok(permit) = layer.background.clone().try_acquire_owned() else {
+        tracing::debug!(items = writes.len(), "read-repair: at the bound, skipping");
+        return;
+    };
+    let writes: Vec<_> = writes
+        .into_iter()
+        .map(|(replica, req)| replicas[replica].clone().oneshot(req))
+        .collect();
+    let repairs = layer.repairs.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        for reply in join_all(writes).await {
+            match reply {
+                Ok(Response::Stored(_)) => {
+                    repairs.fetch_add(1, Ordering::Relaxed);
+                }
+                // NOT_STORED: a client wrote the key meanwhile; theirs is newer.
+                Ok(_) => {}
+                Err(error) => tracing::debug!(%error, "read-repair: write-back failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,400 @@
+//! Replicate: send every mutation to all replicas of a key and answer the client by a
+//! [`Policy`] (all, majority, first success, primary then async). Reads go to the
+//! first replica only; failing reads over to the others is [`super::failover`]'s job.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use memkeep_protocol::{Command, Request, Response};
+use pin_project_lite::pin_project;
+use tokio::sync::Semaphore;
+use tower::util::{Oneshot, ServiceExt};
+use tower::Layer;
+use tower_service::Service;
+
+use crate::BoxError;
+
+#[cfg(test)]
+mod tests;
+
+/// When a replicated mutation is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Wait for every replica; the worst reply wins (see [`Replicate`] for the order).
+    /// The safest answer: a client told `STORED` knows every replica has the item.
+    #[default]
+    All,
+    /// Answer once more than half of the replicas answered without failing (the worst
+    /// of those replies), or with the worst failure once a majority can no longer
+    /// succeed. The others finish in the background.
+    Majority,
+    /// Answer with the first reply that is not a failure (the worst failure if all
+    /// fail). The others finish in the background.
+    FirstSuccess,
+    /// Answer with the primary's (replica 0's) reply; the other replicas are written in
+    /// the background (magent's behaviour). Their failures are only logged.
+    PrimaryThenAsync,
+}
+
+/// Builds [`Replicate`] services over a list of replicas.
+#[derive(Debug, Clone)]
+pub struct ReplicateLayer {
+    policy: Policy,
+    background: Arc<Semaphore>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ReplicateLayer {
+    /// How many background writes (to replicas not waited for) may be in flight at
+    /// once, across every service this layer builds, unless [`Self::background_limit`]
+    /// says otherwise.
+    pub const DEFAULT_BACKGROUND_LIMIT: usize = 1024;
+
+    /// A layer replicating by `policy`.
+    pub fn new(policy: Policy) -> Self {
+        ReplicateLayer {
+            policy,
+            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
+            dropped: Arc::default(),
+        }
+    }
+
+    /// Bounds the background writes in flight. Past the bound a background write is
+    /// dropped (and counted, see [`Self::dropped`]) rather than queued without limit:
+    /// a dead replica must not make the proxy hold every write in memory.
+    pub fn background_limit(mut self, limit: usize) -> Self {
+        self.background = Arc::new(Semaphore::new(limit));
+        self
+    }
+
+    /// How many background replica writes were dropped because the bound was reached.
+    pub fn dropped(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+}
+
+impl<S> Layer<Vec<S>> for ReplicateLayer {
+    type Service = Replicate<S>;
+
+    fn layer(&self, replicas: Vec<S>) -> Replicate<S> {
+        assert!(!replicas.is_empty(), "Replicate needs at least one replica");
+        Replicate {
+            replicas: replicas.into(),
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Sends mutations (store, delete, incr/decr, touch, flush_all) to every replica and
+/// everything else to replica 0.
+///
+/// Under [`Policy::All`] the worst reply wins, from worst to best: a failure of the
+/// service (an `Err`) > an error reply (`SERVER_ERROR`, `CLIENT_ERROR`, ...) >
+/// `EXISTS` > `NOT_STORED` > `NOT_FOUND` > success (`STORED`, `DELETED`, a number, ...).
+/// Conditional failures rank by how much they tell the client something is off: a CAS
+/// conflict most, a key missing on some replica least. Among equally bad replies the
+/// lowest-numbered replica's wins, so the client sees the primary's CAS or counter.
+///
+/// Replicas are called with `clone().oneshot(..)`: `poll_ready` never waits for all of
+/// them, so one slow replica delays only the requests that must wait for it.
+pub struct Replicate<S> {
+    replicas: Arc<[S]>,
+    layer: ReplicateLayer,
+}
+
+impl<S> Clone for Replicate<S> {
+    fn clone(&self) -> Self {
+        Replicate {
+            replicas: self.replicas.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Replicate<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replicate")
+            .field("replicas", &self.replicas.len())
+            .field("policy", &self.layer.policy)
+            .finish()
+    }
+}
+
+impl<S> Replicate<S> {
+    /// The replicas, primary first.
+    pub fn get_ref(&self) -> &[S] {
+        &self.replicas
+    }
+}
+
+/// Whether the command changes an item (or all of them) and so goes to every replica.
+pub fn is_mutation(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Store(_)
+            | Command::Delete(_)
+            | Command::Arith(_)
+            | Command::Touch(_)
+            | Command::FlushAll(_)
+    )
+}
+
+impl<S> Service<Request> for Replicate<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // Always ready: each call waits for the readiness of the replicas it uses.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> ResponseFuture<S> {
+        let primary = self.replicas[0].clone();
+        if !is_mutation(&req.command) || self.replicas.len() == 1 {
+            return ResponseFuture::single(primary.oneshot(req));
+        }
+        if self.layer.policy == Policy::PrimaryThenAsync {
+            let rest: FuturesUnordered<_> = self.replicas[1..]
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Indexed::new(i + 1, s.clone().oneshot(req.clone())))
+                .collect();
+            background(rest, &self.layer);
+            return ResponseFuture::single(primary.oneshot(req));
+        }
+        let pending: FuturesUnordered<_> = self
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Indexed::new(i, s.clone().oneshot(req.clone())))
+            .collect();
+        ResponseFuture {
+            state: State::Fanout {
+                replies: (0..self.replicas.len()).map(|_| None).collect(),
+                pending,
+                layer: self.layer.clone(),
+            },
+        }
+    }
+}
+
+/// Lets the writes nobody waits for finish on their own task, within the bound.
+fn background<S>(rest: FuturesUnordered<Indexed<Oneshot<S, Request>>>, layer: &ReplicateLayer)
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    if rest.is_empty() {
+        return;
+    }
+    let Ok(permit) = layer.background.clone().try_acquire_owned() else {
+        layer.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("replicate: background writes at their bound, dropping one");
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut rest = rest;
+        while let Some((replica, reply)) = rest.next().await {
+            match reply {
+                Err(error) => tracing::debug!(replica, %error, "background replica write failed"),
+                Ok(reply) if reply.is_error() => {
+                    tracing::debug!(replica, ?reply, "background replica write refused")
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+}
+
+/// A replica failed under a policy that needed it; the replica's own error is the
+/// [`source`](std::error::Error::source).
+pub struct ReplicationFailed {
+    source: BoxError,
+}
+
+impl fmt::Debug for ReplicationFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReplicationFailed")
+            .field(&self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ReplicationFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "replication failed: {}", self.source)
+    }
+}
+
+impl std::error::Error for ReplicationFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// How bad a replica's answer is for [`Policy::All`]: higher is worse.
+pub(crate) fn severity(reply: &Result<Response, BoxError>) -> u8 {
+    match reply {
+        Err(_) => 5,
+        Ok(r) if r.is_error() => 4,
+        Ok(Response::Exists) => 3,
+        Ok(Response::NotStored) => 2,
+        Ok(Response::NotFound) => 1,
+        Ok(_) => 0,
+    }
+}
+
+/// Whether the answer counts against a majority or first-success: the replica did not
+/// do its part (it failed or answered an error), as opposed to a clean "no".
+fn is_failure(reply: &Result<Response, BoxError>) -> bool {
+    severity(reply) >= 4
+}
+
+/// The worst of the replies, the lowest index among equals; `None` if there are none.
+pub(crate) fn worst(
+    replies: impl IntoIterator<Item = Result<Response, BoxError>>,
+) -> Option<Result<Response, BoxError>> {
+    replies.into_iter().fold(None, |worst, reply| match worst {
+        Some(w) if severity(&w) >= severity(&reply) => Some(w),
+        _ => Some(reply),
+    })
+}
+
+pin_project! {
+    /// A future tagged with the replica it was sent to.
+    struct Indexed<F> {
+        index: usize,
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Indexed<F> {
+    fn new(index: usize, inner: F) -> Self {
+        Indexed { index, inner }
+    }
+}
+
+impl<F: Future> Future for Indexed<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        this.inner.poll(cx).map(|out| (*this.index, out))
+    }
+}
+
+pin_project! {
+    /// The reply to a request sent through [`Replicate`].
+    pub struct ResponseFuture<S: Service<Request>> {
+        #[pin]
+        state: State<S>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S: Service<Request>> {
+        // One replica answers: reads, one-replica pools, primary-then-async.
+        Single { #[pin] inner: Oneshot<S, Request> },
+        // Several replicas answer; `replies[i]` is replica i's once it came.
+        Fanout {
+            pending: FuturesUnordered<Indexed<Oneshot<S, Request>>>,
+            replies: Vec<Option<Result<Response, BoxError>>>,
+            layer: ReplicateLayer,
+        },
+    }
+}
+
+impl<S: Service<Request>> ResponseFuture<S> {
+    fn single(inner: Oneshot<S, Request>) -> Self {
+        ResponseFuture {
+            state: State::Single { inner },
+        }
+    }
+}
+
+impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("replicate::ResponseFuture").finish()
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Single { inner } => inner.poll(cx),
+            StateProj::Fanout {
+                pending,
+                replies,
+                layer,
+            } => loop {
+                let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
+                    // Every replica answered and no policy decided earlier.
+                    let all = replies.iter_mut().filter_map(Option::take);
+                    return Poll::Ready(finish(worst(all).expect("replicas answered")));
+                };
+                replies[index] = Some(reply);
+                if let Some(reply) = decide(layer.policy, replies) {
+                    background(std::mem::take(pending), layer);
+                    return Poll::Ready(finish(reply));
+                }
+            },
+        }
+    }
+}
+
+/// Wraps a replica's error in the layer's error.
+fn finish(reply: Result<Response, BoxError>) -> Result<Response, BoxError> {
+    reply.map_err(|source| ReplicationFailed { source }.into())
+}
+
+/// The answer, if the policy can give it before every replica answered.
+fn decide(
+    policy: Policy,
+    replies: &mut [Option<Result<Response, BoxError>>],
+) -> Option<Result<Response, BoxError>> {
+    let n = replies.len();
+    let answered = || replies.iter().flatten();
+    let failures = answered().filter(|r| is_failure(r)).count();
+    let successes = answered().count() - failures;
+    let take = |replies: &mut [Option<Result<Response, BoxError>>], failed: bool| {
+        let chosen = replies
+            .iter_mut()
+            .filter(|r| r.as_ref().is_some_and(|r| is_failure(r) == failed))
+            .filter_map(Option::take);
+        worst(chosen)
+    };
+    match policy {
+        Policy::All | Policy::PrimaryThenAsync => None,
+        Policy::Majority => {
+            let majority = n / 2 + 1;
+            if successes >= majority {
+                take(replies, false)
+            } else if failures > n - majority {
+                take(replies, true)
+            } else {
+                None
+            }
+        }
+        Policy::FirstSuccess if successes > 0 => take(replies, false),
+        Policy::FirstSuccess => None,
+    }
+}

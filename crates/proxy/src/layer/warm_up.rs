@@ -1,1 +1,0 @@
-//! The warm_up layer.
