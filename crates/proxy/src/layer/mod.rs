@@ -3,6 +3,9 @@
 
 pub mod eject;
 pub mod failover;
+#[cfg(test)]
+mod fake;
+mod multi_get;
 pub mod read_repair;
 pub mod replicate;
 pub mod route;
@@ -10,3 +13,4 @@ pub mod shadow;
 pub mod shard;
 pub mod timeout;
 pub mod warm_up;
+mod write_back;

@@ -16,8 +16,8 @@ use tokio::time::Sleep;
 use tower::Layer;
 use tower_service::Service;
 
-use super::read_repair::multi_get;
-use super::read_repair::write_back::is_plain_get;
+use super::multi_get;
+use super::write_back::is_plain_get;
 use crate::BoxError;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::read_repair::fake::{get, hits, incr, set, Fake, Log};
+use crate::layer::fake::{get, hits, incr, set, Fake, Log};
 
 fn replicas(log: &Log) -> Vec<Fake> {
     ["r0", "r1", "r2"]

@@ -19,15 +19,8 @@ use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
+use super::{multi_get, write_back};
 use crate::BoxError;
-
-// The layers' tests share one fake backend. It lives beside the other code the layers
-// share (here) until layer/mod.rs can declare it.
-#[cfg(test)]
-#[path = "../fake.rs"]
-pub(crate) mod fake;
-pub(crate) mod multi_get;
-pub(crate) mod write_back;
 
 #[cfg(test)]
 mod tests;

@@ -3,11 +3,13 @@ use std::time::Duration;
 
 use memkeep_protocol::{Command, Response, StoreMode};
 use tokio::time::Instant;
+
+use crate::layer::write_back;
 use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::read_repair::fake::{get, hits, set, settle, value, Fake, Log};
+use crate::layer::fake::{get, hits, set, settle, value, Fake, Log};
 
 fn replicas(log: &Log, n: usize) -> Vec<Fake> {
     ["r0", "r1", "r2"][..n]

@@ -8,7 +8,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::read_repair::fake::{delete, get, incr, set, settle, Fake, Log};
+use crate::layer::fake::{delete, get, incr, set, settle, Fake, Log};
 
 fn replicas(log: &Log, names: &[&'static str]) -> Vec<Fake> {
     names.iter().map(|n| Fake::new(n, log)).collect()

@@ -16,7 +16,7 @@ use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
-use super::read_repair::multi_get;
+use super::multi_get;
 use super::replicate::is_mutation;
 use crate::BoxError;
 

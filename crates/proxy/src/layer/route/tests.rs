@@ -4,7 +4,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::read_repair::fake::{delete, get, hits, incr, set, Fake, Log};
+use crate::layer::fake::{delete, get, hits, incr, set, Fake, Log};
 
 fn prefixed(log: &Log) -> (Route<Fake>, Vec<Fake>) {
     let b: Vec<Fake> = ["default", "user", "admin"]

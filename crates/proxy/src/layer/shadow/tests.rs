@@ -6,7 +6,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::read_repair::fake::{get, hits, set, settle, Fake, Log};
+use crate::layer::fake::{get, hits, set, settle, Fake, Log};
 
 fn version() -> Request {
     Request {

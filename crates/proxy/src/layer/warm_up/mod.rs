@@ -18,7 +18,7 @@ use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
-use super::read_repair::{multi_get, write_back};
+use super::{multi_get, write_back};
 use crate::BoxError;
 
 #[cfg(test)]
