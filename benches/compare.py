@@ -26,7 +26,9 @@ import platform
 import socket
 import statistics
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -237,14 +239,99 @@ def rss_per_item(args):
     return out
 
 
-def proxy_comparison():
-    """memkeep-proxy vs nutcracker in front of the same backends: not until the proxy
-    exists. The hook: start two memkeepd backends, nutcracker with a nutcracker.yml
-    naming them, memkeep-proxy with the same file, and run WORKLOADS through each,
-    reporting proxy CPU per request and proxy/direct throughput."""
-    if not os.path.exists(os.path.join(RELEASE, "memkeep-proxy")):
-        return {"skipped": "no memkeep-proxy binary yet (target/release/memkeep-proxy)"}
-    return {"skipped": "memkeep-proxy exists but this script does not drive it yet"}
+class Proc:
+    """A process measured like a Server, started from a full argv on a known port."""
+
+    def __init__(self, name, argv, port):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not Server._wait_accepting(self):
+            self.stop()
+            raise SystemExit(f"{name} did not start: {' '.join(argv)}")
+
+    addr = Server.addr
+    cpu_seconds = Server.cpu_seconds
+    command = Server.command
+    flush = Server.flush
+    stop = Server.stop
+
+
+# Workloads run through the proxies: the plain, pipelined and multi-get shapes.
+PROXY_WORKLOADS = ("get90", "pipeline16", "multiget16")
+
+
+def proxy_comparison(args):
+    """memkeep-proxy vs nutcracker, each with the same nutcracker.yml in front of the
+    same memcached, plus that memcached directly: proxy CPU per request and
+    proxy/direct throughput, A B C A B C rounds."""
+    proxy_bin = os.path.join(RELEASE, "memkeep-proxy")
+    if not os.path.exists(proxy_bin):
+        return {"skipped": "no memkeep-proxy binary (target/release/memkeep-proxy)"}
+    if not shutil.which("nutcracker"):
+        return {"skipped": "nutcracker is not installed (apt-get install nutcracker)"}
+    user = ["-u", "root"] if os.geteuid() == 0 else []
+    backend = Server("memcached", ["memcached", *user, "-U", "0", "-m", str(args.memory),
+                                   "-t", str(args.threads)])
+    procs = [backend]
+    workdir = tempfile.mkdtemp(prefix="memkeep-compare-")
+    try:
+        def config(name, port):
+            path = os.path.join(workdir, f"{name}.yml")
+            with open(path, "w") as f:
+                f.write("bench:\n"
+                        f"  listen: 127.0.0.1:{port}\n"
+                        "  hash: fnv1a_64\n  distribution: ketama\n  timeout: 2000\n"
+                        "  auto_eject_hosts: false\n  server_connections: 1\n"
+                        f"  servers:\n   - {backend.addr}:1\n")
+            return path
+        port = free_port()
+        nutcracker = Proc("nutcracker", ["nutcracker", "-c", config("nutcracker", port),
+                                         "-s", str(free_port()),
+                                         "-o", os.path.join(workdir, "nutcracker.log")], port)
+        procs.append(nutcracker)
+        port = free_port()
+        proxy = Proc("memkeep-proxy", [proxy_bin, "-c", config("memkeep-proxy", port)], port)
+        procs.append(proxy)
+        results = {}
+        for name, what, flags in WORKLOADS:
+            if name not in PROXY_WORKLOADS or (args.only and name not in args.only):
+                continue
+            base = ["-k", str(args.keys), "--value-size", "100"]
+            backend.flush()
+            bench(backend, [*base, "--preload-only", "-c", "4", "--pipeline", "32"])
+            runs = {"direct": [], "nutcracker": [], "memkeep-proxy": []}
+            for rnd in range(args.rounds):
+                for label, target in (("direct", backend), ("nutcracker", nutcracker),
+                                      ("memkeep-proxy", proxy)):
+                    before = target.cpu_seconds()
+                    report = bench(target, [*flags, *base, "-d", f"{args.duration}s"])
+                    cpu = target.cpu_seconds() - before
+                    report["cpu_s_per_million"] = cpu / max(report["requests"], 1) * 1e6
+                    runs[label].append(report)
+                    print(f"  proxy {name} round {rnd + 1} {label}: "
+                          f"{report['requests_per_s']:,.0f} req/s, errors {report['errors']}, "
+                          f"{label} {report['cpu_s_per_million']:.2f} CPU-s/M", file=sys.stderr)
+            summary = {label: {
+                "requests_per_s": median(reports, lambda r: r["requests_per_s"]),
+                "p99_us": median(reports, lambda r: r["latency_us"]["p99"]),
+                "cpu_s_per_million": median(reports, lambda r: r["cpu_s_per_million"]),
+                "errors": sum(r["errors"] for r in reports),
+                "runs": reports,
+            } for label, reports in runs.items()}
+            direct = summary["direct"]["requests_per_s"]
+            for label in ("nutcracker", "memkeep-proxy"):
+                summary[label]["over_direct"] = summary[label]["requests_per_s"] / direct
+            n, m = summary["nutcracker"], summary["memkeep-proxy"]
+            summary["cpu_ratio"] = (m["cpu_s_per_million"] / n["cpu_s_per_million"]
+                                    if n["cpu_s_per_million"] else None)
+            summary["what"] = what
+            results[name] = summary
+        return results
+    finally:
+        for p in procs:
+            p.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():
@@ -292,7 +379,20 @@ def print_table(results, rss, proxy):
                   f"{r['rss_empty_bytes'] / 2**20:.1f} MiB empty)")
         print(f"RSS ratio memkeepd / memcached: {rss['ratio']:.2f}")
     print()
-    print(f"proxy comparison: {proxy.get('skipped', 'done')}")
+    if "skipped" in proxy:
+        print(f"proxy comparison: skipped: {proxy['skipped']}")
+        return
+    print(f"{'proxy':<12} {'target':<14} {'req/s':>10} {'p99 us':>9} {'CPU-s/M':>8} "
+          f"{'over direct':>11}")
+    for name, s in proxy.items():
+        for label in ("direct", "nutcracker", "memkeep-proxy"):
+            r = s[label]
+            over = f"{r['over_direct']:.2f}" if "over_direct" in r else ""
+            print(f"{name:<12} {label:<14} {r['requests_per_s']:>10,.0f} {r['p99_us']:>9.0f} "
+                  f"{r['cpu_s_per_million']:>8.2f} {over:>11}")
+        ratio = s["cpu_ratio"]
+        print(f"{'':<12} {'CPU mk/nc':<14} {'':>10} {'':>9} "
+              f"{(f'{ratio:.2f}' if ratio is not None else '-'):>8}")
 
 
 def plot(results, rss, path):
@@ -359,7 +459,7 @@ def main():
         for s in servers:
             s.stop()
     rss = None if args.skip_rss else rss_per_item(args)
-    proxy = proxy_comparison()
+    proxy = proxy_comparison(args)
     print_table(results, rss, proxy)
     os.makedirs(RESULTS, exist_ok=True)
     record = {
