@@ -54,6 +54,8 @@ pub(super) async fn run(
     state: Arc<AtomicU8>,
 ) {
     let mut backoff = config.backoff_min;
+    // Log a failure to connect once per outage, not once per attempt.
+    let mut was_up = true;
     loop {
         state.store(State::Connecting as u8, Ordering::Relaxed);
         let connected =
@@ -64,14 +66,18 @@ pub(super) async fn run(
                 debug!(%addr, "backend connected");
                 state.store(State::Up as u8, Ordering::Relaxed);
                 backoff = config.backoff_min;
+                was_up = true;
                 match drive(stream, &addr, &config, &mut jobs).await {
                     Ending::Unused => return,
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
                 }
             }
-            Ok(Err(e)) => warn!(%addr, error = %e, "backend connect failed"),
-            Err(_) => warn!(%addr, "backend connect timed out"),
+            Ok(Err(e)) if was_up => warn!(%addr, error = %e, "backend connect failed"),
+            Err(_) if was_up => warn!(%addr, "backend connect timed out"),
+            Ok(Err(e)) => debug!(%addr, error = %e, "backend connect failed"),
+            Err(_) => debug!(%addr, "backend connect timed out"),
         }
+        was_up = false;
         state.store(State::Down as u8, Ordering::Relaxed);
         let until = Instant::now() + backoff;
         loop {

@@ -75,15 +75,16 @@ impl<S: Clone> Clone for Eject<S> {
 
 impl<S> Eject<S>
 where
-    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + Sync + 'static,
+    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send,
 {
     /// Guards `inner`, server number `index` of `live` (which it marks down while
     /// ejected). Probes run as tasks: needs a tokio runtime.
     pub fn new(inner: S, config: EjectConfig, live: Option<(LiveSet, usize)>) -> Self {
-        let probe_with = inner.clone();
+        // Behind a lock so the probe is `Sync` without asking it of the service.
+        let probe_with = parking_lot::Mutex::new(inner.clone());
         let probe: Probe = Box::new(move || {
-            let service = probe_with.clone();
+            let service = probe_with.lock().clone();
             Box::pin(async move {
                 use tower::ServiceExt;
                 let request = Request {
