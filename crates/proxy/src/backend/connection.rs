@@ -60,13 +60,13 @@ pub(super) async fn run(
         state.store(State::Connecting as u8, Ordering::Relaxed);
         let connected =
             tokio::time::timeout(config.connect_timeout, TcpStream::connect(&*addr)).await;
+        let session = matches!(connected, Ok(Ok(_)));
         match connected {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 debug!(%addr, "backend connected");
                 state.store(State::Up as u8, Ordering::Relaxed);
                 backoff = config.backoff_min;
-                was_up = true;
                 match drive(stream, &addr, &config, &mut jobs).await {
                     Ending::Unused => return,
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
@@ -77,7 +77,7 @@ pub(super) async fn run(
             Ok(Err(e)) => debug!(%addr, error = %e, "backend connect failed"),
             Err(_) => debug!(%addr, "backend connect timed out"),
         }
-        was_up = false;
+        was_up = session;
         state.store(State::Down as u8, Ordering::Relaxed);
         let until = Instant::now() + backoff;
         loop {
