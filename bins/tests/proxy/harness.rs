@@ -1,6 +1,8 @@
 //! memkeep-proxy and nutcracker processes for the proxy tests: start with a config
 //! written to a temporary file, wait for the listener, kill on drop.
 
+#![allow(dead_code)] // each test binary uses a different part of this module
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};

@@ -70,6 +70,9 @@ pub(crate) fn to_meta(request: Request) -> Local {
         })
     };
     let expect = match &request.command {
+        Command::Get(get) if get.keys.is_empty() => {
+            return Local::Answer(Response::Values(Vec::new()))
+        }
         Command::Get(get) => {
             if get.keys.len() == 1 {
                 Expect::One(form(MetaVerb::Get, &get.keys[0], b"vftck"))

@@ -150,6 +150,10 @@ where
                 let keys = get.keys.iter().cloned().zip(nodes).collect();
                 ResponseFuture::merge(calls, owners, keys, self.options.partial_failure)
             }
+            // memcached answers `gat 10` (a get without keys) with a bare END.
+            Command::Get(get) if get.keys.is_empty() => {
+                ResponseFuture::ready(Response::Values(Vec::new()))
+            }
             command if command.key().is_some() => {
                 let node = ring.node_for(command.key().expect("checked"));
                 ResponseFuture::one(call(node, request))
