@@ -24,7 +24,10 @@ pub(crate) enum Expect {
     },
 }
 
-/// A request answered by the proxy itself, never sent to a backend.
+/// What becomes of a client's request: sent, or answered by the proxy itself.
+// Built and matched once per request, never stored: boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Local {
     /// Send this request and expect these replies.
     Send(Request, Expect),
