@@ -305,4 +305,24 @@ fn configuration_checks() {
     let out = run(&["-c", good.to_str().unwrap(), "-s", "22222"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("stats port"));
+
+    // The README's examples are complete, valid configurations.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme.find("## memkeep-proxy").unwrap()..];
+    for (fence, flag, name) in [
+        ("```yaml\n", "-c", "readme.yml"),
+        ("```toml\n", "--config", "readme.toml"),
+    ] {
+        let start = section.find(fence).unwrap() + fence.len();
+        let body = &section[start..start + section[start..].find("```").unwrap()];
+        let path = dir.0.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = run(&["-t", flag, path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
