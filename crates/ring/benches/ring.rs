@@ -1,5 +1,12 @@
 //! Ring build time for 10 / 100 / 1000 servers, and lookup time for 30-byte keys per
 //! hash function and per distribution. Run: `cargo bench -p memkeep-ring`.
+//!
+//! On the 2-core shared development machine (noisy, medians): ketama builds in
+//! 0.12 ms / 1.3 ms / 16 ms for 10 / 100 / 1000 servers (MD5 of 40 labels per
+//! server), modula and rendezvous in under 0.13 ms at 1000. A ketama lookup over 100
+//! servers costs 77-147 ns with any hash but MD5 (317 ns); with XXH3 at 100 servers:
+//! modula 17 ns, jump 46 ns, libmemcached ketama 62 ns, ketama 77 ns, rendezvous
+//! 2.4 µs (one score per server).
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
