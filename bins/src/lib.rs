@@ -4,3 +4,4 @@
 pub mod logging;
 pub mod memkeep;
 pub mod memkeepd;
+pub mod proxy;

@@ -1,0 +1,5 @@
+//! memkeep-proxy: a memcached proxy. See `memkeep-proxy --help`.
+
+fn main() -> std::process::ExitCode {
+    memkeep_bins::proxy::main()
+}

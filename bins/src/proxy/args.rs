@@ -1,0 +1,62 @@
+//! memkeep-proxy's flags: twemproxy's where they apply, plus `--config` for the
+//! TOML route tree.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// A memcached proxy: shards over a hash ring, ejects dead servers; runs an
+/// unmodified twemproxy `nutcracker.yml` or its own TOML route tree.
+#[derive(Debug, Parser)]
+#[command(name = "memkeep-proxy", version)]
+pub struct Args {
+    /// twemproxy configuration file (nutcracker.yml).
+    #[arg(short = 'c', long = "conf-file", value_name = "FILE")]
+    pub conf_file: Option<PathBuf>,
+    /// memkeep-proxy route tree (TOML).
+    #[arg(long = "config", value_name = "FILE", conflicts_with = "conf_file")]
+    pub config: Option<PathBuf>,
+    /// Test the configuration for syntax errors and exit.
+    #[arg(short = 't', long = "test-conf")]
+    pub test_conf: bool,
+    /// twemproxy's log level, 0 to 11: up to 5 logs warnings, 6 info, 7-8 debug,
+    /// above that trace. `RUST_LOG` wins when set.
+    #[arg(short = 'v', long = "verbose", value_name = "N", default_value_t = 5)]
+    pub verbose: u8,
+    /// Run as a daemon.
+    #[arg(short = 'd', long = "daemonize")]
+    pub daemonize: bool,
+    /// Write the process id to this file.
+    #[arg(short = 'p', long = "pid-file", value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// twemproxy's stats port (not served yet: refused when given).
+    #[arg(short = 's', long = "stats-port", value_name = "PORT")]
+    pub stats_port: Option<u16>,
+    /// twemproxy's stats address (accepted, unused without a stats port).
+    #[arg(short = 'a', long = "stats-addr", value_name = "ADDR")]
+    pub stats_addr: Option<String>,
+    /// twemproxy's stats interval in ms (accepted, unused).
+    #[arg(short = 'i', long = "stats-interval", value_name = "MS")]
+    pub stats_interval: Option<u64>,
+    /// twemproxy's mbuf size (accepted, unused: buffers grow as needed).
+    #[arg(short = 'm', long = "mbuf-size", value_name = "N")]
+    pub mbuf_size: Option<usize>,
+    /// twemproxy's log file (accepted; logs go to stderr).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+impl Args {
+    /// The `-v` level as a count for [`crate::logging::init`].
+    pub fn log_verbosity(&self) -> u8 {
+        match self.verbose {
+            0..=5 => 0,
+            6 => 1,
+            7 | 8 => 2,
+            _ => 3,
+        }
+    }
+}

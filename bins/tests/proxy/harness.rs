@@ -1,0 +1,193 @@
+//! memkeep-proxy and nutcracker processes for the proxy tests: start with a config
+//! written to a temporary file, wait for the listener, kill on drop.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{free_port, read_until};
+
+/// A proxy process listening on `port`.
+pub struct Proxy {
+    child: Child,
+    /// The pool's port.
+    pub port: u16,
+    _dir: TempDir,
+}
+
+/// A directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "memkeep-proxy-test-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A nutcracker.yml with one pool `alpha` listening on `port` over `servers`
+/// (`host:port`), plus extra lines for the pool.
+pub fn nutcracker_yml(port: u16, servers: &[String], extra: &str) -> String {
+    let mut yml =
+        format!("alpha:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n");
+    for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+        yml.push_str(&format!("  {}\n", line.trim()));
+    }
+    yml.push_str("  servers:\n");
+    for s in servers {
+        yml.push_str(&format!("   - {s}:1\n"));
+    }
+    yml
+}
+
+impl Proxy {
+    /// memkeep-proxy with `args` and a config made by `config(port)`, written to
+    /// `name` in a fresh directory and passed as `flag FILE`.
+    pub fn memkeep(flag: &str, name: &str, config: impl Fn(u16) -> String) -> Proxy {
+        Self::start(env!("CARGO_BIN_EXE_memkeep-proxy"), flag, name, config)
+    }
+
+    /// twemproxy (Debian `nutcracker`) with a nutcracker.yml made by `config(port)`.
+    pub fn nutcracker(config: impl Fn(u16) -> String) -> Proxy {
+        Self::start("nutcracker", "-c", "nutcracker.yml", config)
+    }
+
+    fn start(program: &str, flag: &str, name: &str, config: impl Fn(u16) -> String) -> Proxy {
+        for _ in 0..5 {
+            let dir = TempDir::new();
+            let port = free_port();
+            let path = dir.0.join(name);
+            std::fs::write(&path, config(port)).unwrap();
+            let mut command = Command::new(program);
+            command.arg(flag).arg(&path);
+            if program == "nutcracker" {
+                // Its stats port defaults to 22222: pick one too.
+                command
+                    .arg("-s")
+                    .arg(free_port().to_string())
+                    .arg("-p")
+                    .arg(dir.0.join("pid"))
+                    .arg("-o")
+                    .arg(dir.0.join("log"));
+            }
+            let mut child = command
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Proxy {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{program} did not start");
+    }
+
+    /// A new client connection.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "did not exit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `request` and reads until the reply ends with `end` (or 5 s pass).
+pub fn exchange(conn: &mut TcpStream, request: &[u8], end: &[u8]) -> Vec<u8> {
+    conn.write_all(request).unwrap();
+    read_until(conn, Duration::from_secs(5), |got| got.ends_with(end)).0
+}
+
+/// `set` then read one reply line.
+pub fn set(conn: &mut TcpStream, key: &str, value: &str) -> String {
+    let request = format!("set {key} 0 0 {}\r\n{value}\r\n", value.len());
+    String::from_utf8(exchange(conn, request.as_bytes(), b"\r\n")).unwrap()
+}
+
+/// `get` of one key: the value, or `None` on a miss; panics on anything else.
+pub fn get(conn: &mut TcpStream, key: &str) -> Result<Option<String>, String> {
+    let reply = exchange(conn, format!("get {key}\r\n").as_bytes(), b"\r\n");
+    let mut reply = String::from_utf8(reply).unwrap();
+    if reply.starts_with("VALUE") {
+        while !reply.ends_with("END\r\n") {
+            let more = read_until(conn, Duration::from_secs(5), |g| g.ends_with(b"END\r\n")).0;
+            reply.push_str(&String::from_utf8(more).unwrap());
+        }
+        let value = reply.lines().nth(1).unwrap().to_owned();
+        return Ok(Some(value));
+    }
+    match reply.as_str() {
+        "END\r\n" => Ok(None),
+        other => Err(other.to_owned()),
+    }
+}
+
+/// Stock memcached on a given port (to restart a killed backend where it was).
+pub fn memcached_on(port: u16) -> Child {
+    let mut command = Command::new("memcached");
+    command.args(["-U", "0", "-l", "127.0.0.1", "-p", &port.to_string()]);
+    if nix::unistd::Uid::effective().is_root() {
+        command.args(["-u", "root"]);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("memcached");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "memcached exited");
+        assert!(Instant::now() < deadline, "memcached did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}

@@ -1,0 +1,228 @@
+//! One backend connection's task: connect, then write queued requests in batches
+//! and match replies to them in order; on failure, fail what is in flight, wait
+//! (failing new requests at once) and reconnect.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use memkeep_protocol::{decode_response, encode_request, Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::translate::Expect;
+use super::{BackendConfig, BackendError, ErrorKind};
+
+/// A connection's state as callers see it.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    /// Connecting: requests queue (for at most the connect timeout).
+    Connecting,
+    /// Connected.
+    Up,
+    /// Waiting to reconnect: requests fail at once.
+    Down,
+}
+
+/// One request from a caller.
+pub(super) struct Job {
+    pub(super) request: Request,
+    pub(super) expect: Expect,
+    pub(super) reply: oneshot::Sender<Result<Response, BackendError>>,
+}
+
+/// A request written to the server, waiting for its reply.
+struct InFlight {
+    expect: Expect,
+    reply: oneshot::Sender<Result<Response, BackendError>>,
+    deadline: Option<Instant>,
+}
+
+/// Most bytes gathered into one write.
+const BATCH: usize = 64 * 1024;
+
+/// The connection task: runs until every [`super::Backend`] clone is gone.
+pub(super) async fn run(
+    addr: Arc<str>,
+    config: Arc<BackendConfig>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    state: Arc<AtomicU8>,
+) {
+    let mut backoff = config.backoff_min;
+    // Log a failure to connect once per outage, not once per attempt.
+    let mut was_up = true;
+    loop {
+        state.store(State::Connecting as u8, Ordering::Relaxed);
+        let connected =
+            tokio::time::timeout(config.connect_timeout, TcpStream::connect(&*addr)).await;
+        let session = matches!(connected, Ok(Ok(_)));
+        match connected {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                debug!(%addr, "backend connected");
+                state.store(State::Up as u8, Ordering::Relaxed);
+                backoff = config.backoff_min;
+                match drive(stream, &addr, &config, &mut jobs).await {
+                    Ending::Unused => return,
+                    Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
+                }
+            }
+            Ok(Err(e)) if was_up => warn!(%addr, error = %e, "backend connect failed"),
+            Err(_) if was_up => warn!(%addr, "backend connect timed out"),
+            Ok(Err(e)) => debug!(%addr, error = %e, "backend connect failed"),
+            Err(_) => debug!(%addr, "backend connect timed out"),
+        }
+        was_up = session;
+        state.store(State::Down as u8, Ordering::Relaxed);
+        let until = Instant::now() + backoff;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => break,
+                job = jobs.recv() => match job {
+                    Some(job) => {
+                        let _ = job.reply.send(Err(BackendError::new(ErrorKind::Down, addr.clone())));
+                    }
+                    None => return,
+                },
+            }
+        }
+        backoff = (backoff * 2).min(config.backoff_max);
+    }
+}
+
+enum Ending {
+    /// Every handle is gone.
+    Unused,
+    /// The connection failed.
+    Failed(ErrorKind),
+}
+
+/// Runs one established connection until it fails or is no longer needed.
+async fn drive(
+    stream: TcpStream,
+    addr: &Arc<str>,
+    config: &BackendConfig,
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+) -> Ending {
+    let (rd, wr) = stream.into_split();
+    let (sent_tx, mut sent) = mpsc::unbounded_channel();
+    let mut current = None;
+    let ending = tokio::select! {
+        ending = write_loop(wr, config, jobs, sent_tx) => ending,
+        kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
+    };
+    let kind = match ending {
+        Ending::Failed(kind) => kind,
+        Ending::Unused => ErrorKind::Closed,
+    };
+    sent.close();
+    for lost in current
+        .into_iter()
+        .chain(std::iter::from_fn(|| sent.try_recv().ok()))
+    {
+        let _ = lost.reply.send(Err(BackendError::new(kind, addr.clone())));
+    }
+    ending
+}
+
+/// Takes requests off the queue, as many as are waiting (up to [`BATCH`] bytes),
+/// and writes them in one go.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    config: &BackendConfig,
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+    sent: mpsc::UnboundedSender<InFlight>,
+) -> Ending {
+    let mut buf = BytesMut::with_capacity(BATCH);
+    loop {
+        let Some(job) = jobs.recv().await else {
+            return Ending::Unused;
+        };
+        let deadline = config.request_timeout.map(|t| Instant::now() + t);
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            // A caller that gave up before its request left is skipped.
+            if !job.reply.is_closed() {
+                encode_request(&job.request, &mut buf);
+                let flight = InFlight {
+                    expect: job.expect,
+                    reply: job.reply,
+                    deadline,
+                };
+                if sent.send(flight).is_err() {
+                    return Ending::Failed(ErrorKind::Closed);
+                }
+            }
+            if buf.len() < BATCH {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() {
+            if wr.write_all(&buf).await.is_err() {
+                return Ending::Failed(ErrorKind::Closed);
+            }
+            buf.clear();
+        }
+    }
+}
+
+/// Reads replies and hands each to the oldest request in flight.
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    config: &BackendConfig,
+    sent: &mut mpsc::UnboundedReceiver<InFlight>,
+    current: &mut Option<InFlight>,
+) -> ErrorKind {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        // Decode every reply already buffered.
+        loop {
+            if current.is_none() {
+                match sent.try_recv() {
+                    Ok(flight) => *current = Some(flight),
+                    Err(_) => break,
+                }
+            }
+            let flight = current.as_mut().expect("set above");
+            match decode_response(flight.expect.next_form(), &mut buf, &config.limits) {
+                Ok(Some(response)) => {
+                    if let Some(whole) = flight.expect.accept(response) {
+                        let flight = current.take().expect("set above");
+                        let _ = flight.reply.send(Ok(whole));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(error = %e, "backend reply not understood");
+                    return ErrorKind::Protocol;
+                }
+            }
+        }
+        if current.is_none() && !buf.is_empty() {
+            return ErrorKind::Protocol;
+        }
+        let deadline = current.as_ref().and_then(|f| f.deadline);
+        let timeout = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            read = rd.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => return ErrorKind::Closed,
+                Ok(_) => {}
+            },
+            flight = sent.recv(), if current.is_none() => match flight {
+                Some(flight) => *current = Some(flight),
+                None => return ErrorKind::Closed,
+            },
+            () = timeout => return ErrorKind::Timeout,
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! One memcached server as a tower `Service<Request>`: a small pool of pipelined
+//! connections, each fed by a queue so that many callers' requests leave in few
+//! writes, with connect and request timeouts and reconnection with backoff.
+//!
+//! The backend is always ready (`poll_ready` never waits: the queue is in front)
+//! and fails fast while its server is down, so a layer over many backends never
+//! stalls on one of them.
+
+mod connection;
+mod translate;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use memkeep_protocol::{Limits, Request, Response};
+use tokio::sync::{mpsc, oneshot};
+use tower_service::Service;
+
+use crate::BoxError;
+use connection::{Job, State};
+use translate::Local;
+
+/// How a backend connects and how long it waits.
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    /// Connections to the server (twemproxy's `server_connections`).
+    pub connections: usize,
+    /// Give up connecting after this long.
+    pub connect_timeout: Duration,
+    /// Fail a request (and reset its connection, as twemproxy does) when its reply
+    /// takes longer than this; `None` waits forever.
+    pub request_timeout: Option<Duration>,
+    /// First wait before reconnecting; doubled after each failure.
+    pub backoff_min: Duration,
+    /// Longest wait before reconnecting.
+    pub backoff_max: Duration,
+    /// Bounds on the replies read from the server.
+    pub limits: Limits,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            connections: 1,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: None,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A handle on one memcached server. Clones share the connections.
+#[derive(Clone)]
+pub struct Backend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    addr: Arc<str>,
+    connections: Vec<Handle>,
+    next: AtomicUsize,
+}
+
+/// The request side of one connection task.
+struct Handle {
+    queue: mpsc::UnboundedSender<Job>,
+    state: Arc<AtomicU8>,
+}
+
+impl Backend {
+    /// Starts the connection tasks for the server at `addr` (`host:port`). Needs a
+    /// tokio runtime; the tasks stop when the last clone is dropped.
+    pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
+        let addr: Arc<str> = addr.into().into();
+        let config = Arc::new(config);
+        let connections = (0..config.connections.max(1))
+            .map(|_| {
+                // Unbounded: a caller is never made to wait here; the memory in the
+                // queue is bounded by the clients' own in-flight limits, and while
+                // the server is down the queue is drained with errors.
+                let (queue, jobs) = mpsc::unbounded_channel();
+                let state = Arc::new(AtomicU8::new(State::Connecting as u8));
+                tokio::spawn(connection::run(
+                    addr.clone(),
+                    config.clone(),
+                    jobs,
+                    state.clone(),
+                ));
+                Handle { queue, state }
+            })
+            .collect();
+        Backend {
+            shared: Arc::new(Shared {
+                addr,
+                connections,
+                next: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> &str {
+        &self.shared.addr
+    }
+
+    /// Whether at least one connection is up (or still being established).
+    pub fn is_up(&self) -> bool {
+        self.shared
+            .connections
+            .iter()
+            .any(|h| h.state.load(Ordering::Relaxed) != State::Down as u8)
+    }
+
+    fn error(&self, kind: ErrorKind) -> BackendError {
+        BackendError {
+            kind,
+            addr: self.shared.addr.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backend")
+            .field("addr", &self.shared.addr)
+            .finish()
+    }
+}
+
+impl Service<Request> for Backend {
+    type Response = Response;
+    type Error = BoxError;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> ResponseFuture {
+        let (request, expect) = match translate::to_meta(request) {
+            Local::Send(request, expect) => (request, expect),
+            Local::Answer(response) => return ResponseFuture::ready(Ok(response)),
+        };
+        let shared = &self.shared;
+        let n = shared.connections.len();
+        let start = shared.next.fetch_add(1, Ordering::Relaxed);
+        // Round robin over the connections that are not known to be down.
+        let Some(handle) = (0..n)
+            .map(|i| &shared.connections[(start + i) % n])
+            .find(|h| h.state.load(Ordering::Relaxed) != State::Down as u8)
+        else {
+            return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
+        };
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            request,
+            expect,
+            reply,
+        };
+        if handle.queue.send(job).is_err() {
+            return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
+        }
+        ResponseFuture {
+            state: FutureState::Waiting(rx, shared.addr.clone()),
+        }
+    }
+}
+
+/// The reply of a [`Backend`].
+pub struct ResponseFuture {
+    state: FutureState,
+}
+
+enum FutureState {
+    Waiting(oneshot::Receiver<Result<Response, BackendError>>, Arc<str>),
+    Ready(Option<Result<Response, BackendError>>),
+}
+
+impl ResponseFuture {
+    fn ready(result: Result<Response, BackendError>) -> Self {
+        ResponseFuture {
+            state: FutureState::Ready(Some(result)),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let result = match &mut this.state {
+            FutureState::Ready(result) => result.take().expect("polled after completion"),
+            FutureState::Waiting(rx, addr) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(result)) => result,
+                // The connection task went away with the request.
+                Poll::Ready(Err(_)) => Err(BackendError {
+                    kind: ErrorKind::Closed,
+                    addr: addr.clone(),
+                }),
+            },
+        };
+        Poll::Ready(result.map_err(Into::into))
+    }
+}
+
+/// Why a backend request failed. Its `Display` is what follows `SERVER_ERROR` in
+/// the client's reply.
+#[derive(Debug, Clone)]
+pub struct BackendError {
+    kind: ErrorKind,
+    addr: Arc<str>,
+}
+
+/// The ways a backend request fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server is down: not connected, and waiting before the next attempt.
+    Down,
+    /// The connection closed or failed with the request on it.
+    Closed,
+    /// No reply within the request timeout.
+    Timeout,
+    /// The server sent something that is not a reply to the request.
+    Protocol,
+}
+
+impl BackendError {
+    pub(crate) fn new(kind: ErrorKind, addr: Arc<str>) -> Self {
+        BackendError { kind, addr }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::Down => "is down",
+            ErrorKind::Closed => "closed the connection",
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::Protocol => "sent an invalid reply",
+        };
+        write!(f, "backend {} {what}", self.addr)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! Backend against an in-process memkeep cache server, and against sockets that
+//! misbehave.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use memkeep_protocol::{Decoder, Request, Response};
+use memkeep_server::cache::{Cache, CacheConfig};
+use memkeep_server::store::{Store, StoreConfig};
+use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower::ServiceExt;
+
+use super::*;
+
+/// Serves a fresh cache on a loopback port; dropping the sender stops it.
+async fn cache_server() -> (String, oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = ServeConfig::new(64, ConnectionConfig::default());
+    let cache = Cache::new(
+        Arc::new(Store::new(StoreConfig::default())),
+        config.stats.clone(),
+        CacheConfig::default(),
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(serve(Listener::Tcp(listener), cache, config, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+fn request(wire: &str) -> Request {
+    Decoder::default()
+        .decode(&mut BytesMut::from(wire.as_bytes()))
+        .unwrap()
+        .unwrap()
+}
+
+async fn ask(backend: &Backend, wire: &str) -> Result<Response, BoxError> {
+    backend.clone().oneshot(request(wire)).await
+}
+
+fn encoded(wire: &str, response: &Response) -> String {
+    let mut out = BytesMut::new();
+    memkeep_protocol::encode_response(&request(wire).form, response, &mut out);
+    String::from_utf8(out.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn text_and_meta_requests_round_trip() {
+    let (addr, _stop) = cache_server().await;
+    let backend = Backend::new(addr, BackendConfig::default());
+    let set = "set a 7 0 2\r\nhi\r\n";
+    assert_eq!(
+        encoded(set, &ask(&backend, set).await.unwrap()),
+        "STORED\r\n"
+    );
+    let quiet = "set b 0 0 1 noreply\r\nB\r\n";
+    assert_eq!(encoded(quiet, &ask(&backend, quiet).await.unwrap()), "");
+    let get = "get a nope b\r\n";
+    assert_eq!(
+        encoded(get, &ask(&backend, get).await.unwrap()),
+        "VALUE a 7 2\r\nhi\r\nVALUE b 0 1\r\nB\r\nEND\r\n"
+    );
+    let mg = "mg a s v f O9 k\r\n";
+    assert_eq!(
+        encoded(mg, &ask(&backend, mg).await.unwrap()),
+        "VA 2 s2 f7 O9 ka\r\nhi\r\n"
+    );
+    let incr = "incr a 1\r\n";
+    assert_eq!(
+        encoded(incr, &ask(&backend, incr).await.unwrap()),
+        "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n"
+    );
+    let touch = "touch a 100\r\n";
+    assert_eq!(
+        encoded(touch, &ask(&backend, touch).await.unwrap()),
+        "TOUCHED\r\n"
+    );
+    let version = "version\r\n";
+    assert!(encoded(version, &ask(&backend, version).await.unwrap()).starts_with("VERSION "));
+    let stats = "stats\r\n";
+    assert!(encoded(stats, &ask(&backend, stats).await.unwrap()).contains("STAT pid "));
+    let flush = "flush_all\r\n";
+    assert_eq!(
+        encoded(flush, &ask(&backend, flush).await.unwrap()),
+        "OK\r\n"
+    );
+    assert_eq!(encoded(get, &ask(&backend, get).await.unwrap()), "END\r\n");
+}
+
+#[tokio::test]
+async fn many_callers_share_one_connection_in_order() {
+    let (addr, _stop) = cache_server().await;
+    let backend = Backend::new(addr, BackendConfig::default());
+    let sets = (0..500).map(|i| {
+        let b = backend.clone();
+        async move { ask(&b, &format!("set k{i} {i} 0 1\r\nx\r\n")).await }
+    });
+    for r in futures_util::future::join_all(sets).await {
+        assert!(matches!(r.unwrap(), Response::Stored(_)));
+    }
+    let gets = (0..500).map(|i| {
+        let b = backend.clone();
+        async move { (i, ask(&b, &format!("get k{i}\r\n")).await.unwrap()) }
+    });
+    for (i, r) in futures_util::future::join_all(gets).await {
+        let Response::Values(v) = r else { panic!() };
+        assert_eq!(v[0].meta.flags, i);
+        assert_eq!(&v[0].key[..], format!("k{i}").as_bytes());
+    }
+}
+
+#[tokio::test]
+async fn refused_connection_fails_fast_then_reconnects() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let backend = Backend::new(
+        addr.to_string(),
+        BackendConfig {
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(20),
+            ..Default::default()
+        },
+    );
+    let err = ask(&backend, "get a\r\n").await.unwrap_err();
+    let err = err.downcast_ref::<BackendError>().unwrap();
+    assert!(matches!(err.kind(), ErrorKind::Down | ErrorKind::Closed));
+    // The server comes up on the same port: the backend finds it by itself.
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let config = ServeConfig::new(8, ConnectionConfig::default());
+    let cache = Cache::new(
+        Arc::new(Store::new(StoreConfig::default())),
+        config.stats.clone(),
+        CacheConfig::default(),
+    );
+    tokio::spawn(serve(
+        Listener::Tcp(listener),
+        cache,
+        config,
+        std::future::pending(),
+    ));
+    let mut tries = 0;
+    while ask(&backend, "version\r\n").await.is_err() {
+        tries += 1;
+        assert!(tries < 200, "never reconnected");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let _held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            conns.push(s);
+        }
+    });
+    let backend = Backend::new(
+        addr,
+        BackendConfig {
+            request_timeout: Some(Duration::from_millis(50)),
+            ..Default::default()
+        },
+    );
+    let err = ask(&backend, "get a\r\n").await.unwrap_err();
+    let err = err.downcast_ref::<BackendError>().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.to_string().contains("timed out"));
+}
+
+#[tokio::test]
+async fn garbage_reply_is_a_protocol_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf).await;
+        let _ = s.write_all(b"WHAT\r\n").await;
+        let _ = s.read(&mut buf).await;
+    });
+    let backend = Backend::new(addr, BackendConfig::default());
+    let err = ask(&backend, "get a\r\n").await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<BackendError>().unwrap().kind(),
+        ErrorKind::Protocol
+    );
+}

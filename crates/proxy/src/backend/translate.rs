@@ -1,0 +1,251 @@
+//! The client's request as the proxy sends it to a memcached backend: in meta, with
+//! the return flags the proxy needs (classic commands without a meta verb in text),
+//! never quiet (every request gets a reply, so
+//! replies can be matched by order), one `mg` line per key of a multi-get.
+
+use bytes::Bytes;
+use memkeep_protocol::{
+    Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
+};
+
+/// What the backend will send back for one request, in order.
+#[derive(Debug)]
+pub(crate) enum Expect {
+    /// One reply, decoded with this form.
+    One(Form),
+    /// One `mg` reply per key, merged into one [`Response::Values`] in key order.
+    Many {
+        /// The forms of the replies still to come, in reverse (popped from the end).
+        forms: Vec<Form>,
+        /// Hits so far.
+        values: Vec<memkeep_protocol::Value>,
+        /// The first error reply among the parts, which becomes the whole reply.
+        error: Option<Response>,
+    },
+}
+
+/// What becomes of a client's request: sent, or answered by the proxy itself.
+// Built and matched once per request, never stored: boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Local {
+    /// Send this request and expect these replies.
+    Send(Request, Expect),
+    /// Answer with this at once.
+    Answer(Response),
+}
+
+/// Return flags the client may ask for that cost the backend nothing and that the
+/// proxy passes through (the rest come from the command or are the proxy's own).
+const PASSED: &[u8] = b"hls";
+
+/// Translates a client's request into what is sent to a meta-speaking backend.
+pub(crate) fn to_meta(request: Request) -> Local {
+    let client = match &request.form {
+        Form::Meta(form) => Some(form),
+        _ => None,
+    };
+    let base64 = client.is_some_and(MetaForm::base64)
+        || match &request.command {
+            Command::Get(get) => get.keys.iter().any(|k| needs_base64(k)),
+            command => command.key().is_some_and(|k| needs_base64(k)),
+        };
+    let form = |verb: MetaVerb, key: &Bytes, wanted: &[u8]| {
+        let mut returns = ReturnFlags::default();
+        for &letter in wanted {
+            returns.push(letter);
+        }
+        if let Some(client) = client {
+            for &letter in client.returns.as_slice() {
+                if PASSED.contains(&letter) && !returns.contains(letter) {
+                    returns.push(letter);
+                }
+            }
+        }
+        if base64 {
+            returns.push(b'b');
+        }
+        Form::Meta(MetaForm {
+            verb,
+            key: key.clone(),
+            returns,
+            opaque: None,
+        })
+    };
+    let expect = match &request.command {
+        Command::Get(get) if get.keys.is_empty() => {
+            return Local::Answer(Response::Values(Vec::new()))
+        }
+        Command::Get(get) => {
+            if get.keys.len() == 1 {
+                Expect::One(form(MetaVerb::Get, &get.keys[0], b"vftck"))
+            } else {
+                Expect::Many {
+                    forms: get
+                        .keys
+                        .iter()
+                        .rev()
+                        .map(|k| form(MetaVerb::Get, k, b"vftck"))
+                        .collect(),
+                    values: Vec::with_capacity(get.keys.len()),
+                    error: None,
+                }
+            }
+        }
+        Command::Store(store) => Expect::One(form(MetaVerb::Set, &store.key, b"c")),
+        Command::Delete(delete) => Expect::One(form(MetaVerb::Delete, &delete.key, b"")),
+        Command::Arith(arith) => Expect::One(form(MetaVerb::Arith, &arith.key, b"vct")),
+        Command::Debug(key) => Expect::One(form(MetaVerb::Debug, key, b"")),
+        // Classic commands have no meta verb: they go in text, which memcached
+        // takes on the same connection.
+        Command::Touch(_) => text(TextVerb::Touch),
+        Command::FlushAll(_) => text(TextVerb::FlushAll),
+        Command::Version => text(TextVerb::Version),
+        Command::Verbosity(_) => text(TextVerb::Verbosity),
+        Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
+        Command::Stats(group) => match group.as_deref() {
+            // Replies other than STAT ... END: a proxy keeps no statistics of its
+            // backends to reset, and `stats detail` is per server.
+            Some(b"reset") => return Local::Answer(Response::Reset),
+            Some(g) if g.starts_with(b"detail") => return Local::Answer(Response::Error),
+            _ => text(TextVerb::Stats),
+        },
+        // Never forwarded: one client must not stop a shared backend.
+        Command::Shutdown { .. } => {
+            return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
+        }
+        Command::Quit | Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {
+            return Local::Answer(Response::Error)
+        }
+    };
+    // A multi-get's lines all share the first key's reply flags.
+    let form = expect.next_form().clone();
+    Local::Send(
+        Request {
+            command: request.command,
+            form,
+        },
+        expect,
+    )
+}
+
+/// A classic text request that always gets a reply.
+fn text(verb: TextVerb) -> Expect {
+    Expect::One(Form::Text(TextForm {
+        verb,
+        noreply: false,
+    }))
+}
+
+/// Keys a text line cannot carry (binary clients may send any byte) go in base64.
+fn needs_base64(key: &[u8]) -> bool {
+    key.iter().any(|&b| b <= b' ' || b == 0x7f)
+}
+
+impl Expect {
+    /// The form of the next reply to decode.
+    pub(crate) fn next_form(&self) -> &Form {
+        match self {
+            Expect::One(form) => form,
+            Expect::Many { forms, .. } => forms.last().expect("parts remain"),
+        }
+    }
+
+    /// Takes one decoded reply; the whole response once the last part is in.
+    pub(crate) fn accept(&mut self, response: Response) -> Option<Response> {
+        match self {
+            Expect::One(_) => Some(response),
+            Expect::Many {
+                forms,
+                values,
+                error,
+            } => {
+                forms.pop();
+                match response {
+                    Response::Values(hits) => values.extend(hits),
+                    other if error.is_none() => *error = Some(other),
+                    _ => {}
+                }
+                forms.is_empty().then(|| {
+                    error
+                        .take()
+                        .unwrap_or_else(|| Response::Values(std::mem::take(values)))
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use memkeep_protocol::{encode_request, Decoder};
+
+    use super::*;
+
+    fn wire(client: &[u8]) -> Vec<u8> {
+        let request = Decoder::default()
+            .decode(&mut BytesMut::from(client))
+            .unwrap()
+            .unwrap();
+        let Local::Send(request, _) = to_meta(request) else {
+            panic!("answered locally")
+        };
+        let mut out = BytesMut::new();
+        encode_request(&request, &mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn text_commands_become_meta_without_noreply() {
+        assert_eq!(wire(b"get a\r\n"), b"mg a v f t c k\r\n");
+        assert_eq!(
+            wire(b"gets a b\r\n"),
+            b"mg a v f t c k\r\nmg b v f t c k\r\n"
+        );
+        assert_eq!(
+            wire(b"set k 5 0 2 noreply\r\nhi\r\n"),
+            b"ms k 2 F5 c\r\nhi\r\n"
+        );
+        assert_eq!(wire(b"incr k 3\r\n"), b"ma k D3 v c t\r\n");
+        assert_eq!(wire(b"delete k noreply\r\n"), b"md k\r\n");
+        assert_eq!(wire(b"touch k 10\r\n"), b"touch k 10\r\n");
+        assert_eq!(wire(b"flush_all noreply\r\n"), b"flush_all\r\n");
+    }
+
+    #[test]
+    fn meta_requests_lose_quiet_and_opaque_and_keep_reply_flags() {
+        assert_eq!(wire(b"mg a s q O123 T30\r\n"), b"mg a T30 v f t c k s\r\n");
+        assert_eq!(wire(b"ms a 2 q I\r\nhi\r\n"), b"ms a 2 I c\r\nhi\r\n");
+    }
+
+    #[test]
+    fn binary_keys_with_spaces_go_base64() {
+        let form = Form::Meta(MetaForm::default());
+        let request = Request {
+            command: Command::Delete(memkeep_protocol::Delete {
+                key: Bytes::from_static(b"a b"),
+                ..Default::default()
+            }),
+            form,
+        };
+        let Local::Send(request, _) = to_meta(request) else {
+            panic!()
+        };
+        let mut out = BytesMut::new();
+        encode_request(&request, &mut out);
+        assert_eq!(&out[..], b"md YSBi b\r\n");
+    }
+
+    #[test]
+    fn shutdown_is_never_forwarded() {
+        let request = Decoder::default()
+            .decode(&mut BytesMut::from(&b"shutdown\r\n"[..]))
+            .unwrap()
+            .unwrap();
+        assert!(matches!(
+            to_meta(request),
+            Local::Answer(Response::ErrorLine(_))
+        ));
+    }
+}

@@ -1,1 +1,0 @@
-//! The eject layer.

@@ -1,0 +1,213 @@
+//! Shard: send each request to the server its key belongs to on a hash ring, split
+//! multi-key gets per server and merge the parts back in key order, and answer
+//! key-less commands for the whole pool.
+//!
+//! Key-less commands, decided once for every pool:
+//! - `flush_all` and `verbosity` go to every server; the reply is `OK` when all
+//!   agree, else the first failure.
+//! - `version` and `mn` are answered by the proxy itself (twemproxy does the same
+//!   for `version`): which backend's version would be the right one?
+//! - `stats` is forwarded to the first server (in configuration order) that the
+//!   ring still holds, so a client sees a real memcached's figures for one member.
+//! - `shutdown` is refused (`ERROR: shutdown not enabled`); SASL gets `ERROR`.
+//!
+//! The ring can follow a live set published by the eject layer: when it changes,
+//! the ring is rebuilt over the live servers only, as twemproxy does with
+//! `auto_eject_hosts: true`.
+
+mod future;
+mod router;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use memkeep_protocol::{Command, Get, Request, Response};
+use memkeep_ring::Ring;
+use tokio::sync::watch;
+use tower::ServiceExt;
+use tower_service::Service;
+
+use crate::BoxError;
+pub use future::ResponseFuture;
+pub use router::Router;
+
+/// What a multi-get answers when one server's part fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartialFailure {
+    /// The whole reply is the error, as twemproxy does.
+    #[default]
+    Error,
+    /// The failed server's keys read as misses; the other servers' hits are kept.
+    Miss,
+}
+
+/// How a [`Shard`] answers what it does not route by key.
+#[derive(Debug, Clone)]
+pub struct ShardOptions {
+    /// What a multi-get answers when one server's part fails.
+    pub partial_failure: PartialFailure,
+    /// The version string `version` answers with.
+    pub version: Bytes,
+}
+
+impl Default for ShardOptions {
+    fn default() -> Self {
+        ShardOptions {
+            partial_failure: PartialFailure::Error,
+            version: Bytes::from(concat!("1.6.18-memkeep-proxy-", env!("CARGO_PKG_VERSION"))),
+        }
+    }
+}
+
+/// Routes requests over `services[i]` for ring node `i`.
+pub struct Shard<S> {
+    services: Arc<[S]>,
+    router: Arc<Router>,
+    options: Arc<ShardOptions>,
+}
+
+impl<S> Clone for Shard<S> {
+    fn clone(&self) -> Self {
+        Shard {
+            services: self.services.clone(),
+            router: self.router.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+impl<S> Shard<S> {
+    /// Shards over `services` (one per ring server, in the ring's server order)
+    /// with a fixed ring.
+    pub fn new(ring: Ring, services: Vec<S>, options: ShardOptions) -> Self {
+        Self::with_router(Router::fixed(ring), services, options)
+    }
+
+    /// Shards with a ring that follows a live set (see [`Router::following`]).
+    pub fn with_router(router: Router, services: Vec<S>, options: ShardOptions) -> Self {
+        Shard {
+            services: services.into(),
+            router: Arc::new(router),
+            options: Arc::new(options),
+        }
+    }
+
+    /// Shards with a ring rebuilt over the live servers whenever `live` changes.
+    pub fn following(
+        builder: memkeep_ring::Builder,
+        live: watch::Receiver<Arc<[bool]>>,
+        services: Vec<S>,
+        options: ShardOptions,
+    ) -> Result<Self, memkeep_ring::BuildError> {
+        Ok(Self::with_router(
+            Router::following(builder, live)?,
+            services,
+            options,
+        ))
+    }
+
+    /// The services, in ring server order.
+    pub fn get_ref(&self) -> &[S] {
+        &self.services
+    }
+
+    /// The ring requests are routed by now.
+    pub fn ring(&self) -> Arc<Ring> {
+        self.router.ring()
+    }
+}
+
+impl<S> Service<Request> for Shard<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError> + Clone,
+{
+    type Response = Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S>;
+
+    /// Always ready: the chosen server is called with `clone().oneshot()`, so one
+    /// slow server never holds up the keys of the others.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let ring = self.router.ring();
+        let call = |i: usize, request: Request| self.services[i].clone().oneshot(request);
+        match &request.command {
+            Command::Get(get) if get.keys.len() > 1 => {
+                let nodes: Vec<usize> = get.keys.iter().map(|k| ring.node_for(k)).collect();
+                if nodes.iter().all(|&n| n == nodes[0]) {
+                    return ResponseFuture::one(call(nodes[0], request));
+                }
+                let parts = split(&request, get, &nodes);
+                let calls = parts
+                    .iter()
+                    .map(|(node, part)| call(*node, part.clone()))
+                    .collect();
+                let owners = parts.iter().map(|(node, _)| *node).collect::<Vec<_>>();
+                let keys = get.keys.iter().cloned().zip(nodes).collect();
+                ResponseFuture::merge(calls, owners, keys, self.options.partial_failure)
+            }
+            // memcached answers `gat 10` (a get without keys) with a bare END.
+            Command::Get(get) if get.keys.is_empty() => {
+                ResponseFuture::ready(Response::Values(Vec::new()))
+            }
+            command if command.key().is_some() => {
+                let node = ring.node_for(command.key().expect("checked"));
+                ResponseFuture::one(call(node, request))
+            }
+            Command::FlushAll(_) | Command::Verbosity(_) => {
+                let calls = ring
+                    .members()
+                    .iter()
+                    .map(|&i| call(i, request.clone()))
+                    .collect();
+                ResponseFuture::all(calls)
+            }
+            Command::Stats(_) => {
+                let first = ring.members().iter().copied().min().unwrap_or(0);
+                ResponseFuture::one(call(first, request))
+            }
+            Command::Version => {
+                ResponseFuture::ready(Response::Version(self.options.version.clone()))
+            }
+            Command::Noop => ResponseFuture::ready(Response::Noop),
+            Command::Shutdown { .. } => {
+                ResponseFuture::ready(Response::ErrorLine("ERROR: shutdown not enabled".into()))
+            }
+            _ => ResponseFuture::ready(Response::Error),
+        }
+    }
+}
+
+/// One request per server holding some of the keys, keys in request order.
+fn split(request: &Request, get: &Get, nodes: &[usize]) -> Vec<(usize, Request)> {
+    let mut parts: Vec<(usize, Vec<Bytes>)> = Vec::new();
+    for (key, &node) in get.keys.iter().zip(nodes) {
+        match parts.iter_mut().find(|(n, _)| *n == node) {
+            Some((_, keys)) => keys.push(key.clone()),
+            None => parts.push((node, vec![key.clone()])),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(node, keys)| {
+            let command = Command::Get(Get {
+                keys,
+                ..get.clone()
+            });
+            (
+                node,
+                Request {
+                    command,
+                    form: request.form.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
