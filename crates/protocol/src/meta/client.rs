@@ -88,12 +88,14 @@ pub(super) fn encode_request(form: &MetaForm, command: &Command, out: &mut Bytes
         Command::Touch(touch) => {
             out.put_slice(b"touch ");
             out.put_slice(&touch.key);
-            opt(b' ', Some(touch.exptime), out);
+            arg(touch.exptime, out);
             out.put_slice(b"\r\n");
         }
         Command::FlushAll(flush) => {
             out.put_slice(b"flush_all");
-            opt(b' ', Some(flush.delay).filter(|&d| d != 0), out);
+            if flush.delay != 0 {
+                arg(flush.delay, out);
+            }
             out.put_slice(b"\r\n");
         }
         Command::Stats(group) => {
@@ -107,7 +109,7 @@ pub(super) fn encode_request(form: &MetaForm, command: &Command, out: &mut Bytes
         Command::Version => out.put_slice(b"version\r\n"),
         Command::Verbosity(level) => {
             out.put_slice(b"verbosity");
-            opt(b' ', Some(*level), out);
+            arg(*level, out);
             out.put_slice(b"\r\n");
         }
         Command::Quit => out.put_slice(b"quit\r\n"),
@@ -132,6 +134,12 @@ fn head(verb: &[u8], form: &MetaForm, key: &[u8], out: &mut BytesMut) {
 }
 
 /// ` <letter><n>` when there is a value.
+/// A classic command's numeric argument: a space, then the number.
+fn arg<N: itoa::Integer>(n: N, out: &mut BytesMut) {
+    out.put_u8(b' ');
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
 fn opt<N: itoa::Integer>(letter: u8, n: Option<N>, out: &mut BytesMut) {
     if let Some(n) = n {
         out.put_slice(&[b' ', letter]);
@@ -183,6 +191,7 @@ pub(super) fn decode_response(
         b"EX" => Code::Simple(Response::Exists),
         b"MN" => Code::Simple(Response::Noop),
         b"OK" => Code::Simple(Response::Ok),
+        b"RESET" => Code::Simple(Response::Reset),
         b"TOUCHED" => Code::Simple(Response::Touched(ItemMeta::default())),
         b"ERROR" => Code::Simple(Response::Error),
         b"VA" => Code::Va,

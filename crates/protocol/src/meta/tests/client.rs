@@ -217,3 +217,28 @@ fn client_writes_requests() {
         assert_eq!(encode_request(&form, &command), expected, "{command:?}");
     }
 }
+
+#[test]
+fn classic_commands_on_a_meta_connection() {
+    let written = |command: Command| {
+        let mut out = BytesMut::new();
+        crate::meta::encode_request(&form(MetaVerb::Get, b"k", b"", None), &command, &mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    };
+    let touch = Command::Touch(crate::Touch {
+        key: key(b"k"),
+        exptime: 10,
+    });
+    assert_eq!(written(touch), "touch k 10\r\n");
+    assert_eq!(
+        written(Command::FlushAll(crate::FlushAll { delay: 5 })),
+        "flush_all 5\r\n"
+    );
+    assert_eq!(
+        written(Command::FlushAll(crate::FlushAll { delay: 0 })),
+        "flush_all\r\n"
+    );
+    assert_eq!(written(Command::Verbosity(1)), "verbosity 1\r\n");
+    let stats = form(MetaVerb::Get, b"", b"", None);
+    assert_eq!(client_decode(&stats, b"RESET\r\n"), Response::Reset);
+}
