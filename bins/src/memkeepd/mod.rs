@@ -33,6 +33,13 @@ pub fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let extended = args.validate()?;
+    // Clients can connect as soon as the sockets are bound, long before the handlers
+    // exist: hold SIGTERM and SIGINT until then so an early one drains instead of
+    // killing the process. Threads started later inherit the mask; only the thread
+    // waiting for signals unblocks them.
+    stop_signals()
+        .thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
     let listeners = bind(&args)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
@@ -251,6 +258,14 @@ fn serve_worker(
     })
 }
 
+/// The signals that make memkeepd drain and exit.
+fn stop_signals() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set
+}
+
 /// Waits for SIGTERM, SIGINT or the `shutdown` command, then tells every listener to
 /// drain.
 async fn wait_for_signal(mut stop_rx: watch::Receiver<bool>, stop_tx: Arc<watch::Sender<bool>>) {
@@ -263,6 +278,10 @@ async fn wait_for_signal(mut stop_rx: watch::Receiver<bool>, stop_tx: Arc<watch:
         let _ = stop_rx.wait_for(|s| *s).await;
         return;
     };
+    // The handlers are in place: let the held signals (and later ones) through.
+    if let Err(e) = stop_signals().thread_unblock() {
+        warn!(error = %e, "cannot unblock signals");
+    }
     tokio::select! {
         _ = term.recv() => info!("SIGTERM: draining"),
         _ = int.recv() => info!("SIGINT: draining"),
