@@ -309,3 +309,193 @@ fn replication_restarted_second_node_gets_everything_and_no_deleted_key() {
 fn replication_restarted_first_node_finds_the_survivor() {
     kill_and_restart(true);
 }
+
+/// A binary protocol request.
+fn bin(opcode: u8, key: &[u8], extras: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x80, opcode];
+    v.extend((key.len() as u16).to_be_bytes());
+    v.push(extras.len() as u8);
+    v.extend([0, 0, 0]);
+    v.extend(((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
+    v.extend([0; 12]);
+    v.extend(extras);
+    v.extend(key);
+    v.extend(value);
+    v
+}
+
+/// Sends binary requests and reads exactly `n` replies; returns their statuses.
+fn binary_calls(server: &Server, requests: &[Vec<u8>]) -> Vec<u16> {
+    let mut stream = server.connect();
+    stream.write_all(&requests.concat()).unwrap();
+    let count = |got: &[u8]| {
+        let (mut at, mut statuses) = (0, Vec::new());
+        while got.len() >= at + 24 {
+            let body = u32::from_be_bytes(got[at + 8..at + 12].try_into().unwrap()) as usize;
+            if got.len() < at + 24 + body {
+                break;
+            }
+            statuses.push(u16::from_be_bytes(got[at + 6..at + 8].try_into().unwrap()));
+            at += 24 + body;
+        }
+        statuses
+    };
+    let (got, _) = read_until(&mut stream, Duration::from_secs(10), |got| {
+        count(got).len() >= requests.len()
+    });
+    count(&got)
+}
+
+/// `mg key v f c t` on each server, until both answer the same (TTL within 2 s).
+fn assert_same_items(a: &Server, b: &Server, keys: &[&str]) {
+    let read = |server: &Server| -> Vec<String> {
+        let mut c = server.connect();
+        keys.iter()
+            .map(|k| {
+                c.write_all(format!("mg {k} v f c t\r\n").as_bytes()).unwrap();
+                let (reply, _) = read_until(&mut c, Duration::from_secs(10), |got| {
+                    let lines = got.windows(2).filter(|w| w == b"\r\n").count();
+                    lines >= if got.starts_with(b"VA") { 2 } else { 1 }
+                });
+                String::from_utf8(reply).unwrap()
+            })
+            .collect()
+    };
+    let ttl = |line: &str| -> i64 {
+        line.split_whitespace()
+            .find_map(|t| t.strip_prefix('t'))
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0)
+    };
+    let without_ttl = |line: &str| -> String {
+        line.split_whitespace()
+            .filter(|t| !t.starts_with('t'))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    let same = wait_for(Duration::from_secs(3), || {
+        on_a = read(a);
+        on_b = read(b);
+        on_a.iter().zip(&on_b).all(|(x, y)| {
+            without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2
+        })
+    });
+    let differ: Vec<_> = keys
+        .iter()
+        .zip(on_a.iter().zip(&on_b))
+        .filter(|(_, (x, y))| x != y)
+        .collect();
+    assert!(same, "A and B differ: {differ:?}");
+}
+
+#[test]
+fn replication_text_meta_and_binary_mutations_all_replicate() {
+    let p = pair();
+    let mut c = Client::new(&p.a);
+    // Text.
+    let text = concat!(
+        "set t_set 1 0 3\r\nabc\r\n",
+        "add t_add 2 0 1\r\nx\r\n",
+        "set t_rep 0 0 1\r\ny\r\nreplace t_rep 3 0 2\r\nyy\r\n",
+        "set t_app 0 0 1\r\nm\r\nappend t_app 0 0 1\r\nz\r\nprepend t_app 0 0 1\r\na\r\n",
+        "set t_num 0 0 2\r\n10\r\nincr t_num 5\r\ndecr t_num 3\r\n",
+        "set t_touch 0 0 1\r\nq\r\ntouch t_touch 1000\r\n",
+        "set t_del 0 0 1\r\nd\r\ndelete t_del\r\n",
+        "set t_exp 0 100 1\r\ne\r\n",
+        "set t_cas 0 0 1\r\nc\r\n",
+        "mn\r\n",
+    );
+    c.call(text.as_bytes(), b"MN\r\n");
+    let gets = String::from_utf8(c.call(b"gets t_cas\r\n", b"END\r\n")).unwrap();
+    let unique = gets.split_whitespace().nth(4).unwrap().to_owned();
+    let reply = c.call(format!("cas t_cas 0 0 2 {unique}\r\ncc\r\n").as_bytes(), b"\r\n");
+    assert_eq!(reply, b"STORED\r\n");
+    // Meta.
+    let meta = concat!(
+        "ms m_set 2 F7 T0\r\nhi\r\n",
+        "ms m_app 1\r\nx\r\nms m_app 1 MA\r\ny\r\n",
+        "ms m_del 1\r\nd\r\nmd m_del\r\n",
+        "ma m_num N0 J5\r\nma m_num D2\r\n",
+        "ms m_touch 1 T0\r\nt\r\nmg m_touch T500\r\n",
+        "mn\r\n",
+    );
+    c.call(meta.as_bytes(), b"MN\r\n");
+    // Binary: SET, SET+DELETE, INCR creating then incrementing, SET+APPEND.
+    let set_extras = |flags: u32| [flags.to_be_bytes(), 0u32.to_be_bytes()].concat();
+    let incr_extras = [2u64.to_be_bytes(), 7u64.to_be_bytes()]
+        .concat()
+        .into_iter()
+        .chain(0u32.to_be_bytes())
+        .collect::<Vec<u8>>();
+    let statuses = binary_calls(
+        &p.a,
+        &[
+            bin(0x01, b"b_set", &set_extras(9), b"bin"),
+            bin(0x01, b"b_del", &set_extras(0), b"x"),
+            bin(0x04, b"b_del", &[], b""),
+            bin(0x05, b"b_num", &incr_extras, b""),
+            bin(0x05, b"b_num", &incr_extras, b""),
+            bin(0x01, b"b_app", &set_extras(0), b"1"),
+            bin(0x0e, b"b_app", &[], b"2"),
+        ],
+    );
+    assert_eq!(statuses, [0; 7]);
+    let keys = [
+        "t_set", "t_add", "t_rep", "t_app", "t_num", "t_touch", "t_del", "t_exp", "t_cas",
+        "m_set", "m_app", "m_del", "m_num", "m_touch", "b_set", "b_del", "b_num", "b_app",
+    ];
+    let on_a = Client::new(&p.a).get_many(&keys.map(String::from));
+    assert_eq!(on_a["t_app"].1, b"amz");
+    assert_eq!(on_a["t_num"].1, b"12");
+    assert_eq!(on_a["t_cas"].1, b"cc");
+    assert_eq!(on_a["m_app"].1, b"xy");
+    assert_eq!(on_a["m_num"].1, b"7");
+    assert_eq!(on_a["b_num"].1, b"9");
+    assert_eq!(on_a["b_app"].1, b"12");
+    assert!(!on_a.contains_key("t_del") && !on_a.contains_key("m_del"));
+    assert_same_items(&p.a, &p.b, &keys);
+    // A CAS read on one node is good for a cas on the other.
+    let gets = String::from_utf8(Client::new(&p.a).call(b"gets t_set\r\n", b"END\r\n")).unwrap();
+    let unique = gets.split_whitespace().nth(4).unwrap().to_owned();
+    let reply = Client::new(&p.b).call(
+        format!("cas t_set 0 0 1 {unique}\r\nB\r\n").as_bytes(),
+        b"\r\n",
+    );
+    assert_eq!(reply, b"STORED\r\n");
+    assert_same_items(&p.a, &p.b, &["t_set"]);
+    // flush_all on B empties A too.
+    p.b.flush_all();
+    assert!(wait_for(Duration::from_secs(2), || Client::new(&p.a)
+        .get_many(&keys.map(String::from))
+        .is_empty()));
+}
+
+#[test]
+fn replication_concurrent_writes_to_the_same_keys_converge() {
+    let p = pair();
+    let keys: Vec<String> = (0..300).map(|i| format!("same{i}")).collect();
+    let write = |server: &Server, tag: &'static str| {
+        let mut c = Client::new(server);
+        let keys = keys.clone();
+        move || {
+            for round in 0..5 {
+                let reqs: Vec<_> = keys
+                    .iter()
+                    .map(|k| set(k, 0, &format!("{tag}{round}")))
+                    .collect();
+                c.pipeline(&reqs);
+            }
+        }
+    };
+    let (wa, wb) = (write(&p.a, "A"), write(&p.b, "B"));
+    let (ta, tb) = (std::thread::spawn(wa), std::thread::spawn(wb));
+    ta.join().unwrap();
+    tb.join().unwrap();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_same_items(&p.a, &p.b, &refs);
+    for s in [&p.a, &p.b] {
+        let stats = Client::new(s).stats();
+        assert_eq!(stats["repl_lag_items"], "0", "{stats:?}");
+    }
+}
