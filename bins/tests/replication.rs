@@ -219,7 +219,11 @@ fn replication_pair_ten_thousand_writes_each_side_visible_within_a_second() {
 
 fn kill9(server: &Server) {
     use nix::sys::signal::{kill, Signal};
-    kill(nix::unistd::Pid::from_raw(server.pid() as i32), Signal::SIGKILL).unwrap();
+    kill(
+        nix::unistd::Pid::from_raw(server.pid() as i32),
+        Signal::SIGKILL,
+    )
+    .unwrap();
 }
 
 /// Kills one node with SIGKILL while a client writes (and deletes) on the other,
@@ -232,7 +236,9 @@ fn kill_and_restart(kill_a: bool) {
         ra,
         rb,
     } = p;
-    let initial: Vec<_> = (0..2000).map(|i| set(&format!("k{i}"), 1, "initial")).collect();
+    let initial: Vec<_> = (0..2000)
+        .map(|i| set(&format!("k{i}"), 1, "initial"))
+        .collect();
     Client::new(&a).pipeline(&initial);
     let survivor = if kill_a { &b } else { &a };
     let stop = Arc::new(AtomicBool::new(false));
@@ -289,7 +295,10 @@ fn kill_and_restart(kill_a: bool) {
         .iter()
         .filter(|k| on_victim.contains_key(*k))
         .collect();
-    assert!(resurrected.is_empty(), "deleted keys came back: {resurrected:?}");
+    assert!(
+        resurrected.is_empty(),
+        "deleted keys came back: {resurrected:?}"
+    );
     let differ: Vec<_> = keys
         .iter()
         .filter(|k| on_victim.get(*k) != on_survivor.get(*k))
@@ -352,7 +361,8 @@ fn assert_same_items(a: &Server, b: &Server, keys: &[&str]) {
         let mut c = server.connect();
         keys.iter()
             .map(|k| {
-                c.write_all(format!("mg {k} v f c t\r\n").as_bytes()).unwrap();
+                c.write_all(format!("mg {k} v f c t\r\n").as_bytes())
+                    .unwrap();
                 let (reply, _) = read_until(&mut c, Duration::from_secs(10), |got| {
                     let lines = got.windows(2).filter(|w| w == b"\r\n").count();
                     lines >= if got.starts_with(b"VA") { 2 } else { 1 }
@@ -377,9 +387,9 @@ fn assert_same_items(a: &Server, b: &Server, keys: &[&str]) {
     let same = wait_for(Duration::from_secs(3), || {
         on_a = read(a);
         on_b = read(b);
-        on_a.iter().zip(&on_b).all(|(x, y)| {
-            without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2
-        })
+        on_a.iter()
+            .zip(&on_b)
+            .all(|(x, y)| without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2)
     });
     let differ: Vec<_> = keys
         .iter()
@@ -409,7 +419,10 @@ fn replication_text_meta_and_binary_mutations_all_replicate() {
     c.call(text.as_bytes(), b"MN\r\n");
     let gets = String::from_utf8(c.call(b"gets t_cas\r\n", b"END\r\n")).unwrap();
     let unique = gets.split_whitespace().nth(4).unwrap().to_owned();
-    let reply = c.call(format!("cas t_cas 0 0 2 {unique}\r\ncc\r\n").as_bytes(), b"\r\n");
+    let reply = c.call(
+        format!("cas t_cas 0 0 2 {unique}\r\ncc\r\n").as_bytes(),
+        b"\r\n",
+    );
     assert_eq!(reply, b"STORED\r\n");
     // Meta.
     let meta = concat!(
@@ -442,8 +455,8 @@ fn replication_text_meta_and_binary_mutations_all_replicate() {
     );
     assert_eq!(statuses, [0; 7]);
     let keys = [
-        "t_set", "t_add", "t_rep", "t_app", "t_num", "t_touch", "t_del", "t_exp", "t_cas",
-        "m_set", "m_app", "m_del", "m_num", "m_touch", "b_set", "b_del", "b_num", "b_app",
+        "t_set", "t_add", "t_rep", "t_app", "t_num", "t_touch", "t_del", "t_exp", "t_cas", "m_set",
+        "m_app", "m_del", "m_num", "m_touch", "b_set", "b_del", "b_num", "b_app",
     ];
     let on_a = Client::new(&p.a).get_many(&keys.map(String::from));
     assert_eq!(on_a["t_app"].1, b"amz");

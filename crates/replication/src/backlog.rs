@@ -116,7 +116,9 @@ impl Backlog {
 
 impl Ring {
     fn oldest(&self) -> u64 {
-        self.records.front().map_or(self.next_seq, |(seq, _, _)| *seq)
+        self.records
+            .front()
+            .map_or(self.next_seq, |(seq, _, _)| *seq)
     }
 }
 

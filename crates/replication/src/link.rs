@@ -145,10 +145,7 @@ impl Reader {
             if n == 0 {
                 return Err(LinkError::Io(std::io::ErrorKind::UnexpectedEof.into()));
             }
-            Counters::add(
-                &self.replication.shared.counters.bytes_received,
-                n as u64,
-            );
+            Counters::add(&self.replication.shared.counters.bytes_received, n as u64);
         }
     }
 
@@ -172,10 +169,7 @@ impl Reader {
                 }
                 Frame::CopyEnd(seq) => {
                     cursor.store(seq, Ordering::Release);
-                    Counters::add(
-                        &self.replication.shared.counters.full_copies_received,
-                        1,
-                    );
+                    Counters::add(&self.replication.shared.counters.full_copies_received, 1);
                     self.replication.set_synced();
                     info!(peer_run, "full copy received");
                 }

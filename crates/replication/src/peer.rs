@@ -106,7 +106,12 @@ async fn listen(
     }
 }
 
-async fn connect(replication: Replication, peer: String, active: Arc<AtomicUsize>, retry: Duration) {
+async fn connect(
+    replication: Replication,
+    peer: String,
+    active: Arc<AtomicUsize>,
+    retry: Duration,
+) {
     let role = replication.shared.config.role;
     loop {
         if active.load(Ordering::Acquire) == 0 {

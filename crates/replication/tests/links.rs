@@ -48,7 +48,14 @@ async fn set(node: &mut Node, key: &str, value: &str) {
         }),
         form: form(),
     };
-    let r = node.service.ready().await.unwrap().call(request).await.unwrap();
+    let r = node
+        .service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap();
     assert!(matches!(r, Response::Stored(_)), "{r:?}");
 }
 
@@ -60,7 +67,13 @@ async fn get(node: &mut Node, key: &str) -> Response {
         }),
         form: form(),
     };
-    node.service.ready().await.unwrap().call(request).await.unwrap()
+    node.service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap()
 }
 
 fn stat(replication: &Replication, name: &str) -> String {
