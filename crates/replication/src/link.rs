@@ -112,6 +112,7 @@ pub async fn run_link(replication: &Replication, stream: TcpStream) -> Result<()
     else {
         return Err(LinkError::Protocol("frame before want"));
     };
+    let _connected = replication.connected();
     info!(peer = %peer_addr, role = peer_role.name(), peer_wants, want, "replication link up");
     let send = async {
         if peer_wants {

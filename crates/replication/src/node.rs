@@ -3,7 +3,7 @@
 //! (tombstones) and the counters `stats` shows.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     /// Streaming links: their send cursors, for lag.
     links: Mutex<HashMap<u64, Arc<AtomicU64>>>,
     next_link: AtomicU64,
+    /// Links past their handshake, either direction.
+    connected: AtomicUsize,
     tombstones: Mutex<Tombstones>,
     pub(crate) counters: Counters,
 }
@@ -99,6 +101,15 @@ pub(crate) struct LinkGuard {
     pub(crate) cursor: Arc<AtomicU64>,
 }
 
+/// Counts a link as connected until dropped.
+pub(crate) struct Connected(Arc<Shared>);
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 impl Drop for LinkGuard {
     fn drop(&mut self) {
         self.shared.links.lock().remove(&self.id);
@@ -120,6 +131,7 @@ impl Replication {
                 cursors: Mutex::new(HashMap::new()),
                 links: Mutex::new(HashMap::new()),
                 next_link: AtomicU64::new(1),
+                connected: AtomicUsize::new(0),
                 tombstones: Mutex::new(Tombstones::default()),
                 counters: Counters::default(),
                 config,
@@ -212,6 +224,11 @@ impl Replication {
         self.shared.cursors.lock().entry(run).or_default().clone()
     }
 
+    pub(crate) fn connected(&self) -> Connected {
+        self.shared.connected.fetch_add(1, Ordering::AcqRel);
+        Connected(self.shared.clone())
+    }
+
     pub(crate) fn register_link(&self, start: u64) -> LinkGuard {
         let id = self.shared.next_link.fetch_add(1, Ordering::Relaxed);
         let cursor = Arc::new(AtomicU64::new(start));
@@ -243,7 +260,7 @@ impl Replication {
             None => (0, 0.0),
         };
         let (backlog_records, backlog_bytes) = s.backlog.len();
-        let links = s.links.lock().len();
+        let links = s.connected.load(Ordering::Acquire);
         let state = if self.is_warming() {
             "warming"
         } else {

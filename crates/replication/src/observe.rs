@@ -179,6 +179,10 @@ fn record(replication: &Replication, after: After, response: &mut Response) {
         (After::Set { key, data }, Response::Stored(meta)) => {
             replication.publish(item(store.unix_now(), key, data, meta));
         }
+        // A failed set unlinks the old value, as memcached does: the peer must too.
+        (After::Set { key, .. }, Response::TooLarge | Response::OutOfMemory) => {
+            read_back(replication, key)
+        }
         (After::Key(key), Response::Stored(_))
         | (After::Key(key), Response::Deleted)
         | (After::Key(key), Response::Number(..))
