@@ -85,6 +85,20 @@ pub struct Args {
     /// Lock memory (accepted for compatibility; not applied).
     #[arg(short = 'k', long = "lock-memory")]
     pub lock_memory: bool,
+    /// Replication port (repcached's -X): listen here for the peer's link.
+    #[arg(short = 'X', long = "replication-port")]
+    pub replication_port: Option<u16>,
+    /// Replication peer (repcached's -x): HOST or HOST:PORT (the port defaults to -X,
+    /// else 11212). Both nodes of the pair take writes.
+    #[arg(short = 'x', long = "replication-peer")]
+    pub replication_peer: Option<String>,
+    /// Follow a primary's replication port (HOST:PORT) as a read replica.
+    #[arg(long = "replica-of")]
+    pub replica_of: Option<String>,
+    /// Replication backlog in megabytes: how far a link may fall behind, or a peer
+    /// stay away, and still resume without a full copy.
+    #[arg(long = "replication-backlog-mb", default_value_t = 64)]
+    pub replication_backlog_mb: usize,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),

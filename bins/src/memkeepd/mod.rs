@@ -2,6 +2,7 @@
 //! cache on every listener until SIGTERM or SIGINT, and drain.
 
 mod args;
+mod replication;
 mod settings;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -14,7 +15,11 @@ use memkeep_server::cache::{Cache, CacheConfig, ShutdownHook};
 use memkeep_server::store::{Store, StoreConfig};
 use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
 use tokio::sync::watch;
+use tower::util::Either;
 use tracing::{info, warn};
+
+/// The service every worker serves: the cache, observed for replication when on.
+type Service = Either<memkeep_replication::Observe<Cache>, Cache>;
 
 pub use args::Args;
 
@@ -193,12 +198,17 @@ fn serve_all(
             shutdown,
         },
     );
+    let replication = replication::start(args, cache.store().clone(), stop_rx.clone())?;
+    let service = match &replication {
+        Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache, r.clone())),
+        None => Either::Right(cache),
+    };
     let mut threads = Vec::new();
     for (i, listeners) in workers.into_iter().enumerate() {
-        let (cache, config, stop_rx) = (cache.clone(), config.clone(), stop_rx.clone());
+        let (service, config, stop_rx) = (service.clone(), config.clone(), stop_rx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("memkeepd-worker-{i}"))
-            .spawn(move || serve_worker(listeners, cache, config, stop_rx))
+            .spawn(move || serve_worker(listeners, service, config, stop_rx))
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         threads.push(thread);
     }
@@ -215,6 +225,9 @@ fn serve_all(
             Err(_) => result = Err("a worker thread panicked".into()),
         }
     }
+    if let Some((_, thread)) = replication {
+        let _ = thread.join();
+    }
     info!("stopped");
     result
 }
@@ -223,7 +236,7 @@ fn serve_all(
 /// connection's reads, cache calls and writes never hop between threads.
 fn serve_worker(
     listeners: Vec<Bound>,
-    cache: Cache,
+    cache: Service,
     config: ServeConfig,
     stop_rx: watch::Receiver<bool>,
 ) -> Result<(), String> {

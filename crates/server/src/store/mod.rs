@@ -72,13 +72,14 @@ mod item;
 #[cfg(test)]
 mod model_tests;
 mod ops;
+mod replica;
 mod shard;
 mod stats;
 mod table;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ahash::RandomState;
@@ -129,6 +130,8 @@ pub struct Store {
     timebase: Timebase,
     /// The last CAS unique handed out.
     cas: AtomicU64,
+    /// CAS uniques follow the wall clock (replication); see [`Store::use_clock_cas`].
+    clock_cas: AtomicBool,
     oldest_live: AtomicU32,
     oldest_cas: AtomicU64,
     config: StoreConfig,
@@ -163,6 +166,7 @@ impl Store {
             clock: Arc::new(clock),
             timebase,
             cas: AtomicU64::new(0),
+            clock_cas: AtomicBool::new(false),
             oldest_live: AtomicU32::new(0),
             oldest_cas: AtomicU64::new(0),
             config,
@@ -194,6 +198,9 @@ impl Store {
     }
 
     fn next_cas(&self) -> u64 {
+        if self.clock_cas.load(Ordering::Relaxed) {
+            return self.next_clock_cas();
+        }
         self.cas.fetch_add(1, Ordering::Relaxed) + 1
     }
 

@@ -1,0 +1,101 @@
+//! memkeepd's replication flags turned into a running replication thread: repcached's
+//! `-X port` (listen for the peer) and `-x host[:port]` (connect to the peer), and
+//! `--replica-of host:port` (follow a primary).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use memkeep_replication::{Peers, Replication, ReplicationConfig, Role};
+use memkeep_server::store::Store;
+use tokio::sync::watch;
+use tracing::warn;
+
+use super::args::Args;
+
+/// repcached's default replication port, used by `-x host` without `-X`.
+pub const DEFAULT_REPLICATION_PORT: u16 = 11212;
+
+/// Starts replication if the flags ask for it: returns the state the `Observe` layer
+/// needs and the thread running the links (it stops when `stop` turns true).
+pub fn start(
+    args: &Args,
+    store: Arc<Store>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Option<(Replication, JoinHandle<()>)>, String> {
+    let connect = match (&args.replica_of, &args.replication_peer) {
+        (Some(_), Some(_)) => return Err("use either -x or --replica-of, not both".into()),
+        (Some(primary), None) => Some(primary.clone()),
+        (None, Some(peer)) if peer.contains(':') => Some(peer.clone()),
+        (None, Some(peer)) => Some(format!(
+            "{peer}:{}",
+            args.replication_port.unwrap_or(DEFAULT_REPLICATION_PORT)
+        )),
+        (None, None) => None,
+    };
+    if connect.is_none() && args.replication_port.is_none() {
+        return Ok(None);
+    }
+    let role = match (&args.replica_of, &args.replication_peer) {
+        (Some(_), _) => Role::Replica,
+        (_, Some(_)) => Role::Pair,
+        _ => Role::Primary,
+    };
+    let listen = match args.replication_port {
+        Some(port) => {
+            let host = args.listen.split(',').next().unwrap_or("127.0.0.1").trim();
+            let addr: SocketAddr = *super::resolve(host, port)?
+                .first()
+                .ok_or_else(|| format!("cannot resolve {host}"))?;
+            Some(addr)
+        }
+        None => None,
+    };
+    let listener = match listen {
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some(l),
+            // With a peer to find, the port may be the peer's (repcached on one host):
+            // keep trying to take it over while connecting.
+            Err(e) if connect.is_some() => {
+                warn!(%addr, error = %e, "replication port busy; will retry");
+                None
+            }
+            Err(e) => return Err(format!("cannot listen on {addr} for replication: {e}")),
+        },
+        None => None,
+    };
+    let replication = Replication::new(
+        store,
+        ReplicationConfig {
+            role,
+            peer: connect.clone().unwrap_or_else(|| "none".into()),
+            starts_warming: connect.is_some(),
+            backlog_bytes: args.replication_backlog_mb.saturating_mul(1 << 20),
+            ..ReplicationConfig::default()
+        },
+    );
+    let peers = Peers {
+        listen,
+        listener,
+        connect,
+        retry: Duration::from_millis(250),
+    };
+    let running = replication.clone();
+    let thread = std::thread::Builder::new()
+        .name("memkeepd-replication".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return warn!(error = %e, "cannot start the replication runtime"),
+            };
+            runtime.block_on(memkeep_replication::run(running, peers, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            }));
+        })
+        .map_err(|e| format!("cannot start the replication thread: {e}"))?;
+    Ok(Some((replication, thread)))
+}

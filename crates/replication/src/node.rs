@@ -1,0 +1,303 @@
+//! The node's replication state, shared by the [`crate::Observe`] layer and the links:
+//! the backlog, the warming/synced state, resume cursors per peer run, recent deletes
+//! (tombstones) and the counters `stats` shows.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use memkeep_server::store::Store;
+use parking_lot::Mutex;
+
+use crate::backlog::Backlog;
+use crate::record::{Record, Role};
+
+/// How a node replicates. Built by the binary from its flags.
+#[derive(Debug, Clone)]
+pub struct ReplicationConfig {
+    /// How this node takes part.
+    pub role: Role,
+    /// The peer or primary it connects to, for `stats` ("none" if it only listens).
+    pub peer: String,
+    /// Whether the node starts warming: it expects a full copy from a peer before its
+    /// data is complete (`-x`, `--replica-of`).
+    pub starts_warming: bool,
+    /// The backlog's bound in records.
+    pub backlog_records: usize,
+    /// The backlog's bound in bytes.
+    pub backlog_bytes: usize,
+    /// How many recent deletes are remembered to refuse older copies of their items.
+    pub tombstones: usize,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            role: Role::Primary,
+            peer: "none".into(),
+            starts_warming: false,
+            backlog_records: 1 << 20,
+            backlog_bytes: 64 << 20,
+            tombstones: 1 << 16,
+        }
+    }
+}
+
+/// A node's replication state. Clones share it.
+#[derive(Debug, Clone)]
+pub struct Replication {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: ReplicationConfig,
+    /// This process's run id: a peer's resume cursor is only valid for the same run.
+    pub(crate) run: u64,
+    pub(crate) backlog: Backlog,
+    warming: AtomicBool,
+    /// Per peer run: the next sequence number we lack (0: none, copy needed).
+    cursors: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    /// Streaming links: their send cursors, for lag.
+    links: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    next_link: AtomicU64,
+    /// Links past their handshake, either direction.
+    connected: AtomicUsize,
+    tombstones: Mutex<Tombstones>,
+    pub(crate) counters: Counters,
+}
+
+/// Cumulative counters for `stats`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub full_copies_sent: AtomicU64,
+    pub full_copies_received: AtomicU64,
+    pub resumes: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub records_sent: AtomicU64,
+    pub records_applied: AtomicU64,
+    pub records_refused: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tombstones {
+    cas: HashMap<Bytes, u64>,
+    order: VecDeque<Bytes>,
+}
+
+/// A streaming link's registration; unregisters on drop.
+pub(crate) struct LinkGuard {
+    shared: Arc<Shared>,
+    id: u64,
+    pub(crate) cursor: Arc<AtomicU64>,
+}
+
+/// Counts a link as connected until dropped.
+pub(crate) struct Connected(Arc<Shared>);
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        self.shared.links.lock().remove(&self.id);
+    }
+}
+
+impl Replication {
+    /// Replication state over `store`. Switches the store to clock-ordered CAS
+    /// uniques, which the conflict rule needs.
+    pub fn new(store: Arc<Store>, config: ReplicationConfig) -> Self {
+        store.use_clock_cas();
+        let run = random_run_id();
+        Replication {
+            shared: Arc::new(Shared {
+                store,
+                run,
+                backlog: Backlog::new(config.backlog_records, config.backlog_bytes),
+                warming: AtomicBool::new(config.starts_warming),
+                cursors: Mutex::new(HashMap::new()),
+                links: Mutex::new(HashMap::new()),
+                next_link: AtomicU64::new(1),
+                connected: AtomicUsize::new(0),
+                tombstones: Mutex::new(Tombstones::default()),
+                counters: Counters::default(),
+                config,
+            }),
+        }
+    }
+
+    /// The store replicated.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.shared.store
+    }
+
+    /// Whether the node is still waiting for its first full copy.
+    pub fn is_warming(&self) -> bool {
+        self.shared.warming.load(Ordering::Acquire)
+    }
+
+    /// Marks the node's data complete (a copy or resume finished, or there is no
+    /// peer to copy from).
+    pub fn set_synced(&self) {
+        if self.shared.warming.swap(false, Ordering::AcqRel) {
+            tracing::info!("replication synced");
+        }
+    }
+
+    /// Queues a local change for every link. Never blocks.
+    pub fn publish(&self, record: Record) {
+        if let Record::Delete { key, cas } = &record {
+            self.remember_delete(key, *cas);
+        }
+        self.shared.backlog.publish(record);
+    }
+
+    /// Applies a change received from a peer to the store (not re-published).
+    pub fn apply(&self, record: &Record) {
+        let store = &self.shared.store;
+        let applied = match record {
+            Record::Item {
+                key,
+                data,
+                flags,
+                expires,
+                cas,
+            } => {
+                let deleted_later = self
+                    .shared
+                    .tombstones
+                    .lock()
+                    .cas
+                    .get(key)
+                    .is_some_and(|d| *d >= *cas);
+                !deleted_later && store.apply(key, data, *flags, *expires, *cas)
+            }
+            Record::Delete { key, cas } => {
+                self.remember_delete(key, *cas);
+                store.apply_delete(key, *cas)
+            }
+            Record::Flush { at, cas } => {
+                store.apply_flush(*at, *cas);
+                true
+            }
+        };
+        let c = &self.shared.counters;
+        Counters::add(
+            if applied {
+                &c.records_applied
+            } else {
+                &c.records_refused
+            },
+            1,
+        );
+    }
+
+    fn remember_delete(&self, key: &Bytes, cas: u64) {
+        let limit = self.shared.config.tombstones;
+        let mut t = self.shared.tombstones.lock();
+        let t = &mut *t;
+        if t.cas.insert(key.clone(), cas).is_none() {
+            t.order.push_back(key.clone());
+        }
+        while t.order.len() > limit {
+            if let Some(old) = t.order.pop_front() {
+                t.cas.remove(&old);
+            }
+        }
+    }
+
+    /// The resume cursor for peer run `run` (0: none).
+    pub(crate) fn cursor(&self, run: u64) -> Arc<AtomicU64> {
+        self.shared.cursors.lock().entry(run).or_default().clone()
+    }
+
+    pub(crate) fn connected(&self) -> Connected {
+        self.shared.connected.fetch_add(1, Ordering::AcqRel);
+        Connected(self.shared.clone())
+    }
+
+    pub(crate) fn register_link(&self, start: u64) -> LinkGuard {
+        let id = self.shared.next_link.fetch_add(1, Ordering::Relaxed);
+        let cursor = Arc::new(AtomicU64::new(start));
+        self.shared.links.lock().insert(id, cursor.clone());
+        LinkGuard {
+            shared: self.shared.clone(),
+            id,
+            cursor,
+        }
+    }
+
+    /// The `stats` lines of replication, in the order shown.
+    pub fn stats(&self) -> Vec<(String, String)> {
+        let s = &*self.shared;
+        let c = &s.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed).to_string();
+        let next = s.backlog.next_seq();
+        let slowest = s
+            .links
+            .lock()
+            .values()
+            .map(|c| c.load(Ordering::Relaxed))
+            .min();
+        let (lag_items, lag_seconds) = match slowest {
+            Some(cursor) => (
+                next.saturating_sub(cursor),
+                s.backlog.age(cursor).map_or(0.0, |d| d.as_secs_f64()),
+            ),
+            None => (0, 0.0),
+        };
+        let (backlog_records, backlog_bytes) = s.backlog.len();
+        let links = s.connected.load(Ordering::Acquire);
+        let state = if self.is_warming() {
+            "warming"
+        } else {
+            "synced"
+        };
+        vec![
+            ("repl_role".into(), s.config.role.name().into()),
+            ("repl_state".into(), state.into()),
+            ("repl_peer".into(), s.config.peer.clone()),
+            ("repl_links".into(), links.to_string()),
+            ("repl_lag_items".into(), lag_items.to_string()),
+            ("repl_lag_seconds".into(), format!("{lag_seconds:.3}")),
+            ("repl_full_copies_sent".into(), get(&c.full_copies_sent)),
+            (
+                "repl_full_copies_received".into(),
+                get(&c.full_copies_received),
+            ),
+            ("repl_resumes".into(), get(&c.resumes)),
+            ("repl_bytes_sent".into(), get(&c.bytes_sent)),
+            ("repl_bytes_received".into(), get(&c.bytes_received)),
+            ("repl_records_sent".into(), get(&c.records_sent)),
+            ("repl_records_applied".into(), get(&c.records_applied)),
+            ("repl_records_refused".into(), get(&c.records_refused)),
+            ("repl_backlog_records".into(), backlog_records.to_string()),
+            ("repl_backlog_bytes".into(), backlog_bytes.to_string()),
+        ]
+    }
+}
+
+/// A run id that differs between restarts: time and process id mixed.
+fn random_run_id() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15;
+    // splitmix64's finalizer.
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (x ^ (x >> 31)).max(1)
+}

@@ -1,0 +1,379 @@
+//! What travels on a replication link: the records (an item's whole state, a delete,
+//! a flush) and the frames around them, in a small length-prefixed binary format.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+/// One replicated change. Items travel as their whole state, never as the command
+/// that made them, so applying a record twice or out of order is harmless (the CAS
+/// decides, see the crate docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// The item as it is now on the writer.
+    Item {
+        /// The key.
+        key: Bytes,
+        /// The value.
+        data: Bytes,
+        /// Client flags.
+        flags: u32,
+        /// Absolute expiry in unix seconds; 0 never expires.
+        expires: u64,
+        /// The CAS unique: the item's version.
+        cas: u64,
+    },
+    /// The key was deleted (or expired by a write) with this version.
+    Delete {
+        /// The key.
+        key: Bytes,
+        /// A CAS newer than the deleted item's.
+        cas: u64,
+    },
+    /// `flush_all`: at unix time `at` (0: at once), invalidating items older than `cas`.
+    Flush {
+        /// When, in unix seconds; 0 for now.
+        at: u64,
+        /// Items with a smaller CAS are flushed.
+        cas: u64,
+    },
+}
+
+impl Record {
+    /// Roughly how many bytes the record holds, for the backlog's memory bound.
+    pub fn size(&self) -> usize {
+        match self {
+            Record::Item { key, data, .. } => 48 + key.len() + data.len(),
+            Record::Delete { key, .. } => 32 + key.len(),
+            Record::Flush { .. } => 32,
+        }
+    }
+}
+
+/// How a node takes part in replication, as it announces itself on a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// One of a repcached pair (`-x`): both write, both receive.
+    Pair,
+    /// A node others connect to (`-X` only): the first of a pair, or a primary.
+    Primary,
+    /// A read replica (`--replica-of`): receives, sends nothing back.
+    Replica,
+}
+
+impl Role {
+    /// The name `stats` shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Pair => "pair",
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+        }
+    }
+}
+
+/// One frame on a link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// First frame each way: who I am.
+    Hello {
+        /// This process's random run id (changes on restart).
+        run: u64,
+        /// How this node takes part.
+        role: Role,
+    },
+    /// Second frame each way: whether I want your records, and from where.
+    Want {
+        /// Send me your data.
+        stream: bool,
+        /// Your next sequence number I lack, if I hold everything before it from
+        /// your current run.
+        resume: Option<u64>,
+    },
+    /// The sender resumes its stream at this sequence number (no full copy).
+    Resume(u64),
+    /// A full copy begins; the items follow as records with sequence 0.
+    CopyBegin,
+    /// The full copy is complete; the stream continues at this sequence number.
+    CopyEnd(u64),
+    /// A record; `seq` 0 inside a full copy.
+    Record {
+        /// Its sequence number in the sender's log.
+        seq: u64,
+        /// The change.
+        record: Record,
+    },
+    /// Nothing to send for a while: the link is alive.
+    Ping,
+}
+
+const HELLO: u8 = 1;
+const WANT: u8 = 2;
+const RESUME: u8 = 3;
+const COPY_BEGIN: u8 = 4;
+const COPY_END: u8 = 5;
+const ITEM: u8 = 6;
+const DELETE: u8 = 7;
+const FLUSH: u8 = 8;
+const PING: u8 = 9;
+
+/// Magic and version at the start of a hello, so a stray client is refused.
+const MAGIC: u32 = 0x6d6b_7201;
+
+/// Largest frame accepted: a 1 GiB item plus its header.
+pub const MAX_FRAME: usize = (1 << 30) + 1024;
+
+/// The frame could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadFrame(pub &'static str);
+
+impl std::fmt::Display for BadFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad replication frame: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadFrame {}
+
+impl Frame {
+    /// Appends the frame: a u32 length, a tag, the body.
+    pub fn encode(&self, out: &mut BytesMut) {
+        let start = out.len();
+        out.put_u32(0);
+        match self {
+            Frame::Hello { run, role } => {
+                out.put_u8(HELLO);
+                out.put_u32(MAGIC);
+                out.put_u64(*run);
+                out.put_u8(match role {
+                    Role::Pair => 0,
+                    Role::Primary => 1,
+                    Role::Replica => 2,
+                });
+            }
+            Frame::Want { stream, resume } => {
+                out.put_u8(WANT);
+                out.put_u8(u8::from(*stream));
+                out.put_u8(u8::from(resume.is_some()));
+                out.put_u64(resume.unwrap_or(0));
+            }
+            Frame::Resume(seq) => {
+                out.put_u8(RESUME);
+                out.put_u64(*seq);
+            }
+            Frame::CopyBegin => out.put_u8(COPY_BEGIN),
+            Frame::CopyEnd(seq) => {
+                out.put_u8(COPY_END);
+                out.put_u64(*seq);
+            }
+            Frame::Record { seq, record } => match record {
+                Record::Item {
+                    key,
+                    data,
+                    flags,
+                    expires,
+                    cas,
+                } => {
+                    out.put_u8(ITEM);
+                    out.put_u64(*seq);
+                    out.put_u64(*cas);
+                    out.put_u32(*flags);
+                    out.put_u64(*expires);
+                    out.put_u8(key.len() as u8);
+                    out.put_slice(key);
+                    out.put_slice(data);
+                }
+                Record::Delete { key, cas } => {
+                    out.put_u8(DELETE);
+                    out.put_u64(*seq);
+                    out.put_u64(*cas);
+                    out.put_slice(key);
+                }
+                Record::Flush { at, cas } => {
+                    out.put_u8(FLUSH);
+                    out.put_u64(*seq);
+                    out.put_u64(*at);
+                    out.put_u64(*cas);
+                }
+            },
+            Frame::Ping => out.put_u8(PING),
+        }
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+    }
+
+    /// Decodes one frame from the front of `buf`; `Ok(None)` needs more bytes.
+    pub fn decode(buf: &mut BytesMut) -> Result<Option<Frame>, BadFrame> {
+        if buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes(buf[..4].try_into().expect("4 bytes")) as usize;
+        if len == 0 || len > MAX_FRAME {
+            return Err(BadFrame("length"));
+        }
+        if buf.len() < 4 + len {
+            buf.reserve(4 + len - buf.len());
+            return Ok(None);
+        }
+        buf.advance(4);
+        let mut body = buf.split_to(len).freeze();
+        let need = |body: &Bytes, n: usize| {
+            if body.remaining() < n {
+                Err(BadFrame("short"))
+            } else {
+                Ok(())
+            }
+        };
+        let tag = body.get_u8();
+        let frame = match tag {
+            HELLO => {
+                need(&body, 13)?;
+                if body.get_u32() != MAGIC {
+                    return Err(BadFrame("magic"));
+                }
+                let run = body.get_u64();
+                let role = match body.get_u8() {
+                    0 => Role::Pair,
+                    1 => Role::Primary,
+                    2 => Role::Replica,
+                    _ => return Err(BadFrame("role")),
+                };
+                Frame::Hello { run, role }
+            }
+            WANT => {
+                need(&body, 10)?;
+                let stream = body.get_u8() != 0;
+                let has = body.get_u8() != 0;
+                let seq = body.get_u64();
+                Frame::Want {
+                    stream,
+                    resume: has.then_some(seq),
+                }
+            }
+            RESUME => {
+                need(&body, 8)?;
+                Frame::Resume(body.get_u64())
+            }
+            COPY_BEGIN => Frame::CopyBegin,
+            COPY_END => {
+                need(&body, 8)?;
+                Frame::CopyEnd(body.get_u64())
+            }
+            ITEM => {
+                need(&body, 29)?;
+                let seq = body.get_u64();
+                let cas = body.get_u64();
+                let flags = body.get_u32();
+                let expires = body.get_u64();
+                let klen = usize::from(body.get_u8());
+                need(&body, klen)?;
+                let key = body.split_to(klen);
+                Frame::Record {
+                    seq,
+                    record: Record::Item {
+                        key,
+                        data: body,
+                        flags,
+                        expires,
+                        cas,
+                    },
+                }
+            }
+            DELETE => {
+                need(&body, 16)?;
+                let seq = body.get_u64();
+                let cas = body.get_u64();
+                Frame::Record {
+                    seq,
+                    record: Record::Delete { key: body, cas },
+                }
+            }
+            FLUSH => {
+                need(&body, 24)?;
+                let seq = body.get_u64();
+                let at = body.get_u64();
+                let cas = body.get_u64();
+                Frame::Record {
+                    seq,
+                    record: Record::Flush { at, cas },
+                }
+            }
+            PING => Frame::Ping,
+            _ => return Err(BadFrame("tag")),
+        };
+        Ok(Some(frame))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames() -> Vec<Frame> {
+        vec![
+            Frame::Hello {
+                run: 7,
+                role: Role::Replica,
+            },
+            Frame::Want {
+                stream: true,
+                resume: Some(42),
+            },
+            Frame::Want {
+                stream: false,
+                resume: None,
+            },
+            Frame::Resume(3),
+            Frame::CopyBegin,
+            Frame::CopyEnd(9),
+            Frame::Record {
+                seq: 5,
+                record: Record::Item {
+                    key: Bytes::from_static(b"key"),
+                    data: Bytes::from_static(b"value"),
+                    flags: 3,
+                    expires: 1_900_000_000,
+                    cas: 77,
+                },
+            },
+            Frame::Record {
+                seq: 6,
+                record: Record::Delete {
+                    key: Bytes::from_static(b"gone"),
+                    cas: 78,
+                },
+            },
+            Frame::Record {
+                seq: 7,
+                record: Record::Flush { at: 0, cas: 79 },
+            },
+            Frame::Ping,
+        ]
+    }
+
+    #[test]
+    fn frames_round_trip_and_split_anywhere() {
+        let mut all = BytesMut::new();
+        for f in frames() {
+            f.encode(&mut all);
+        }
+        for cut in 0..all.len() {
+            let mut buf = BytesMut::from(&all[..cut]);
+            let mut got = Vec::new();
+            while let Some(f) = Frame::decode(&mut buf).unwrap() {
+                got.push(f);
+            }
+            buf.extend_from_slice(&all[cut..]);
+            while let Some(f) = Frame::decode(&mut buf).unwrap() {
+                got.push(f);
+            }
+            assert_eq!(got, frames(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let mut buf = BytesMut::from(&b"get foo\r\n"[..]);
+        assert!(Frame::decode(&mut buf).is_err());
+        let mut buf = BytesMut::from(&[0, 0, 0, 1, 200][..]);
+        assert_eq!(Frame::decode(&mut buf), Err(BadFrame("tag")));
+    }
+}
