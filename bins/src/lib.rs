@@ -5,3 +5,4 @@ pub mod logging;
 pub mod memkeep;
 pub mod memkeepd;
 pub mod proxy;
+pub mod signals;

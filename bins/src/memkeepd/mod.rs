@@ -42,9 +42,7 @@ fn run(args: Args) -> Result<(), String> {
     // exist: hold SIGTERM and SIGINT until then so an early one drains instead of
     // killing the process. Threads started later inherit the mask; only the thread
     // waiting for signals unblocks them.
-    stop_signals()
-        .thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
+    crate::signals::hold()?;
     let listeners = bind(&args)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
@@ -271,33 +269,11 @@ fn serve_worker(
     })
 }
 
-/// The signals that make memkeepd drain and exit.
-fn stop_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    set.add(nix::sys::signal::Signal::SIGTERM);
-    set.add(nix::sys::signal::Signal::SIGINT);
-    set
-}
-
 /// Waits for SIGTERM, SIGINT or the `shutdown` command, then tells every listener to
 /// drain.
 async fn wait_for_signal(mut stop_rx: watch::Receiver<bool>, stop_tx: Arc<watch::Sender<bool>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        warn!("cannot install signal handlers");
-        let _ = stop_rx.wait_for(|s| *s).await;
-        return;
-    };
-    // The handlers are in place: let the held signals (and later ones) through.
-    if let Err(e) = stop_signals().thread_unblock() {
-        warn!(error = %e, "cannot unblock signals");
-    }
     tokio::select! {
-        _ = term.recv() => info!("SIGTERM: draining"),
-        _ = int.recv() => info!("SIGINT: draining"),
+        () = crate::signals::wait() => {}
         _ = stop_rx.wait_for(|s| *s) => info!("shutdown command: draining"),
     }
     let _ = stop_tx.send(true);

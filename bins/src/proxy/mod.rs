@@ -122,6 +122,7 @@ fn run(args: Args) -> Result<(), String> {
         );
         return Ok(());
     }
+    crate::signals::hold()?;
     let bound = sites
         .iter()
         .map(|site| bind(site).map(|l| (site.clone(), l)))
@@ -200,17 +201,6 @@ async fn serve_all(bound: Vec<(Site, std::net::TcpListener)>) -> Result<(), Stri
 
 /// Waits for SIGTERM or SIGINT, then tells every listener to drain.
 async fn wait_for_signal(stop_tx: Arc<watch::Sender<bool>>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        warn!("cannot install signal handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: draining"),
-        _ = int.recv() => info!("SIGINT: draining"),
-    }
+    crate::signals::wait().await;
     let _ = stop_tx.send(true);
 }
