@@ -70,18 +70,16 @@ fn serves_several_listen_addresses_and_a_pidfile() {
         .spawn()
         .unwrap();
     for host in ["127.0.0.1", "127.0.0.2"] {
-        let mut ok = false;
-        for _ in 0..500 {
-            if let Ok(mut c) = std::net::TcpStream::connect((host, port)) {
-                c.write_all(b"version\r\n").unwrap();
-                let (got, _) = read_until(&mut c, Duration::from_secs(5), |g| g.ends_with(b"\r\n"));
-                assert!(got.starts_with(b"VERSION 1.6.18-memkeep"));
-                ok = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(ok, "not listening on {host}");
+        let mut conn = None;
+        let listening = support::wait_for(Duration::from_secs(10), || {
+            conn = std::net::TcpStream::connect((host, port)).ok();
+            conn.is_some()
+        });
+        assert!(listening, "not listening on {host}");
+        let mut c = conn.unwrap();
+        c.write_all(b"version\r\n").unwrap();
+        let (got, _) = read_until(&mut c, Duration::from_secs(5), |g| g.ends_with(b"\r\n"));
+        assert!(got.starts_with(b"VERSION 1.6.18-memkeep"));
     }
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()
@@ -106,13 +104,10 @@ fn unix_socket() {
         .spawn()
         .unwrap();
     let mut conn = None;
-    for _ in 0..500 {
-        if let Ok(c) = std::os::unix::net::UnixStream::connect(&path) {
-            conn = Some(c);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    support::wait_for(Duration::from_secs(10), || {
+        conn = std::os::unix::net::UnixStream::connect(&path).ok();
+        conn.is_some()
+    });
     let mut c = conn.expect("unix socket accepts");
     c.write_all(b"set u 0 0 1\r\nx\r\nget u\r\n").unwrap();
     let mut got = Vec::new();

@@ -7,11 +7,11 @@ mod support;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{free_port, read_until, Server};
+use support::{free_port, read_until, wait_for, Server};
 
 /// A blocking text-protocol client.
 struct Client {
@@ -85,20 +85,6 @@ impl Client {
 
 fn set(key: &str, flags: u32, value: &str) -> Vec<u8> {
     format!("set {key} {flags} 0 {}\r\n{value}\r\n", value.len()).into_bytes()
-}
-
-/// Polls `check` every 20 ms until it holds or `limit` passes.
-fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn wait_synced(server: &Server, links: usize) {
@@ -242,9 +228,11 @@ fn kill_and_restart(kill_a: bool) {
     Client::new(&a).pipeline(&initial);
     let survivor = if kill_a { &b } else { &a };
     let stop = Arc::new(AtomicBool::new(false));
+    // Batches the writer has had acknowledged: the test waits on it instead of a clock.
+    let batches = Arc::new(AtomicU32::new(0));
     let mut writer_client = Client::new(survivor);
     let writer = std::thread::spawn({
-        let stop = stop.clone();
+        let (stop, batches) = (stop.clone(), batches.clone());
         move || {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {
@@ -257,23 +245,31 @@ fn kill_and_restart(kill_a: bool) {
                     i += 1;
                 }
                 writer_client.pipeline(&reqs);
-                std::thread::sleep(Duration::from_millis(5));
+                batches.fetch_add(1, Ordering::Relaxed);
             }
             i
         }
     });
-    std::thread::sleep(Duration::from_millis(200));
+    // Some batches before the kill, some while the victim is down, some after it
+    // rejoined: each phase waits for the writer to get further.
+    let more_batches = |n: u32| {
+        let target = batches.load(Ordering::Relaxed) + n;
+        assert!(wait_for(Duration::from_secs(30), || batches
+            .load(Ordering::Relaxed)
+            >= target));
+    };
+    more_batches(4);
     // Kill -9 and restart the victim with -x pointing at the survivor.
     if kill_a {
         kill9(&a);
-        std::thread::sleep(Duration::from_millis(300));
+        more_batches(6);
         a = node_a(ra, Some(rb));
     } else {
         kill9(&b);
-        std::thread::sleep(Duration::from_millis(300));
+        more_batches(6);
         b = node_b(ra, rb);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    more_batches(4);
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     let (victim, survivor) = if kill_a { (&a, &b) } else { (&b, &a) };

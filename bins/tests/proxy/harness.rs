@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{free_port, read_until};
+use crate::support::{free_port, read_until, wait_for, wait_until_accepting};
 
 /// A proxy process listening on `port`.
 pub struct Proxy {
@@ -89,19 +89,12 @@ impl Proxy {
                 .stdout(Stdio::null())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Proxy {
-                        child,
-                        port,
-                        _dir: dir,
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(5));
+            if wait_until_accepting(port, &mut child) {
+                return Proxy {
+                    child,
+                    port,
+                    _dir: dir,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -123,14 +116,12 @@ impl Proxy {
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut status = None;
+        wait_for(Duration::from_secs(10), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.expect("did not exit on SIGTERM")
     }
 }
 
@@ -183,11 +174,9 @@ pub fn memcached_on(port: u16) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("memcached");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "memcached exited");
-        assert!(Instant::now() < deadline, "memcached did not start");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        wait_until_accepting(port, &mut child),
+        "memcached did not start"
+    );
     child
 }

@@ -86,14 +86,12 @@ impl Server {
 
     /// Waits for the process to exit by itself, up to `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
+        let mut status = None;
+        wait_for(limit, || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status
     }
 
     /// Sends `flush_all` and waits for its OK.
@@ -112,18 +110,29 @@ impl Drop for Server {
     }
 }
 
-fn wait_until_accepting(port: u16, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+/// Polls `check` every 5 ms until it holds or `limit` passes: the tests wait for a
+/// condition, never for a fixed time.
+pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
             return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    false
+}
+
+/// Waits until `port` on 127.0.0.1 accepts connections; `false` if `child` exits
+/// first or 10 s pass.
+pub fn wait_until_accepting(port: u16, child: &mut Child) -> bool {
+    let mut exited = false;
+    wait_for(Duration::from_secs(10), || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited || TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }) && !exited
 }
 
 /// Reads until `n` bytes arrived, the peer closed, or `limit` passed.

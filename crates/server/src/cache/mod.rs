@@ -102,24 +102,23 @@ impl Cache {
                 let touching = get.touch.is_some();
                 let mut hits = Vec::with_capacity(get.keys.len().min(64));
                 for key in &get.keys {
-                    let value = store.get(key, &get);
-                    let (hit, miss) = if touching {
-                        (Counter::TouchHits, Counter::TouchMisses)
-                    } else {
-                        (Counter::GetHits, Counter::GetMisses)
-                    };
-                    counters.add(if value.is_some() { hit } else { miss }, 1);
-                    hits.extend(value);
+                    hits.extend(store.get(key, &get));
                 }
-                let n = get.keys.len() as u64;
-                counters.add(
-                    if touching {
-                        Counter::CmdTouch
-                    } else {
-                        Counter::CmdGet
-                    },
-                    n,
-                );
+                // One add per counter per request, not per key: the counters are
+                // shared by every worker thread.
+                let (asked, found) = (get.keys.len() as u64, hits.len() as u64);
+                let (cmd, hit, miss) = if touching {
+                    (Counter::CmdTouch, Counter::TouchHits, Counter::TouchMisses)
+                } else {
+                    (Counter::CmdGet, Counter::GetHits, Counter::GetMisses)
+                };
+                counters.add(cmd, asked);
+                if found > 0 {
+                    counters.add(hit, found);
+                }
+                if asked > found {
+                    counters.add(miss, asked - found);
+                }
                 Response::Values(hits)
             }
             Command::Store(s) => {
