@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use hdrhistogram::Histogram;
@@ -36,6 +36,8 @@ pub struct Plan {
     pub chooser: KeyChooser,
     /// The value every store writes.
     pub value: Vec<u8>,
+    /// With a target rate: the time between batch starts on one connection.
+    pub pace: Option<Duration>,
 }
 
 /// How many operations a run may still start, shared by every connection.
@@ -162,8 +164,28 @@ impl Connection {
     ) -> Tally {
         let mut tally = Tally::default();
         let depth = plan.pipeline as u64;
+        // Preloading runs flat out; only the measured mix is paced.
+        let pace = plan.pace.filter(|_| matches!(source, Source::Mixed(_)));
+        let mut scheduled = Instant::now();
         loop {
-            let start = Instant::now();
+            let start = match pace {
+                Some(interval) => {
+                    // A batch held up by the previous one's slow replies counts from
+                    // its scheduled start, so a stalled server is not hidden; one
+                    // that waited on the timer (millisecond ticks) counts from when
+                    // it was sent, so the timer's lateness is not blamed on the server.
+                    let now = Instant::now();
+                    let start = if now >= scheduled {
+                        scheduled
+                    } else {
+                        tokio::time::sleep_until(scheduled.into()).await;
+                        Instant::now()
+                    };
+                    scheduled += interval;
+                    start
+                }
+                None => Instant::now(),
+            };
             if deadline.is_some_and(|d| start >= d) {
                 break;
             }

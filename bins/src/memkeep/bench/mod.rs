@@ -93,6 +93,12 @@ pub struct BenchArgs {
     /// Seed of the key and operation choices.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Hold the load at this many operations per second in all (open loop: each
+    /// connection starts its batches on a fixed schedule, and latency counts from
+    /// the scheduled start, so a stalled server is not hidden by a stalled client).
+    /// Unbounded when absent.
+    #[arg(long, value_name = "OPS")]
+    pub rate: Option<f64>,
 }
 
 /// Which keys a workload asks for.
@@ -131,6 +137,26 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("bad duration unit in {s:?} (ms, s, m)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("bad duration {s:?}"))
+}
+
+/// How often each connection starts a batch to hold `rate` operations per second.
+fn batch_interval(
+    rate: Option<f64>,
+    connections: usize,
+    pipeline: usize,
+) -> Result<Option<Duration>, String> {
+    let Some(rate) = rate else {
+        return Ok(None);
+    };
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!(
+            "bad rate {rate}: give operations per second above 0"
+        ));
+    }
+    let seconds = (connections * pipeline) as f64 / rate;
+    Duration::try_from_secs_f64(seconds)
+        .map(Some)
+        .map_err(|_| format!("bad rate {rate}"))
 }
 
 /// Runs the command: prints the table or JSON, fails only when it could not run.
@@ -235,6 +261,7 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
             value: (0..args.value_size)
                 .map(|i| b'a' + (i % 26) as u8)
                 .collect(),
+            pace: batch_interval(args.rate, args.connections, args.pipeline)?,
         },
         budget: Budget::new(args.requests),
         duration,

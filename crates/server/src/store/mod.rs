@@ -271,17 +271,27 @@ impl Store {
     }
 
     /// Calls `f` with a copy of every live item (for a replica's full sync). Each
-    /// shard is copied under its lock and `f` runs after the lock is released.
+    /// shard is copied in small pieces (a range of hash tags each), each under the
+    /// shard's lock and `f` run after it is released, so clients of a large shard
+    /// wait for one piece at most, never for the whole shard. Not a snapshot: an item
+    /// written or deleted meanwhile may be seen either way (the replication stream
+    /// that follows the copy settles it).
     pub fn for_each_live(&self, mut f: impl FnMut(&Value)) {
+        /// Pieces per shard: about 1,000 items each at a million items per shard.
+        const PIECES: u32 = 1024;
+        let step = table::TAG_END / PIECES;
         for shard in self.shards.iter() {
-            let m = self.moment();
-            let items = shard.lock().live_items(&m);
-            for (key, h, data) in items {
-                f(&Value {
-                    key: Bytes::from(key),
-                    data: Bytes::from(data),
-                    meta: meta(&h, &m),
-                });
+            for piece in 0..PIECES {
+                let tags = piece * step..(piece + 1) * step;
+                let m = self.moment();
+                let items = shard.lock().live_items_with_tags(&m, tags);
+                for (key, h, data) in items {
+                    f(&Value {
+                        key: Bytes::from(key),
+                        data: Bytes::from(data),
+                        meta: meta(&h, &m),
+                    });
+                }
             }
         }
     }

@@ -292,9 +292,14 @@ impl Shard {
     }
 
     /// Copies out every live item as (key, header, value).
-    pub(crate) fn live_items(&self, m: &Moment) -> Vec<(Vec<u8>, Header, Vec<u8>)> {
+    pub(crate) fn live_items_with_tags(
+        &self,
+        m: &Moment,
+        tags: std::ops::Range<u32>,
+    ) -> Vec<(Vec<u8>, Header, Vec<u8>)> {
         self.table
-            .handles()
+            .handles_with_tags(tags)
+            .into_iter()
             .filter_map(|h| {
                 let it = self.arena.item(h);
                 let header = Header::read(it);

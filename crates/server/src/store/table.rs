@@ -155,14 +155,41 @@ impl Table {
         }
     }
 
-    /// Every stored handle, in slot order.
-    pub(crate) fn handles(&self) -> impl Iterator<Item = u64> + '_ {
-        self.slots
-            .iter()
-            .filter(|&&s| s != EMPTY)
-            .map(|&s| s & HANDLE_MASK)
+    /// Every handle whose tag lies in `tags`, visiting only the slots where such
+    /// entries can be. Homes grow with the tag, and an entry sits at the end of an
+    /// unbroken run of full slots starting at its home; so every entry of the range
+    /// lies between the range's first home and the first empty slot at or after its
+    /// last home (wrapping past the end of the table for the highest tags). A tag
+    /// range therefore names the same entries whatever the capacity, which lets a
+    /// caller walk the table in pieces while it grows between them.
+    pub(crate) fn handles_with_tags(&self, tags: std::ops::Range<u32>) -> Vec<u64> {
+        let mut out = Vec::new();
+        if tags.is_empty() {
+            return out;
+        }
+        let first = self.home(tags.start);
+        let last = self.home(tags.end - 1);
+        let cap = self.slots.len();
+        // Slots from `first` to `last` must all be seen, then on until an empty one.
+        let must_see = (last + cap - first) % cap + 1;
+        let mut i = first;
+        for seen in 0..cap {
+            let slot = self.slots[i];
+            if slot == EMPTY {
+                if seen >= must_see {
+                    break;
+                }
+            } else if tags.contains(&((slot >> HANDLE_BITS) as u32)) {
+                out.push(slot & HANDLE_MASK);
+            }
+            i = self.next(i);
+        }
+        out
     }
 }
+
+/// One past the largest tag.
+pub(crate) const TAG_END: u32 = 1 << (64 - HANDLE_BITS);
 
 #[cfg(test)]
 mod tests {
@@ -194,6 +221,15 @@ mod tests {
             }
         }
         assert_eq!(model.len(), table.len());
+        // Walking the tag space in pieces finds every entry exactly once.
+        let mut walked: Vec<u64> = (0..TAG_END)
+            .step_by(1 << 16)
+            .flat_map(|lo| table.handles_with_tags(lo..lo + (1 << 16)))
+            .collect();
+        walked.sort_unstable();
+        let mut expected: Vec<u64> = model.keys().copied().collect();
+        expected.sort_unstable();
+        assert_eq!(walked, expected);
         for (&h, &t) in &model {
             let i = table.find(t, |x| x == h).expect("present");
             assert_eq!(table.handle_at(i), h);
