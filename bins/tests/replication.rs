@@ -379,20 +379,35 @@ fn assert_same_items(a: &Server, b: &Server, keys: &[&str]) {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    // The TTLs are read a moment apart, so they may differ by a second or two.
+    let agree =
+        |x: &String, y: &String| without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2;
     let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
     let same = wait_for(Duration::from_secs(3), || {
         on_a = read(a);
         on_b = read(b);
-        on_a.iter()
-            .zip(&on_b)
-            .all(|(x, y)| without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2)
+        on_a.iter().zip(&on_b).all(|(x, y)| agree(x, y))
     });
     let differ: Vec<_> = keys
         .iter()
         .zip(on_a.iter().zip(&on_b))
-        .filter(|(_, (x, y))| x != y)
+        .filter(|(_, (x, y))| !agree(x, y))
         .collect();
-    assert!(same, "A and B differ: {differ:?}");
+    let repl = |s: &Server| {
+        let mut stats: Vec<_> = Client::new(s)
+            .stats()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("repl_"))
+            .collect();
+        stats.sort();
+        stats
+    };
+    assert!(
+        same,
+        "A and B differ: {differ:?}\nA: {:?}\nB: {:?}",
+        repl(a),
+        repl(b)
+    );
 }
 
 #[test]
@@ -507,4 +522,64 @@ fn replication_concurrent_writes_to_the_same_keys_converge() {
         let stats = Client::new(s).stats();
         assert_eq!(stats["repl_lag_items"], "0", "{stats:?}");
     }
+}
+
+/// One mixed mutation on one of `keys`, chosen by `r` (a random number).
+fn random_mutation(r: u64, keys: usize, tag: &str) -> Vec<u8> {
+    let key = format!("mix{}", (r >> 8) % keys as u64);
+    let flags = (r >> 40) % 7;
+    match r % 8 {
+        0 | 1 | 2 => set(&key, flags as u32, &format!("{tag}{}", r >> 20)),
+        3 => format!("delete {key}\r\n").into_bytes(),
+        4 => format!("append {key} 0 0 2\r\n{}\r\n", &tag[..2]).into_bytes(),
+        5 => format!("incr {key} {}\r\n", r % 100).into_bytes(),
+        6 => format!("touch {key} {}\r\n", 1000 + r % 1000).into_bytes(),
+        _ => format!("add {key} {flags} 0 1\r\n7\r\n").into_bytes(),
+    }
+}
+
+#[test]
+fn replication_pair_under_mixed_write_load_on_both_sides_ends_identical() {
+    const KEYS: usize = 2_000;
+    let p = pair();
+    // Numeric values for incr to work on some of the time.
+    let mut c = Client::new(&p.a);
+    let seed: Vec<_> = (0..KEYS)
+        .map(|i| set(&format!("mix{i}"), 0, "10"))
+        .collect();
+    c.pipeline(&seed);
+    let writers: Vec<_> = [(&p.a, "AA"), (&p.a, "Aa"), (&p.b, "BB"), (&p.b, "Bb")]
+        .into_iter()
+        .enumerate()
+        .map(|(n, (server, tag))| {
+            let mut c = Client::new(server);
+            std::thread::spawn(move || {
+                let mut r: u64 = 0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1);
+                for _ in 0..40 {
+                    let batch: Vec<_> = (0..250)
+                        .map(|_| {
+                            r = r
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            random_mutation(r >> 1, KEYS, tag)
+                        })
+                        .collect();
+                    c.pipeline(&batch);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    for s in [&p.a, &p.b] {
+        let mut c = Client::new(s);
+        let drained = wait_for(Duration::from_secs(10), || {
+            c.stats()["repl_lag_items"] == "0"
+        });
+        assert!(drained, "lag never reached zero: {:?}", c.stats());
+    }
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("mix{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_same_items(&p.a, &p.b, &refs);
 }

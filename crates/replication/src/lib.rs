@@ -47,13 +47,19 @@
 //!   hybrid logical clock ([`memkeep_server::store::Store::use_clock_cas`]): wall-clock
 //!   microseconds, pushed forward by every CAS seen from a peer. A replicated item
 //!   replaces the local one only if its CAS is larger; on an equal CAS the bytewise
-//!   larger value wins, and an equal value takes the incoming flags and expiry (a
-//!   touch). Both nodes apply the same rule to the same pair of versions, so they
+//!   larger value wins, and an equal value takes the incoming flags and expiry. Both nodes apply the same rule to the same pair of versions, so they
 //!   converge. Items keep their CAS across nodes: `gets` on one node and `cas` on the
 //!   other works.
-//! - **Deletes** travel with a fresh CAS and remove only older items; the node
-//!   remembers the last 65,536 deletes (tombstones) and refuses copies of those items
-//!   that are older than the delete.
+//! - **Deletes** travel with a fresh CAS, taken while the key's shard is locked (so
+//!   it is newer than every version the key had there and older than any later
+//!   write), and remove only older items; the node remembers the last 65,536 deletes
+//!   (tombstones) and refuses copies of those items that are older than the delete.
+//! - **Touches** (touch, gat, `mg T`) keep the item's CAS, as memcached does, so they
+//!   travel as their own record: the version touched, the new expiry and a stamp from
+//!   the CAS clock. Of two touches of one item the later stamp wins on both nodes; a
+//!   touch of a newer version beats any touch of an older one; a touch that arrives
+//!   before the item it touched (two client connections may publish in either
+//!   order) is remembered (the last 65,536) and applied when the item comes.
 //! - **Full copies merge, never wipe.** Items are applied by the rule above; nothing
 //!   is removed on the receiving side. A restarted node starts empty, so it has
 //!   nothing stale to push back, and its (empty) copy cannot wipe its peer; keys
@@ -95,6 +101,7 @@ mod link;
 mod node;
 mod observe;
 mod peer;
+mod recent;
 mod record;
 
 pub use backlog::{Backlog, Lost};

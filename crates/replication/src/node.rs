@@ -2,15 +2,15 @@
 //! the backlog, the warming/synced state, resume cursors per peer run, recent deletes
 //! (tombstones) and the counters `stats` shows.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use memkeep_server::store::Store;
 use parking_lot::Mutex;
 
 use crate::backlog::Backlog;
+use crate::recent::RecentVersions;
 use crate::record::{Record, Role};
 
 /// How a node replicates. Built by the binary from its flags.
@@ -65,7 +65,13 @@ pub(crate) struct Shared {
     next_link: AtomicU64,
     /// Links past their handshake, either direction.
     connected: AtomicUsize,
-    tombstones: Mutex<Tombstones>,
+    /// Recent deletes by CAS: refuse older copies of a deleted item.
+    tombstones: Mutex<RecentVersions<u64>>,
+    /// Recent touches by (version touched, stamp), with the expiry they gave: of two
+    /// touches of one item the later wins on both nodes, a touch of a newer version
+    /// beats any of an older one, and a touch that arrives before its item is
+    /// applied when the item comes.
+    touches: Mutex<RecentVersions<(u64, u64), u64>>,
     pub(crate) counters: Counters,
 }
 
@@ -86,12 +92,6 @@ impl Counters {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
-}
-
-#[derive(Debug, Default)]
-struct Tombstones {
-    cas: HashMap<Bytes, u64>,
-    order: VecDeque<Bytes>,
 }
 
 /// A streaming link's registration; unregisters on drop.
@@ -132,7 +132,8 @@ impl Replication {
                 links: Mutex::new(HashMap::new()),
                 next_link: AtomicU64::new(1),
                 connected: AtomicUsize::new(0),
-                tombstones: Mutex::new(Tombstones::default()),
+                tombstones: Mutex::new(RecentVersions::new(config.tombstones)),
+                touches: Mutex::new(RecentVersions::new(config.tombstones)),
                 counters: Counters::default(),
                 config,
             }),
@@ -159,8 +160,22 @@ impl Replication {
 
     /// Queues a local change for every link. Never blocks.
     pub fn publish(&self, record: Record) {
-        if let Record::Delete { key, cas } = &record {
-            self.remember_delete(key, *cas);
+        match &record {
+            Record::Delete { key, cas } => {
+                self.shared.tombstones.lock().remember(key, *cas, ());
+            }
+            Record::Touch {
+                key,
+                cas,
+                expires,
+                stamp,
+            } => {
+                self.shared
+                    .touches
+                    .lock()
+                    .remember(key, (*cas, *stamp), *expires);
+            }
+            _ => {}
         }
         self.shared.backlog.publish(record);
     }
@@ -180,14 +195,32 @@ impl Replication {
                     .shared
                     .tombstones
                     .lock()
-                    .cas
                     .get(key)
-                    .is_some_and(|d| *d >= *cas);
-                !deleted_later && store.apply(key, data, *flags, *expires, *cas)
+                    .is_some_and(|d| d.0 >= *cas);
+                // A touch of this very version may have come first (records from
+                // two client connections can be published in either order).
+                let expires = match self.shared.touches.lock().get(key) {
+                    Some(((touched, _), touched_expiry)) if touched == cas => *touched_expiry,
+                    _ => *expires,
+                };
+                !deleted_later && store.apply(key, data, *flags, expires, *cas)
             }
             Record::Delete { key, cas } => {
-                self.remember_delete(key, *cas);
+                self.shared.tombstones.lock().remember(key, *cas, ());
                 store.apply_delete(key, *cas)
+            }
+            Record::Touch {
+                key,
+                cas,
+                expires,
+                stamp,
+            } => {
+                let latest = self
+                    .shared
+                    .touches
+                    .lock()
+                    .remember(key, (*cas, *stamp), *expires);
+                latest && store.apply_touch(key, *cas, *expires, *stamp)
             }
             Record::Flush { at, cas } => {
                 store.apply_flush(*at, *cas);
@@ -203,20 +236,6 @@ impl Replication {
             },
             1,
         );
-    }
-
-    fn remember_delete(&self, key: &Bytes, cas: u64) {
-        let limit = self.shared.config.tombstones;
-        let mut t = self.shared.tombstones.lock();
-        let t = &mut *t;
-        if t.cas.insert(key.clone(), cas).is_none() {
-            t.order.push_back(key.clone());
-        }
-        while t.order.len() > limit {
-            if let Some(old) = t.order.pop_front() {
-                t.cas.remove(&old);
-            }
-        }
     }
 
     /// The resume cursor for peer run `run` (0: none).

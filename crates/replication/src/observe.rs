@@ -69,10 +69,14 @@ impl<S> Observe<S> {
 enum After {
     /// A plain set: the request holds the whole new state.
     Set { key: Bytes, data: Bytes },
-    /// Read the key back from the store (append, incr, touch, delete, ...).
+    /// Read the key back from the store (append, incr, delete, ...).
     Key(Bytes),
+    /// Publish the key's new expiry (touch).
+    Touched(Bytes),
     /// Read back the keys a get touched or created.
     Hits,
+    /// Publish the new expiry of the keys a get touched (gat, `mg T`).
+    TouchedHits,
     /// `flush_all` with this delay.
     Flush(i64),
     /// `stats`: append replication's lines.
@@ -100,7 +104,9 @@ where
                     },
                 }
             }
-            Command::Get(g) if g.touch.is_some() || g.vivify.is_some() => Some(After::Hits),
+            // A vivified miss creates an item: its whole state travels.
+            Command::Get(g) if g.vivify.is_some() => Some(After::Hits),
+            Command::Get(g) if g.touch.is_some() => Some(After::TouchedHits),
             Command::Store(s) if s.mode == StoreMode::Set && !s.invalidate => Some(After::Set {
                 key: s.key.clone(),
                 data: s.data.clone(),
@@ -108,7 +114,7 @@ where
             Command::Store(s) => Some(After::Key(s.key.clone())),
             Command::Delete(d) => Some(After::Key(d.key.clone())),
             Command::Arith(a) => Some(After::Key(a.key.clone())),
-            Command::Touch(t) => Some(After::Key(t.key.clone())),
+            Command::Touch(t) => Some(After::Touched(t.key.clone())),
             Command::FlushAll(f) => Some(After::Flush(f.delay)),
             Command::Stats(None) => Some(After::Stats),
             _ => None,
@@ -187,9 +193,15 @@ fn record(replication: &Replication, after: After, response: &mut Response) {
         | (After::Key(key), Response::Deleted)
         | (After::Key(key), Response::Number(..))
         | (After::Key(key), Response::Touched(_)) => read_back(replication, key),
+        (After::Touched(key), Response::Touched(_)) => read_back_touch(replication, key),
         (After::Hits, Response::Values(hits)) => {
             for hit in hits {
                 read_back(replication, hit.key.clone());
+            }
+        }
+        (After::TouchedHits, Response::Values(hits)) => {
+            for hit in hits {
+                read_back_touch(replication, hit.key.clone());
             }
         }
         (After::Flush(delay), Response::Ok) => {
@@ -221,12 +233,30 @@ fn record(replication: &Replication, after: After, response: &mut Response) {
 /// Publishes the key's state as the store holds it now: the item, or a delete.
 fn read_back(replication: &Replication, key: Bytes) {
     let store = replication.store();
-    let record = match store.peek(&key) {
-        Some(v) => item(store.unix_now(), key, v.data, &v.meta),
-        None => Record::Delete {
-            key,
-            cas: store.fresh_cas(),
+    let record = match store.peek_stamped(&key) {
+        (Some(v), _) => item(store.unix_now(), key, v.data, &v.meta),
+        (None, cas) => Record::Delete { key, cas },
+    };
+    replication.publish(record);
+}
+
+/// Publishes a touch: the item's version and its expiry now, stamped with a fresh
+/// CAS-clock value so that concurrent touches on two nodes settle the same way.
+fn read_back_touch(replication: &Replication, key: Bytes) {
+    let store = replication.store();
+    let record = match store.peek_stamped(&key) {
+        (Some(v), stamp) => match item(store.unix_now(), key, v.data, &v.meta) {
+            Record::Item {
+                key, expires, cas, ..
+            } => Record::Touch {
+                key,
+                cas,
+                expires,
+                stamp,
+            },
+            gone => gone,
         },
+        (None, cas) => Record::Delete { key, cas },
     };
     replication.publish(record);
 }

@@ -28,6 +28,18 @@ pub enum Record {
         /// A CAS newer than the deleted item's.
         cas: u64,
     },
+    /// The item with version `cas` got a new expiry (touch, gat, `mg T`), which
+    /// leaves its CAS as it was. `stamp` orders touches of the same item.
+    Touch {
+        /// The key.
+        key: Bytes,
+        /// The version of the item touched.
+        cas: u64,
+        /// The new absolute expiry in unix seconds; 0 never expires.
+        expires: u64,
+        /// When, as a CAS-clock value: of two touches of one item the later wins.
+        stamp: u64,
+    },
     /// `flush_all`: at unix time `at` (0: at once), invalidating items older than `cas`.
     Flush {
         /// When, in unix seconds; 0 for now.
@@ -43,6 +55,7 @@ impl Record {
         match self {
             Record::Item { key, data, .. } => 48 + key.len() + data.len(),
             Record::Delete { key, .. } => 32 + key.len(),
+            Record::Touch { key, .. } => 48 + key.len(),
             Record::Flush { .. } => 32,
         }
     }
@@ -114,9 +127,10 @@ const ITEM: u8 = 6;
 const DELETE: u8 = 7;
 const FLUSH: u8 = 8;
 const PING: u8 = 9;
+const TOUCH: u8 = 10;
 
 /// Magic and version at the start of a hello, so a stray client is refused.
-const MAGIC: u32 = 0x6d6b_7201;
+const MAGIC: u32 = 0x6d6b_7202;
 
 /// Largest frame accepted: a 1 GiB item plus its header.
 pub const MAX_FRAME: usize = (1 << 30) + 1024;
@@ -185,6 +199,19 @@ impl Frame {
                     out.put_u8(DELETE);
                     out.put_u64(*seq);
                     out.put_u64(*cas);
+                    out.put_slice(key);
+                }
+                Record::Touch {
+                    key,
+                    cas,
+                    expires,
+                    stamp,
+                } => {
+                    out.put_u8(TOUCH);
+                    out.put_u64(*seq);
+                    out.put_u64(*cas);
+                    out.put_u64(*expires);
+                    out.put_u64(*stamp);
                     out.put_slice(key);
                 }
                 Record::Flush { at, cas } => {
@@ -296,6 +323,22 @@ impl Frame {
                     record: Record::Flush { at, cas },
                 }
             }
+            TOUCH => {
+                need(&body, 32)?;
+                let seq = body.get_u64();
+                let cas = body.get_u64();
+                let expires = body.get_u64();
+                let stamp = body.get_u64();
+                Frame::Record {
+                    seq,
+                    record: Record::Touch {
+                        key: body,
+                        cas,
+                        expires,
+                        stamp,
+                    },
+                }
+            }
             PING => Frame::Ping,
             _ => return Err(BadFrame("tag")),
         };
@@ -344,6 +387,15 @@ mod tests {
             Frame::Record {
                 seq: 7,
                 record: Record::Flush { at: 0, cas: 79 },
+            },
+            Frame::Record {
+                seq: 10,
+                record: Record::Touch {
+                    key: Bytes::from_static(b"t"),
+                    cas: 5,
+                    expires: 1_800_000_000,
+                    stamp: 6,
+                },
             },
             Frame::Ping,
         ]

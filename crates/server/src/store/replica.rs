@@ -55,9 +55,26 @@ impl Store {
 
     /// Looks `key` up without any side effect (no LRU bump, no fetched bit, no win).
     pub fn peek(&self, key: &Bytes) -> Option<Value> {
+        self.look(key, || {})
+    }
+
+    /// Like [`Store::peek`], and with a fresh CAS-clock value taken while the key's
+    /// shard is locked: newer than every version the key had, older than any it gets
+    /// later. It versions what is published from the look: a delete (when the key is
+    /// absent) never removes a later write on another node, and of two touches read
+    /// back on one node the one that saw the later state carries the later stamp.
+    pub fn peek_stamped(&self, key: &Bytes) -> (Option<Value>, u64) {
+        let mut stamp = 0;
+        let value = self.look(key, || stamp = self.next_cas());
+        (value, stamp)
+    }
+
+    /// The item under `key`; `under_lock` runs while the key's shard is locked.
+    fn look(&self, key: &Bytes, under_lock: impl FnOnce()) -> Option<Value> {
         let m = self.moment();
         let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
+        under_lock();
         let (_, handle) = shard.lookup(key, hash, &m)?;
         let h = shard.header(handle);
         Some(Value {
@@ -65,6 +82,30 @@ impl Store {
             data: Bytes::copy_from_slice(item::value(shard.arena.item(handle))),
             meta: meta(&h, &m),
         })
+    }
+
+    /// Gives the item with version `cas` a new expiry (`expires`: unix seconds, 0
+    /// for never), as a touch on another node did at CAS-clock time `stamp`. Any
+    /// other version of the item is left alone. Returns whether it changed.
+    pub fn apply_touch(&self, key: &Bytes, cas: u64, expires: u64, stamp: u64) -> bool {
+        self.cas.fetch_max(stamp, Ordering::Relaxed);
+        let m = self.moment();
+        let exptime = if expires == 0 {
+            0
+        } else {
+            self.expiry(i64::try_from(expires).unwrap_or(i64::MAX), &m)
+        };
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash).lock();
+        match shard.lookup(key, hash, &m) {
+            Some((_, handle)) if shard.header(handle).cas == cas => {
+                let mut h = shard.header(handle);
+                h.exptime = exptime;
+                shard.set_header(handle, &h);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Stores an item written on another node, with its CAS, flags and absolute expiry
