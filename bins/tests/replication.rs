@@ -529,7 +529,7 @@ fn random_mutation(r: u64, keys: usize, tag: &str) -> Vec<u8> {
     let key = format!("mix{}", (r >> 8) % keys as u64);
     let flags = (r >> 40) % 7;
     match r % 8 {
-        0 | 1 | 2 => set(&key, flags as u32, &format!("{tag}{}", r >> 20)),
+        0..=2 => set(&key, flags as u32, &format!("{tag}{}", r >> 20)),
         3 => format!("delete {key}\r\n").into_bytes(),
         4 => format!("append {key} 0 0 2\r\n{}\r\n", &tag[..2]).into_bytes(),
         5 => format!("incr {key} {}\r\n", r % 100).into_bytes(),
