@@ -2,6 +2,7 @@
 //! cache on every listener until SIGTERM or SIGINT, and drain.
 
 mod args;
+mod open_files;
 mod replication;
 mod settings;
 
@@ -43,6 +44,7 @@ fn run(args: Args) -> Result<(), String> {
     // killing the process. Threads started later inherit the mask; only the thread
     // waiting for signals unblocks them.
     crate::signals::hold()?;
+    open_files::make_room(args.conn_limit)?;
     let listeners = bind(&args)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;

@@ -1,0 +1,203 @@
+//! Clients that misbehave at scale, against a real memkeepd (and stock memcached
+//! where the reply bytes are compared): a key repeated ten thousand times in one
+//! multi-get, a 100,000-key multi-get, a client that never reads its replies, ten
+//! thousand connections at once. Each gets memcached's reply or a closed connection,
+//! the server's memory stays bounded, and the next client is served normally.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::{read_until, Server};
+
+fn servers() -> [Server; 2] {
+    [Server::memkeepd(&[]), Server::memcached(&[])]
+}
+
+fn served_normally(server: &Server) {
+    let mut c = server.connect();
+    c.write_all(b"set after 0 0 2\r\nok\r\nget after\r\n")
+        .unwrap();
+    let (got, _) = read_until(&mut c, Duration::from_secs(10), |g| g.ends_with(b"END\r\n"));
+    assert_eq!(
+        got, b"STORED\r\nVALUE after 0 2\r\nok\r\nEND\r\n",
+        "{} after the hostile client",
+        server.name
+    );
+}
+
+fn rss_bytes(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// Sends `request` and reads until `end` or the server stops sending.
+fn call(server: &Server, request: &[u8], end: &[u8]) -> Vec<u8> {
+    let mut c = server.connect();
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        let request = request.to_vec();
+        std::thread::spawn(move || w.write_all(&request).unwrap())
+    };
+    let (got, _) = read_until(&mut c, Duration::from_secs(30), |g| g.ends_with(end));
+    writer.join().unwrap();
+    got
+}
+
+#[test]
+fn a_key_repeated_ten_thousand_times_in_one_get_is_answered_like_memcached() {
+    let mut replies = Vec::new();
+    for server in servers() {
+        let mut request = b"set k 0 0 3\r\nabc\r\nget".to_vec();
+        for _ in 0..10_000 {
+            request.extend_from_slice(b" k");
+        }
+        request.extend_from_slice(b"\r\n");
+        let got = call(&server, &request, b"END\r\n");
+        replies.push((server.name, got));
+        served_normally(&server);
+    }
+    let values = |r: &[u8]| r.windows(6).filter(|w| w == b"VALUE ").count();
+    assert_eq!(values(&replies[0].1), 10_000);
+    assert_eq!(replies[0].1, replies[1].1, "memkeepd and memcached differ");
+}
+
+#[test]
+fn a_hundred_thousand_key_get_is_answered_like_memcached() {
+    let mut replies = Vec::new();
+    for server in servers() {
+        let mut request = Vec::new();
+        for i in 0..1_000 {
+            request.extend_from_slice(format!("set key{i} {i} 0 1\r\nv\r\n").as_bytes());
+        }
+        request.extend_from_slice(b"get");
+        // Hits and misses mixed: every tenth key exists.
+        for i in 0..100_000 {
+            let key = if i % 10 == 0 {
+                (i / 10) % 1_000
+            } else {
+                1_000_000 + i
+            };
+            request.extend_from_slice(format!(" key{key}").as_bytes());
+        }
+        request.extend_from_slice(b"\r\n");
+        let got = call(&server, &request, b"END\r\n");
+        replies.push((server.name, got));
+        served_normally(&server);
+    }
+    let values = |r: &[u8]| r.windows(6).filter(|w| w == b"VALUE ").count();
+    assert_eq!(values(&replies[0].1), 10_000);
+    assert_eq!(replies[0].1, replies[1].1, "memkeepd and memcached differ");
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_grow_the_server() {
+    let server = Server::memkeepd(&["-m", "64"]);
+    let value = vec![b'x'; 100 * 1024];
+    let mut c = server.connect();
+    c.write_all(format!("set big 0 0 {}\r\n", value.len()).as_bytes())
+        .unwrap();
+    c.write_all(&value).unwrap();
+    c.write_all(b"\r\n").unwrap();
+    read_until(&mut c, Duration::from_secs(10), |g| {
+        g.ends_with(b"STORED\r\n")
+    });
+    let before = rss_bytes(&server);
+    // Ask for 200 GB of replies and never read one: the writer blocks once the
+    // server stops reading this client (and the kernel's buffers are full), which
+    // is the point.
+    let hostile = server.connect();
+    let mut w = hostile.try_clone().unwrap();
+    w.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+    const REQUESTS: usize = 2_000_000;
+    let requests = b"get big\r\n".repeat(REQUESTS);
+    let written = std::thread::spawn(move || {
+        let mut sent = 0;
+        for chunk in requests.chunks(64 * 1024) {
+            if w.write_all(chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+        sent
+    })
+    .join()
+    .unwrap();
+    assert!(
+        written < REQUESTS * 9,
+        "the server kept reading from a client that reads nothing"
+    );
+    let grown = rss_bytes(&server).saturating_sub(before);
+    assert!(
+        grown < 64 * 1024 * 1024,
+        "RSS grew by {grown} bytes for one client that never reads"
+    );
+    served_normally(&server);
+    drop(hostile);
+}
+
+/// Raises this process's open-files limit to at least `need`.
+fn allow_open_files(need: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft >= need {
+        return;
+    }
+    let raised = setrlimit(Resource::RLIMIT_NOFILE, need, hard.max(need))
+        .or_else(|_| setrlimit(Resource::RLIMIT_NOFILE, hard, hard));
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    assert!(
+        raised.is_ok() && soft >= need,
+        "this test needs {need} open files; the hard limit is {hard}"
+    );
+}
+
+#[test]
+fn ten_thousand_connections_at_once_are_all_served() {
+    const CONNECTIONS: usize = 10_000;
+    allow_open_files(CONNECTIONS as u64 + 200);
+    let server = Server::memkeepd(&["-c", "10100"]);
+    let mut conns: Vec<TcpStream> = (0..CONNECTIONS)
+        .map(|i| {
+            TcpStream::connect(("127.0.0.1", server.port))
+                .unwrap_or_else(|e| panic!("connection {i}: {e}"))
+        })
+        .collect();
+    for c in &mut conns {
+        c.write_all(b"version\r\n").unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while !got.ends_with(b"\r\n") {
+            let n = c.read(&mut buf).unwrap_or(0);
+            assert!(n > 0, "connection {i} got no reply");
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert!(got.starts_with(b"VERSION "), "connection {i}: {got:?}");
+    }
+    let mut stats = server.connect();
+    stats.write_all(b"stats\r\n").unwrap();
+    let (got, _) = read_until(&mut stats, Duration::from_secs(10), |g| {
+        g.ends_with(b"END\r\n")
+    });
+    let text = String::from_utf8(got).unwrap();
+    let curr: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("STAT curr_connections "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(curr > CONNECTIONS, "curr_connections {curr}");
+    drop(conns);
+    served_normally(&server);
+}
