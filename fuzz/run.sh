@@ -10,7 +10,7 @@ set -uo pipefail
 
 seconds="${1:-60}"
 cd "$(dirname "$0")/.."
-targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response}"
+targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response cache_model}"
 logs=fuzz/logs
 mkdir -p "$logs"
 
@@ -20,6 +20,8 @@ dict_for() {
         decode_meta) echo fuzz/dicts/meta.dict ;;
         decode_binary) echo fuzz/dicts/binary.dict ;;
         decode_response) echo fuzz/dicts/response.dict ;;
+        # Operations are read from raw bytes, not words: no dictionary helps.
+        cache_model) ;;
         decode_any)
             # libFuzzer takes one dictionary: the three request ones together.
             cat fuzz/dicts/text.dict fuzz/dicts/meta.dict fuzz/dicts/binary.dict \
@@ -38,8 +40,9 @@ for target in $targets; do
     mkdir -p "$corpus" "fuzz/artifacts/$target"
     log="$logs/$target.log"
     # The seeds are read only; new inputs go to the (ignored) corpus directory.
+    dict=$(dict_for "$target")
     cargo +nightly fuzz run "$target" "$corpus" "fuzz/seeds/$target" -- \
-        -max_total_time="$seconds" -dict="$(dict_for "$target")" \
+        -max_total_time="$seconds" ${dict:+-dict="$dict"} \
         -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
         >"$log" 2>&1
     status=$?

@@ -2,6 +2,9 @@
 //! the one `match` where a command touches the store.
 
 mod counters;
+#[cfg(any(test, feature = "model"))]
+#[doc(hidden)]
+pub mod model_check;
 mod report;
 
 use std::future::{ready, Ready};

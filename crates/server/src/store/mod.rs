@@ -69,6 +69,9 @@
 mod arena;
 mod clock;
 mod item;
+#[cfg(any(test, feature = "model"))]
+#[doc(hidden)]
+pub mod model;
 #[cfg(test)]
 mod model_tests;
 mod ops;
