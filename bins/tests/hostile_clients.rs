@@ -201,3 +201,33 @@ fn ten_thousand_connections_at_once_are_all_served() {
     drop(conns);
     served_normally(&server);
 }
+
+#[test]
+fn a_client_that_trickles_a_request_is_closed_after_the_request_timeout() {
+    let server = Server::memkeepd(&["-o", "request_timeout=1"]);
+    let mut slow = server.connect();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // One byte every 200 ms: the request never completes within a second. Each byte
+    // arriving does not restart the clock.
+    let mut closed = false;
+    for &b in b"get a_key_sent_one_byte_at_a_time\r\n" {
+        if slow.write_all(&[b]).is_err() {
+            closed = true;
+            break;
+        }
+        // The pace of the hostile client itself, not a wait for the server.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if !closed {
+        let mut buf = [0u8; 64];
+        closed = matches!(slow.read(&mut buf), Ok(0) | Err(_));
+    }
+    assert!(closed, "the trickling client was not closed");
+    let mut c = server.connect();
+    c.write_all(b"stats\r\n").unwrap();
+    let (got, _) = read_until(&mut c, Duration::from_secs(10), |g| g.ends_with(b"END\r\n"));
+    let text = String::from_utf8(got).unwrap();
+    assert!(text.contains("STAT slow_request_kicks 1\r\n"), "{text}");
+    served_normally(&server);
+}

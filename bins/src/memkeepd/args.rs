@@ -68,7 +68,9 @@ pub struct Args {
     /// Listen backlog.
     #[arg(short = 'b', long = "listen-backlog", default_value_t = 1024)]
     pub backlog: u32,
-    /// Extended options, comma separated: idle_timeout=SECONDS, and memcached's slab and
+    /// Extended options, comma separated: idle_timeout=SECONDS,
+    /// request_timeout=SECONDS (close a connection whose request stays incomplete this
+    /// long; 60 by default, 0 never), and memcached's slab and
     /// LRU tuning options, which do not apply to memkeepd's store and are accepted so
     /// existing command lines keep working.
     #[arg(short = 'o', long = "extended", value_delimiter = ',')]
@@ -105,10 +107,21 @@ pub struct Args {
 }
 
 /// Settings from `-o` that memkeepd applies.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extended {
     /// Close connections idle this long.
     pub idle_timeout: Option<Duration>,
+    /// Close a connection whose request stays incomplete this long.
+    pub request_timeout: Option<Duration>,
+}
+
+impl Default for Extended {
+    fn default() -> Self {
+        Extended {
+            idle_timeout: None,
+            request_timeout: Some(Duration::from_secs(60)),
+        }
+    }
 }
 
 /// memcached `-o` options that tune its slab allocator, LRU and hash table: they have
@@ -176,11 +189,16 @@ impl Args {
         for option in self.extended.iter().filter(|o| !o.is_empty()) {
             let (name, value) = option.split_once('=').unwrap_or((option, ""));
             match name {
-                "idle_timeout" => {
+                "idle_timeout" | "request_timeout" => {
                     let secs: u64 = value
                         .parse()
-                        .map_err(|_| format!("-o idle_timeout={value}: not a number of seconds"))?;
-                    extended.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                        .map_err(|_| format!("-o {name}={value}: not a number of seconds"))?;
+                    let limit = (secs > 0).then(|| Duration::from_secs(secs));
+                    if name == "idle_timeout" {
+                        extended.idle_timeout = limit;
+                    } else {
+                        extended.request_timeout = limit;
+                    }
                 }
                 _ if IGNORED_EXTENDED.contains(&name) => {}
                 _ => return Err(format!("-o {option}: unknown extended option")),

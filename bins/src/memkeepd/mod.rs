@@ -177,6 +177,7 @@ fn serve_all(
     let connection = ConnectionConfig {
         limits,
         idle_timeout: extended.idle_timeout,
+        request_timeout: extended.request_timeout,
         ..ConnectionConfig::default()
     };
     let config = ServeConfig::new(args.conn_limit, connection);

@@ -36,6 +36,13 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
             "idle_timeout".into(),
             extended.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),
         ),
+        (
+            "request_timeout".into(),
+            extended
+                .request_timeout
+                .map_or(0, |d| d.as_secs())
+                .to_string(),
+        ),
         ("ssl_enabled".into(), "no".into()),
     ]
 }

@@ -30,6 +30,9 @@ pub struct ConnectionConfig {
     pub limits: Limits,
     /// Close a connection that sends nothing for this long (`-o idle_timeout`).
     pub idle_timeout: Option<Duration>,
+    /// Close a connection whose request stays incomplete this long: a client that
+    /// trickles a header byte by byte holds no connection slot forever.
+    pub request_timeout: Option<Duration>,
     /// Stop reading from a client with this many requests still unanswered.
     pub max_in_flight: usize,
     /// Stop reading from a client with this many reply bytes not yet written.
@@ -41,6 +44,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             limits: Limits::default(),
             idle_timeout: None,
+            request_timeout: Some(Duration::from_secs(60)),
             max_in_flight: 1024,
             max_write_buffer: 4 * 1024 * 1024,
         }
@@ -69,6 +73,8 @@ pub async fn serve_connection<IO, S>(
     let mut pending = FuturesOrdered::new();
     let mut closing = false;
     let mut eof = false;
+    // Since when the buffered bytes have been an incomplete request.
+    let mut partial_since: Option<tokio::time::Instant> = None;
 
     loop {
         // Dispatch every complete request already buffered. While nothing is queued,
@@ -120,6 +126,19 @@ pub async fn serve_connection<IO, S>(
             ConnectionStats::add(&stats.conn_yields, 1);
         }
         rbuf.reserve(READ_CHUNK);
+        partial_since = match (rbuf.is_empty(), partial_since) {
+            (true, _) => None,
+            (false, None) => Some(tokio::time::Instant::now()),
+            (false, since) => since,
+        };
+        let too_slow = async {
+            match (partial_since, config.request_timeout) {
+                (Some(since), Some(limit)) if can_read => {
+                    tokio::time::sleep_until(since + limit).await
+                }
+                _ => std::future::pending().await,
+            }
+        };
         let idle_timeout = config.idle_timeout.filter(|_| pending.is_empty());
         let idle = async {
             match idle_timeout {
@@ -141,6 +160,11 @@ pub async fn serve_connection<IO, S>(
             _ = drain.changed(), if !closing => closing = true,
             () = idle => {
                 ConnectionStats::add(&stats.idle_kicks, 1);
+                return;
+            }
+            () = too_slow => {
+                debug!("request incomplete for too long: closing");
+                ConnectionStats::add(&stats.slow_request_kicks, 1);
                 return;
             }
         }

@@ -19,6 +19,8 @@ pub struct ConnectionStats {
     pub bytes_written: AtomicU64,
     /// Connections closed for being idle too long.
     pub idle_kicks: AtomicU64,
+    /// Connections closed because a request stayed incomplete too long.
+    pub slow_request_kicks: AtomicU64,
     /// Times a connection stopped reading because its replies were not being read.
     pub conn_yields: AtomicU64,
     /// The open connections.
@@ -44,6 +46,7 @@ impl ConnectionStats {
             &self.bytes_read,
             &self.bytes_written,
             &self.idle_kicks,
+            &self.slow_request_kicks,
             &self.conn_yields,
         ] {
             c.store(0, Ordering::Relaxed);

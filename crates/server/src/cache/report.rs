@@ -84,6 +84,11 @@ pub(super) fn general(cache: &Cache) -> Lines {
         "idle_kicks",
         ConnectionStats::get(&conns.idle_kicks),
     );
+    push(
+        &mut l,
+        "slow_request_kicks",
+        ConnectionStats::get(&conns.slow_request_kicks),
+    );
     push(&mut l, "bytes", store.bytes);
     push(&mut l, "curr_items", store.curr_items);
     push(&mut l, "total_items", store.total_items);
