@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -49,6 +49,7 @@ pub struct Relay {
     pub port: u16,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    target: Arc<AtomicU16>,
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -63,9 +64,21 @@ impl Relay {
         listener.set_nonblocking(true).unwrap();
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        thread::spawn(move || accept_loop(listener, target, st, sp));
-        Relay { port, state, stop }
+        let target = Arc::new(AtomicU16::new(target));
+        let (st, sp, tg) = (state.clone(), stop.clone(), target.clone());
+        thread::spawn(move || accept_loop(listener, tg, st, sp));
+        Relay {
+            port,
+            state,
+            stop,
+            target,
+        }
+    }
+
+    /// New connections go to 127.0.0.1:`target` from now on (a restarted server on
+    /// another port); open ones stay where they are.
+    pub fn retarget(&self, target: u16) {
+        self.target.store(target, Ordering::Relaxed);
     }
 
     /// `host:port` of the relay.
@@ -133,7 +146,7 @@ fn reset(stream: &TcpStream) {
 
 fn accept_loop(
     listener: TcpListener,
-    target: u16,
+    target: Arc<AtomicU16>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
 ) {
@@ -151,7 +164,7 @@ fn accept_loop(
             reset(&client);
             continue;
         }
-        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+        let Ok(server) = TcpStream::connect(("127.0.0.1", target.load(Ordering::Relaxed))) else {
             reset(&client);
             continue;
         };
