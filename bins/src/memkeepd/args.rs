@@ -68,7 +68,7 @@ pub struct Args {
     /// Listen backlog.
     #[arg(short = 'b', long = "listen-backlog", default_value_t = 1024)]
     pub backlog: u32,
-    /// Extended options, comma separated: idle_timeout=SECONDS, and memcached's slab and
+    /// Extended options, comma separated: idle_timeout=SECONDS, ssl_* (see -Z), and memcached's slab and
     /// LRU tuning options, which do not apply to memkeepd's store and are accepted so
     /// existing command lines keep working.
     #[arg(short = 'o', long = "extended", value_delimiter = ',')]
@@ -99,6 +99,18 @@ pub struct Args {
     /// stay away, and still resume without a full copy.
     #[arg(long = "replication-backlog-mb", default_value_t = 64)]
     pub replication_backlog_mb: usize,
+    /// Serve TLS on every TCP listener (certificates from -o ssl_chain_cert=FILE,
+    /// ssl_key=FILE; client certificates with ssl_ca_cert=FILE, ssl_verify_mode=N).
+    #[arg(short = 'Z', long = "enable-ssl")]
+    pub enable_ssl: bool,
+    /// ASCII authentication: `user:password` lines; clients send `set <any> 0 0 <len>`
+    /// with `user password` as the value before anything else.
+    #[arg(short = 'Y', long = "auth-file")]
+    pub auth_file: Option<PathBuf>,
+    /// SASL PLAIN for binary clients; users from -Y FILE, else from the file
+    /// MEMCACHED_SASL_PWDB names.
+    #[arg(short = 'S', long = "enable-sasl")]
+    pub enable_sasl: bool,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),
@@ -109,6 +121,8 @@ pub struct Args {
 pub struct Extended {
     /// Close connections idle this long.
     pub idle_timeout: Option<Duration>,
+    /// The `ssl_*` options (for -Z).
+    pub ssl: super::security::SslOptions,
 }
 
 /// memcached `-o` options that tune its slab allocator, LRU and hash table: they have
@@ -182,6 +196,7 @@ impl Args {
                         .map_err(|_| format!("-o idle_timeout={value}: not a number of seconds"))?;
                     extended.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
                 }
+                _ if name.starts_with("ssl_") => extended.ssl.set(name, value)?,
                 _ if IGNORED_EXTENDED.contains(&name) => {}
                 _ => return Err(format!("-o {option}: unknown extended option")),
             }

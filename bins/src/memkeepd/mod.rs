@@ -3,6 +3,7 @@
 
 mod args;
 mod replication;
+mod security;
 mod settings;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -43,7 +44,9 @@ fn run(args: Args) -> Result<(), String> {
     // killing the process. Threads started later inherit the mask; only the thread
     // waiting for signals unblocks them.
     crate::signals::hold()?;
-    let listeners = bind(&args)?;
+    security::hold_hangup()?;
+    let security = security::load(&args, &extended)?;
+    let listeners = bind(&args, &security)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -54,7 +57,7 @@ fn run(args: Args) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, listeners);
+    let result = serve_all(&args, extended, security, listeners);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -71,7 +74,7 @@ enum Bound {
 /// Binds every listener, once per worker thread for TCP (SO_REUSEPORT: the kernel
 /// spreads connections over the workers, and each connection stays on one thread, as
 /// in memcached). Worker 0 also gets the Unix socket.
-fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
+fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, String> {
     if let Some(path) = &args.unix_socket {
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
@@ -100,7 +103,12 @@ fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
                 worker.push(Bound::Tcp(listener));
             }
             if !addr.ip().is_loopback() {
-                warn!(%addr, "listening beyond loopback without authentication or TLS");
+                if security.auth.is_none() {
+                    warn!(%addr, "listening beyond loopback without authentication (-Y, -S)");
+                }
+                if security.tls.is_none() {
+                    warn!(%addr, "listening beyond loopback without TLS (-Z)");
+                }
             }
         }
     }
@@ -157,6 +165,7 @@ fn drop_privileges(user: &str) -> Result<(), String> {
 fn serve_all(
     args: &Args,
     extended: args::Extended,
+    security: security::Security,
     workers: Vec<Vec<Bound>>,
 ) -> Result<(), String> {
     let store = Arc::new(Store::new(StoreConfig {
@@ -175,9 +184,11 @@ fn serve_all(
     let connection = ConnectionConfig {
         limits,
         idle_timeout: extended.idle_timeout,
+        auth: security.auth,
         ..ConnectionConfig::default()
     };
-    let config = ServeConfig::new(args.conn_limit, connection);
+    let mut config = ServeConfig::new(args.conn_limit, connection);
+    config.tls = security.tls.as_ref().map(|(_, acceptor)| acceptor.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let shutdown = args.enable_shutdown.then(|| {
@@ -214,6 +225,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
+    signals.spawn(security::reload_on_hangup(security.tls));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     let mut result = Ok(());
     for thread in threads {
