@@ -116,13 +116,14 @@ pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
     } else {
         None
     };
-    let credentials_file = match (&args.auth_file, args.enable_sasl) {
-        (Some(path), _) => Some(path.clone()),
-        (None, true) => Some(std::env::var_os(SASL_PWDB).map(PathBuf::from).ok_or(
-            "-S needs users: -Y FILE or MEMCACHED_SASL_PWDB=FILE (user:password lines)",
-        )?),
-        (None, false) => None,
-    };
+    let credentials_file =
+        match (&args.auth_file, args.enable_sasl) {
+            (Some(path), _) => Some(path.clone()),
+            (None, true) => Some(std::env::var_os(SASL_PWDB).map(PathBuf::from).ok_or(
+                "-S needs users: -Y FILE or MEMCACHED_SASL_PWDB=FILE (user:password lines)",
+            )?),
+            (None, false) => None,
+        };
     let auth = match credentials_file {
         None => None,
         Some(path) => {
@@ -175,7 +176,9 @@ pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>) {
                     acceptor.reload(config);
                     info!(chain = %files.chain.display(), "SIGHUP: TLS certificates reloaded");
                 }
-                Err(e) => warn!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificates"),
+                Err(e) => {
+                    warn!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificates")
+                }
             },
         }
     }

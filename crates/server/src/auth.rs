@@ -285,7 +285,10 @@ mod tests {
         let config = config(true, false);
         let mut gate = Gate::new(Some(&config));
         assert_eq!(
-            run(&mut gate, b"get a\r\nmg a v\r\nadd x 0 0 12\r\nalice secret\r\n"),
+            run(
+                &mut gate,
+                b"get a\r\nmg a v\r\nadd x 0 0 12\r\nalice secret\r\n"
+            ),
             b"CLIENT_ERROR unauthenticated\r\n".repeat(3)
         );
         assert_eq!(
@@ -297,7 +300,10 @@ mod tests {
             b"CLIENT_ERROR authentication failure\r\n"
         );
         assert_eq!(
-            run(&mut gate, b"set x 0 0 14 noreply\r\n alice  secret\r\nget a\r\n"),
+            run(
+                &mut gate,
+                b"set x 0 0 14 noreply\r\n alice  secret\r\nget a\r\n"
+            ),
             b"STORED\r\n<pass>"
         );
     }
