@@ -111,6 +111,25 @@ pub struct Args {
     /// MEMCACHED_SASL_PWDB names.
     #[arg(short = 'S', long = "enable-sasl")]
     pub enable_sasl: bool,
+    /// Mutual TLS on replication links: this node's certificate chain, PEM (with
+    /// --replication-tls-key and --replication-tls-ca).
+    #[arg(long = "replication-tls-cert", value_name = "FILE", requires_all = ["replication_tls_key", "replication_tls_ca"])]
+    pub replication_tls_cert: Option<PathBuf>,
+    /// The private key of --replication-tls-cert, PEM.
+    #[arg(
+        long = "replication-tls-key",
+        value_name = "FILE",
+        requires = "replication_tls_cert"
+    )]
+    pub replication_tls_key: Option<PathBuf>,
+    /// The CA that signs every node's replication certificate, PEM: links from or to
+    /// a node without one are refused.
+    #[arg(
+        long = "replication-tls-ca",
+        value_name = "FILE",
+        requires = "replication_tls_cert"
+    )]
+    pub replication_tls_ca: Option<PathBuf>,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),

@@ -207,7 +207,8 @@ fn serve_all(
             shutdown,
         },
     );
-    let replication = replication::start(args, cache.store().clone(), stop_rx.clone())?;
+    let link_tls = security.links.as_ref().map(|l| l.tls.clone());
+    let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
     let service = match &replication {
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache, r.clone())),
         None => Either::Right(cache),
@@ -225,7 +226,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    signals.spawn(security::reload_on_hangup(security.tls));
+    signals.spawn(security::reload_on_hangup(security.tls, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     let mut result = Ok(());
     for thread in threads {

@@ -5,12 +5,13 @@
 
 use std::path::PathBuf;
 
+use memkeep_replication::LinkTls;
 use memkeep_server::auth::{AuthConfig, Credentials};
 use memkeep_server::TlsAcceptor;
 use tracing::{info, warn};
 
 use super::args::{Args, Extended};
-use crate::tls::{ClientCerts, MinVersion, ServerTls};
+use crate::tls::{ClientCerts, ClientTls, MinVersion, ServerTls};
 
 /// The environment variable memcached reads SASL users from when built with its own
 /// password database; `-S` without `-Y` reads it too.
@@ -91,6 +92,46 @@ pub struct Security {
     pub tls: Option<(ServerTls, TlsAcceptor)>,
     /// Who may use the cache.
     pub auth: Option<AuthConfig>,
+    /// Mutual TLS for replication links.
+    pub links: Option<LinkFiles>,
+}
+
+/// The certificate files of replication links and the TLS state built from them.
+#[derive(Debug, Clone)]
+pub struct LinkFiles {
+    server: ServerTls,
+    client: ClientTls,
+    /// What the links use; reloaded on SIGHUP.
+    pub tls: LinkTls,
+}
+
+impl LinkFiles {
+    fn new(cert: PathBuf, key: PathBuf, ca: PathBuf) -> Result<LinkFiles, String> {
+        let server = ServerTls {
+            chain: cert.clone(),
+            key: Some(key.clone()),
+            client_ca: Some(ca.clone()),
+            client_certs: ClientCerts::Required,
+            min_version: MinVersion::Tls12,
+        };
+        let client = ClientTls {
+            ca: Some(ca),
+            cert: Some(cert),
+            key: Some(key),
+            insecure: false,
+        };
+        let tls = LinkTls::new(server.load()?, client.load()?);
+        Ok(LinkFiles {
+            server,
+            client,
+            tls,
+        })
+    }
+
+    fn reload(&self) -> Result<(), String> {
+        self.tls.reload(self.server.load()?, self.client.load()?);
+        Ok(())
+    }
 }
 
 /// Reads the certificate and auth files the flags name.
@@ -138,7 +179,25 @@ pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
             })
         }
     };
-    Ok(Security { tls, auth })
+    let links = match (
+        &args.replication_tls_cert,
+        &args.replication_tls_key,
+        &args.replication_tls_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => {
+            Some(LinkFiles::new(cert.clone(), key.clone(), ca.clone())?)
+        }
+        (None, None, None) => None,
+        _ => return Err("replication TLS needs --replication-tls-cert, -key and -ca".into()),
+    };
+    if links.is_some()
+        && args.replication_port.is_none()
+        && args.replication_peer.is_none()
+        && args.replica_of.is_none()
+    {
+        return Err("--replication-tls-*: replication is off (-X, -x, --replica-of)".into());
+    }
+    Ok(Security { tls, auth, links })
 }
 
 /// The signal that reloads certificates, held like SIGTERM (see `crate::signals`)
@@ -159,7 +218,7 @@ pub fn hold_hangup() -> Result<(), String> {
 /// On every SIGHUP, re-reads the certificate files and hands new handshakes the new
 /// configuration; open connections keep their sessions. A file that fails to load
 /// leaves the running configuration in place.
-pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>) {
+pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>, links: Option<LinkFiles>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         warn!("cannot install the SIGHUP handler");
@@ -169,7 +228,16 @@ pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>) {
         warn!(error = %e, "cannot unblock SIGHUP");
     }
     while hangups.recv().await.is_some() {
+        if let Some(links) = &links {
+            match links.reload() {
+                Ok(()) => info!("SIGHUP: replication TLS certificates reloaded"),
+                Err(e) => {
+                    warn!(error = %e, "SIGHUP: replication TLS reload failed; keeping the old certificates")
+                }
+            }
+        }
         match &tls {
+            None if links.is_some() => {}
             None => info!("SIGHUP: no TLS certificates to reload"),
             Some((files, acceptor)) => match files.load() {
                 Ok(config) => {

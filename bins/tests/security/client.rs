@@ -1,6 +1,8 @@
 //! A blocking client connection over plain TCP, TLS or a Unix socket, and the
 //! exchanges the security tests repeat: read until a condition, authenticate.
 
+#![allow(dead_code)] // each test binary uses a different part of this module
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;

@@ -2,6 +2,8 @@
 //! a CA, server certificates for 127.0.0.1, client certificates. Nothing private is
 //! kept in the repository.
 
+#![allow(dead_code)] // each test binary uses a different part of this module
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
