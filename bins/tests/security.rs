@@ -5,6 +5,8 @@ mod support;
 
 #[path = "security/client.rs"]
 mod client;
+#[path = "proxy/harness.rs"]
+mod harness;
 #[path = "security/pki.rs"]
 mod pki;
 
@@ -545,4 +547,100 @@ fn certificates_reload_on_sighup_without_dropping_connections() {
     let mut conn = Conn::tcp(server.port, Some(&client));
     assert_eq!(conn.call(b"version\r\n", b"\r\n")[..8], *b"VERSION ");
     assert_eq!(common_name(), "server-two");
+}
+
+/// Stock memcached with TLS (`-Z`, this Debian build has it) and ASCII auth.
+fn memcached_with_tls_and_auth(dir: &TempDir) -> Server {
+    let mut flags = tls_flags(dir);
+    flags.extend(["-Y".into(), dir.arg("users")]);
+    Server::memcached(&as_strs(&flags))
+}
+
+/// How many of `keys` `server` holds, asked over TLS after logging in.
+fn keys_held(server: &Server, client: &Arc<rustls::ClientConfig>, keys: &[String]) -> usize {
+    let mut conn = Conn::tcp(server.port, Some(client));
+    conn.ascii_auth("alice", "secret");
+    let reply = conn.call(format!("get {}\r\n", keys.join(" ")).as_bytes(), b"END\r\n");
+    String::from_utf8_lossy(&reply).matches("VALUE ").count()
+}
+
+#[test]
+fn the_proxy_requires_auth_and_tls_from_clients_and_uses_both_to_its_servers() {
+    let (dir, _ca) = setup();
+    let users = dir.arg("users");
+    let mut flags = tls_flags(&dir);
+    flags.extend(["-Y".into(), users.clone()]);
+    let memkeepd = Server::memkeepd(&as_strs(&flags));
+    let memcached = memcached_with_tls_and_auth(&dir);
+    let sasl_backend = Server::memkeepd(&["-S", "-Y", &users]);
+    let beta_port = support::free_port();
+    let config = |port: u16| {
+        format!(
+            r#"
+[pools.alpha]
+servers = ["127.0.0.1:{a}:1", "127.0.0.1:{b}:1"]
+[pools.alpha.tls]
+ca = "{ca}"
+[pools.alpha.auth]
+username = "alice"
+password = "secret"
+
+[pools.beta]
+servers = ["127.0.0.1:{c}:1"]
+[pools.beta.auth]
+username = "bob"
+password = "hunter2"
+mechanism = "sasl"
+
+[[listeners]]
+listen = "127.0.0.1:{port}"
+pool = "alpha"
+authfile = "{users}"
+[listeners.tls]
+cert = "{crt}"
+key = "{key}"
+
+[[listeners]]
+listen = "127.0.0.1:{beta_port}"
+pool = "beta"
+"#,
+            a = memkeepd.port,
+            b = memcached.port,
+            c = sasl_backend.port,
+            ca = dir.arg("ca.crt"),
+            crt = dir.arg("server.crt"),
+            key = dir.arg("server.key"),
+        )
+    };
+    let proxy = harness::Proxy::memkeep("--config", "route.toml", config);
+    let client = pki::client_config(&dir.file("ca.crt"), None);
+
+    // Clients: TLS, and nothing but auth errors before logging in, in every dialect.
+    check_listener("proxy", &|| Conn::tcp(proxy.port, Some(&client)));
+
+    // Servers: the proxy reached both over TLS, logged in (they refuse anything
+    // else), and the keys landed on both.
+    let mut conn = Conn::tcp(proxy.port, Some(&client));
+    conn.ascii_auth("alice", "secret");
+    let keys: Vec<String> = (0..40).map(|i| format!("key{i}")).collect();
+    for k in &keys {
+        let request = format!("set {k} 0 0 2\r\nok\r\n");
+        assert_eq!(conn.call(request.as_bytes(), b"\r\n"), b"STORED\r\n");
+    }
+    let (on_memkeepd, on_memcached) = (
+        keys_held(&memkeepd, &client, &keys),
+        keys_held(&memcached, &client, &keys),
+    );
+    assert_eq!(on_memkeepd + on_memcached, keys.len());
+    assert!(
+        on_memkeepd > 0 && on_memcached > 0,
+        "{on_memkeepd} / {on_memcached}"
+    );
+
+    // SASL PLAIN to a server: the plain listener of pool beta works end to end.
+    let mut beta = Conn::tcp(beta_port, None);
+    assert_eq!(
+        beta.call(b"set b 0 0 1\r\nx\r\nget b\r\n", b"END\r\n"),
+        b"STORED\r\nVALUE b 0 1\r\nx\r\nEND\r\n"
+    );
 }
