@@ -644,3 +644,60 @@ pool = "beta"
         b"STORED\r\nVALUE b 0 1\r\nx\r\nEND\r\n"
     );
 }
+
+#[test]
+fn memkeep_bench_speaks_tls_to_memkeepd_and_memcached() {
+    let (dir, _ca) = setup();
+    let servers = [
+        Server::memkeepd(&as_strs(&tls_flags(&dir))),
+        Server::memcached(&as_strs(&tls_flags(&dir))),
+    ];
+    for server in &servers {
+        for protocol in ["text", "meta", "binary"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+                .args(["bench", "--json", "--no-progress", "-s", &server.addr()])
+                .args(["-P", protocol, "-n", "2000", "--keys", "100", "--preload"])
+                .args(["--tls", "--tls-ca", &dir.arg("ca.crt")])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{} {protocol}: {stderr}", server.name);
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(report["requests"], 2000, "{report}");
+            assert_eq!(report["errors"], 0, "{report}");
+            assert_eq!(report["workload"]["tls"], true, "{report}");
+        }
+    }
+    // Without the CA the server's certificate is refused; --tls-insecure takes it.
+    let out = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args([
+            "bench",
+            "--no-progress",
+            "-s",
+            &servers[0].addr(),
+            "-n",
+            "10",
+        ])
+        .arg("--tls")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args([
+            "bench",
+            "--json",
+            "--no-progress",
+            "-s",
+            &servers[0].addr(),
+            "-n",
+            "10",
+        ])
+        .args(["--tls", "--tls-insecure"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
