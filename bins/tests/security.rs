@@ -579,6 +579,9 @@ fn the_proxy_requires_auth_and_tls_from_clients_and_uses_both_to_its_servers() {
             r#"
 [pools.alpha]
 servers = ["127.0.0.1:{a}:1", "127.0.0.1:{b}:1"]
+# md5 spreads keys that differ in one character (twemproxy's fnv1a_64 keeps
+# key0..key39 close together, often on one server).
+hash = "md5"
 [pools.alpha.tls]
 ca = "{ca}"
 [pools.alpha.auth]
