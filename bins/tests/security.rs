@@ -254,6 +254,16 @@ fn no_request_before_authentication_gets_anything_but_an_auth_error() {
 
     let plain = Server::memkeepd(&auth);
     check_listener("tcp", &|| Conn::tcp(plain.port, None));
+    // memcached's counters: six logins with a user and a password (the refused text
+    // one, the SASL step, the two SASL ones, the text one, and this), three refused;
+    // the malformed text token is not counted.
+    let mut conn = Conn::tcp(plain.port, None);
+    conn.ascii_auth("alice", "secret");
+    let stats = String::from_utf8(conn.call(b"stats\r\n", b"END\r\n")).unwrap();
+    assert!(
+        stats.contains("STAT auth_cmds 6\r\nSTAT auth_errors 3\r\n"),
+        "{stats}"
+    );
 
     let mut flags = tls_flags(&dir);
     flags.extend(auth.iter().map(|s| s.to_string()));

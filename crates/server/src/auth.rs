@@ -12,6 +12,8 @@ use memkeep_protocol::{
 };
 use subtle::ConstantTimeEq;
 
+use crate::stats::ConnectionStats;
+
 /// The users allowed in and their passwords, as memcached's auth file lists them.
 #[derive(Clone)]
 pub struct Credentials {
@@ -100,15 +102,29 @@ pub(crate) enum Screened {
 pub(crate) struct Gate<'a> {
     config: Option<&'a AuthConfig>,
     authenticated: bool,
+    /// Where login attempts and failures are counted (`auth_cmds`, `auth_errors`).
+    stats: &'a ConnectionStats,
 }
 
 impl<'a> Gate<'a> {
     /// A gate for a new connection; with no config, everything passes.
-    pub(crate) fn new(config: Option<&'a AuthConfig>) -> Gate<'a> {
+    pub(crate) fn new(config: Option<&'a AuthConfig>, stats: &'a ConnectionStats) -> Gate<'a> {
         Gate {
             authenticated: config.is_none(),
             config,
+            stats,
         }
+    }
+
+    /// Counts one login attempt and returns whether it succeeded.
+    fn attempt(&mut self, accepted: bool) -> bool {
+        ConnectionStats::add(&self.stats.auth_cmds, 1);
+        if accepted {
+            self.authenticated = true;
+        } else {
+            ConnectionStats::add(&self.stats.auth_errors, 1);
+        }
+        accepted
     }
 
     /// Lets `request` through once the connection has authenticated; before that,
@@ -163,11 +179,14 @@ impl<'a> Gate<'a> {
         };
         let mut tokens = store.data.split(|&b| b == b' ').filter(|t| !t.is_empty());
         let response = match (tokens.next(), tokens.next()) {
-            (Some(user), Some(password)) if config.credentials.check(user, password) => {
-                self.authenticated = true;
-                Response::Stored(ItemMeta::default())
+            (Some(user), Some(password)) => {
+                if self.attempt(config.credentials.check(user, password)) {
+                    Response::Stored(ItemMeta::default())
+                } else {
+                    Response::AuthError
+                }
             }
-            (Some(_), Some(_)) => Response::AuthError,
+            // memcached does not count a malformed token as an attempt.
             _ => Response::ClientError(Cow::Borrowed("bad authentication token format")),
         };
         // memcached answers the exchange even when it says `noreply`.
@@ -184,18 +203,23 @@ impl<'a> Gate<'a> {
             Command::SaslListMechs => Response::SaslMechs(Bytes::from_static(PLAIN)),
             Command::SaslAuth(sasl) if sasl.mechanism.as_ref() == PLAIN => {
                 let mut parts = sasl.data.split(|&b| b == 0);
-                match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                    (Some(_authzid), Some(user), Some(password), None)
-                        if config.credentials.check(user, password) =>
-                    {
-                        self.authenticated = true;
-                        Response::SaslOk
+                let accepted = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                    (Some(_authzid), Some(user), Some(password), None) => {
+                        config.credentials.check(user, password)
                     }
-                    _ => Response::AuthError,
+                    _ => false,
+                };
+                if self.attempt(accepted) {
+                    Response::SaslOk
+                } else {
+                    Response::AuthError
                 }
             }
             // PLAIN has no second step; other mechanisms are not offered.
-            _ => Response::AuthError,
+            _ => {
+                self.attempt(false);
+                Response::AuthError
+            }
         };
         Screened::Answer {
             form: request.form,
@@ -239,133 +263,4 @@ fn text_form() -> Form {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::BytesMut;
-    use memkeep_protocol::{encode_response, Decoder, Limits};
-
-    fn config(ascii: bool, sasl: bool) -> AuthConfig {
-        AuthConfig {
-            credentials: Credentials::parse("alice:secret\nbob:hunter2\n").unwrap(),
-            ascii,
-            sasl,
-        }
-    }
-
-    /// Decodes `input`, screens every request, and returns the bytes written.
-    fn run(gate: &mut Gate<'_>, input: &[u8]) -> Vec<u8> {
-        let mut decoder = Decoder::new(Limits::default());
-        let mut buf = BytesMut::from(input);
-        let mut out = BytesMut::new();
-        while let Some(request) = decoder.decode(&mut buf).unwrap() {
-            match gate.screen(request) {
-                Screened::Pass(_) => out.extend_from_slice(b"<pass>"),
-                Screened::Answer { form, response, .. } => {
-                    encode_response(&form, &response, &mut out)
-                }
-            }
-        }
-        out.to_vec()
-    }
-
-    #[test]
-    fn auth_file_lines_parse() {
-        let c = Credentials::parse("a:b:c\r\n\nd:e\n").unwrap();
-        assert!(c.check(b"a", b"b:c"));
-        assert!(c.check(b"d", b"e"));
-        assert!(!c.check(b"a", b"b"));
-        assert!(!c.check(b"d", b"e "));
-        assert!(Credentials::parse("nocolon\n").is_err());
-        assert!(Credentials::parse("\n").is_err());
-        assert!(Credentials::parse("a:b c\n").is_err());
-    }
-
-    #[test]
-    fn text_requests_before_ascii_auth_are_refused() {
-        let config = config(true, false);
-        let mut gate = Gate::new(Some(&config));
-        assert_eq!(
-            run(
-                &mut gate,
-                b"get a\r\nmg a v\r\nadd x 0 0 12\r\nalice secret\r\n"
-            ),
-            b"CLIENT_ERROR unauthenticated\r\n".repeat(3)
-        );
-        assert_eq!(
-            run(&mut gate, b"set x 0 0 11\r\nalicesecret\r\n"),
-            b"CLIENT_ERROR bad authentication token format\r\n"
-        );
-        assert_eq!(
-            run(&mut gate, b"set x 0 0 12\r\nalice secreT\r\n"),
-            b"CLIENT_ERROR authentication failure\r\n"
-        );
-        assert_eq!(
-            run(
-                &mut gate,
-                b"set x 0 0 14 noreply\r\n alice  secret\r\nget a\r\n"
-            ),
-            b"STORED\r\n<pass>"
-        );
-    }
-
-    #[test]
-    fn binary_requests_before_sasl_are_refused_and_close() {
-        let config = config(false, true);
-        let mut gate = Gate::new(Some(&config));
-        let noop = [
-            0x80, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0,
-        ];
-        let mut decoder = Decoder::new(Limits::default());
-        let request = decoder
-            .decode(&mut BytesMut::from(&noop[..]))
-            .unwrap()
-            .unwrap();
-        assert!(matches!(
-            gate.screen(request),
-            Screened::Answer {
-                response: Response::AuthError,
-                close: true,
-                ..
-            }
-        ));
-        // Without -Y, the ASCII exchange is just another refused request.
-        assert_eq!(
-            run(&mut gate, b"set x 0 0 12\r\nalice secret\r\n"),
-            b"CLIENT_ERROR unauthenticated\r\n"
-        );
-    }
-
-    #[test]
-    fn sasl_plain_authenticates() {
-        let config = config(false, true);
-        let mut gate = Gate::new(Some(&config));
-        let auth = |data: &[u8]| Request {
-            command: Command::SaslAuth(memkeep_protocol::Sasl {
-                mechanism: Bytes::from_static(PLAIN),
-                data: Bytes::copy_from_slice(data),
-            }),
-            form: Form::Binary(memkeep_protocol::BinaryForm {
-                opcode: 0x21,
-                opaque: 0,
-                key: Bytes::new(),
-            }),
-        };
-        let answer = |s: Screened| match s {
-            Screened::Answer { response, .. } => response,
-            Screened::Pass(_) => panic!("the gate passed an auth exchange"),
-        };
-        assert_eq!(
-            answer(gate.screen(auth(b"\0alice\0wrong"))),
-            Response::AuthError
-        );
-        assert_eq!(
-            answer(gate.screen(auth(b"\0alice\0secret\0"))),
-            Response::AuthError
-        );
-        assert_eq!(
-            answer(gate.screen(auth(b"alice\0alice\0secret"))),
-            Response::SaslOk
-        );
-        assert_eq!(run(&mut gate, b"get a\r\n"), b"<pass>");
-    }
-}
+mod tests;

@@ -68,7 +68,7 @@ pub async fn serve_connection<IO, S>(
     S::Future: Unpin,
 {
     let mut decoder = Decoder::new(config.limits);
-    let mut gate = Gate::new(config.auth.as_ref());
+    let mut gate = Gate::new(config.auth.as_ref(), &stats);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut pending = FuturesOrdered::new();

@@ -21,6 +21,10 @@ pub struct ConnectionStats {
     pub idle_kicks: AtomicU64,
     /// Times a connection stopped reading because its replies were not being read.
     pub conn_yields: AtomicU64,
+    /// Login attempts (ASCII auth and SASL).
+    pub auth_cmds: AtomicU64,
+    /// Login attempts refused.
+    pub auth_errors: AtomicU64,
     /// The open connections.
     pub registry: Arc<ConnectionRegistry>,
 }
@@ -45,6 +49,8 @@ impl ConnectionStats {
             &self.bytes_written,
             &self.idle_kicks,
             &self.conn_yields,
+            &self.auth_cmds,
+            &self.auth_errors,
         ] {
             c.store(0, Ordering::Relaxed);
         }
