@@ -356,7 +356,7 @@ fn bad_security_flags_are_refused_with_a_message() {
     ];
     for (args, message) in cases {
         let out = Command::new(env!("CARGO_BIN_EXE_memkeepd"))
-            .args(["-l", "127.0.0.1", "-p", "0"])
+            .args(["-p", "0"])
             .args(&args)
             .output()
             .unwrap();
@@ -713,4 +713,31 @@ fn memkeep_bench_speaks_tls_to_memkeepd_and_memcached() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn notls_keeps_one_listener_plain_under_tls() {
+    let (dir, _ca) = setup();
+    let (secure, plain) = (support::free_port(), support::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memkeepd"))
+        .args(tls_flags(&dir))
+        .arg("-l")
+        .arg(format!("127.0.0.1:{secure},notls:127.0.0.1:{plain}"))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(support::wait_until_accepting(secure, &mut child));
+    assert!(support::wait_until_accepting(plain, &mut child));
+    let client = pki::client_config(&dir.file("ca.crt"), None);
+    let mut conn = Conn::tcp(secure, Some(&client));
+    assert!(conn.call(b"version\r\n", b"\r\n").starts_with(b"VERSION "));
+    let mut conn = Conn::tcp(plain, None);
+    assert!(conn.call(b"version\r\n", b"\r\n").starts_with(b"VERSION "));
+    // Plain text on the TLS listener is not a handshake: closed, nothing answered.
+    let mut conn = Conn::tcp(secure, None);
+    conn.send(b"version\r\n");
+    let (got, closed) = conn.read_until(Duration::from_secs(10), |_| false);
+    assert!(closed && !got.starts_with(b"VERSION"), "{got:?}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -67,7 +67,8 @@ fn run(args: Args) -> Result<(), String> {
 /// A bound but not yet async listener: binding happens before daemonizing and
 /// dropping privileges, so errors reach the terminal and low ports work.
 enum Bound {
-    Tcp(std::net::TcpListener),
+    /// A TCP listener; `plain` when `-l notls:...` keeps it out of TLS under `-Z`.
+    Tcp(std::net::TcpListener, bool),
     Unix(std::os::unix::net::UnixListener),
 }
 
@@ -91,6 +92,14 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
         .map(str::trim)
         .filter(|h| !h.is_empty())
     {
+        // memcached's `notls:` prefix: this listener stays plain under -Z.
+        let (host, plain) = match host.strip_prefix("notls:") {
+            Some(_) if security.tls.is_none() => {
+                return Err(format!("-l {host}: notls: only means something with -Z"))
+            }
+            Some(rest) => (rest, true),
+            None => (host, false),
+        };
         let addrs = resolve(host, args.port)?;
         for addr in addrs {
             // SO_REUSEPORT would let a second server share the port silently: make
@@ -100,13 +109,13 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
             for worker in &mut bound {
                 let listener = listen_tcp(addr, args.backlog)
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-                worker.push(Bound::Tcp(listener));
+                worker.push(Bound::Tcp(listener, plain));
             }
             if !addr.ip().is_loopback() {
                 if security.auth.is_none() {
                     warn!(%addr, "listening beyond loopback without authentication (-Y, -S)");
                 }
-                if security.tls.is_none() {
+                if security.tls.is_none() || plain {
                     warn!(%addr, "listening beyond loopback without TLS (-Z)");
                 }
             }
@@ -258,11 +267,16 @@ fn serve_worker(
     runtime.block_on(async move {
         let mut tasks = tokio::task::JoinSet::new();
         for b in listeners {
+            let mut config = config.clone();
             let listener = match b {
-                Bound::Tcp(l) => {
+                Bound::Tcp(l, plain) => {
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
                     let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
-                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, "listening");
+                    if plain {
+                        config.tls = None;
+                    }
+                    let tls = config.tls.is_some();
+                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, tls, "listening");
                     Listener::Tcp(l)
                 }
                 Bound::Unix(l) => {
@@ -273,7 +287,7 @@ fn serve_worker(
                 }
             };
             let mut stop = stop_rx.clone();
-            tasks.spawn(serve(listener, cache.clone(), config.clone(), async move {
+            tasks.spawn(serve(listener, cache.clone(), config, async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }));
         }
