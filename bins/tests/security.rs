@@ -583,7 +583,7 @@ fn the_proxy_requires_auth_and_tls_from_clients_and_uses_both_to_its_servers() {
     let memkeepd = Server::memkeepd(&as_strs(&flags));
     let memcached = memcached_with_tls_and_auth(&dir);
     let sasl_backend = Server::memkeepd(&["-S", "-Y", &users]);
-    let beta_port = support::free_port();
+    let (beta_port, gamma_port) = (support::free_port(), support::free_port());
     let config = |port: u16| {
         format!(
             r#"
@@ -616,6 +616,11 @@ key = "{key}"
 [[listeners]]
 listen = "127.0.0.1:{beta_port}"
 pool = "beta"
+
+[[listeners]]
+listen = "127.0.0.1:{gamma_port}"
+pool = "alpha"
+authfile = "{users}"
 "#,
             a = memkeepd.port,
             b = memcached.port,
@@ -628,8 +633,13 @@ pool = "beta"
     let proxy = harness::Proxy::memkeep("--config", "route.toml", config);
     let client = pki::client_config(&dir.file("ca.crt"), None);
 
-    // Clients: TLS, and nothing but auth errors before logging in, in every dialect.
-    check_listener("proxy", &|| Conn::tcp(proxy.port, Some(&client)));
+    // Clients: nothing but auth errors before logging in, in every dialect, on the
+    // TLS listener and on a plain one.
+    check_listener("proxy over TLS", &|| Conn::tcp(proxy.port, Some(&client)));
+    let mut conn = Conn::tcp(proxy.port, Some(&client));
+    conn.ascii_auth("alice", "secret");
+    assert_eq!(conn.call(b"flush_all\r\n", b"\r\n"), b"OK\r\n");
+    check_listener("proxy", &|| Conn::tcp(gamma_port, None));
 
     // Servers: the proxy reached both over TLS, logged in (they refuse anything
     // else), and the keys landed on both.
