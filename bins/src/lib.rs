@@ -6,3 +6,4 @@ pub mod memkeep;
 pub mod memkeepd;
 pub mod proxy;
 pub mod signals;
+pub mod tls;

@@ -70,7 +70,7 @@ pub struct Args {
     pub backlog: u32,
     /// Extended options, comma separated: idle_timeout=SECONDS,
     /// request_timeout=SECONDS (close a connection whose request stays incomplete this
-    /// long; 60 by default, 0 never), and memcached's slab and
+    /// long; 60 by default, 0 never), ssl_* (see -Z), and memcached's slab and
     /// LRU tuning options, which do not apply to memkeepd's store and are accepted so
     /// existing command lines keep working.
     #[arg(short = 'o', long = "extended", value_delimiter = ',')]
@@ -101,6 +101,37 @@ pub struct Args {
     /// stay away, and still resume without a full copy.
     #[arg(long = "replication-backlog-mb", default_value_t = 64)]
     pub replication_backlog_mb: usize,
+    /// Serve TLS on every TCP listener (certificates from -o ssl_chain_cert=FILE,
+    /// ssl_key=FILE; client certificates with ssl_ca_cert=FILE, ssl_verify_mode=N).
+    #[arg(short = 'Z', long = "enable-ssl")]
+    pub enable_ssl: bool,
+    /// ASCII authentication: `user:password` lines; clients send `set <any> 0 0 <len>`
+    /// with `user password` as the value before anything else.
+    #[arg(short = 'Y', long = "auth-file")]
+    pub auth_file: Option<PathBuf>,
+    /// SASL PLAIN for binary clients; users from -Y FILE, else from the file
+    /// MEMCACHED_SASL_PWDB names.
+    #[arg(short = 'S', long = "enable-sasl")]
+    pub enable_sasl: bool,
+    /// Mutual TLS on replication links: this node's certificate chain, PEM (with
+    /// --replication-tls-key and --replication-tls-ca).
+    #[arg(long = "replication-tls-cert", value_name = "FILE", requires_all = ["replication_tls_key", "replication_tls_ca"])]
+    pub replication_tls_cert: Option<PathBuf>,
+    /// The private key of --replication-tls-cert, PEM.
+    #[arg(
+        long = "replication-tls-key",
+        value_name = "FILE",
+        requires = "replication_tls_cert"
+    )]
+    pub replication_tls_key: Option<PathBuf>,
+    /// The CA that signs every node's replication certificate, PEM: links from or to
+    /// a node without one are refused.
+    #[arg(
+        long = "replication-tls-ca",
+        value_name = "FILE",
+        requires = "replication_tls_cert"
+    )]
+    pub replication_tls_ca: Option<PathBuf>,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),
@@ -113,6 +144,8 @@ pub struct Extended {
     pub idle_timeout: Option<Duration>,
     /// Close a connection whose request stays incomplete this long.
     pub request_timeout: Option<Duration>,
+    /// The `ssl_*` options (for -Z).
+    pub ssl: super::security::SslOptions,
 }
 
 impl Default for Extended {
@@ -120,6 +153,7 @@ impl Default for Extended {
         Extended {
             idle_timeout: None,
             request_timeout: Some(Duration::from_secs(60)),
+            ssl: super::security::SslOptions::default(),
         }
     }
 }
@@ -200,6 +234,7 @@ impl Args {
                         extended.request_timeout = limit;
                     }
                 }
+                _ if name.starts_with("ssl_") => extended.ssl.set(name, value)?,
                 _ if IGNORED_EXTENDED.contains(&name) => {}
                 _ => return Err(format!("-o {option}: unknown extended option")),
             }

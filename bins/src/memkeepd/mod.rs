@@ -4,6 +4,7 @@
 mod args;
 mod open_files;
 mod replication;
+mod security;
 mod settings;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -45,7 +46,9 @@ fn run(args: Args) -> Result<(), String> {
     // waiting for signals unblocks them.
     crate::signals::hold()?;
     open_files::make_room(args.conn_limit)?;
-    let listeners = bind(&args)?;
+    security::hold_hangup()?;
+    let security = security::load(&args, &extended)?;
+    let listeners = bind(&args, &security)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -56,7 +59,7 @@ fn run(args: Args) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, listeners);
+    let result = serve_all(&args, extended, security, listeners);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -66,14 +69,15 @@ fn run(args: Args) -> Result<(), String> {
 /// A bound but not yet async listener: binding happens before daemonizing and
 /// dropping privileges, so errors reach the terminal and low ports work.
 enum Bound {
-    Tcp(std::net::TcpListener),
+    /// A TCP listener; `plain` when `-l notls:...` keeps it out of TLS under `-Z`.
+    Tcp(std::net::TcpListener, bool),
     Unix(std::os::unix::net::UnixListener),
 }
 
 /// Binds every listener, once per worker thread for TCP (SO_REUSEPORT: the kernel
 /// spreads connections over the workers, and each connection stays on one thread, as
 /// in memcached). Worker 0 also gets the Unix socket.
-fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
+fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, String> {
     if let Some(path) = &args.unix_socket {
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
@@ -90,6 +94,14 @@ fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
         .map(str::trim)
         .filter(|h| !h.is_empty())
     {
+        // memcached's `notls:` prefix: this listener stays plain under -Z.
+        let (host, plain) = match host.strip_prefix("notls:") {
+            Some(_) if security.tls.is_none() => {
+                return Err(format!("-l {host}: notls: only means something with -Z"))
+            }
+            Some(rest) => (rest, true),
+            None => (host, false),
+        };
         let addrs = resolve(host, args.port)?;
         for addr in addrs {
             // SO_REUSEPORT would let a second server share the port silently: make
@@ -99,10 +111,15 @@ fn bind(args: &Args) -> Result<Vec<Vec<Bound>>, String> {
             for worker in &mut bound {
                 let listener = listen_tcp(addr, args.backlog)
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-                worker.push(Bound::Tcp(listener));
+                worker.push(Bound::Tcp(listener, plain));
             }
             if !addr.ip().is_loopback() {
-                warn!(%addr, "listening beyond loopback without authentication or TLS");
+                if security.auth.is_none() {
+                    warn!(%addr, "listening beyond loopback without authentication (-Y, -S)");
+                }
+                if security.tls.is_none() || plain {
+                    warn!(%addr, "listening beyond loopback without TLS (-Z)");
+                }
             }
         }
     }
@@ -159,6 +176,7 @@ fn drop_privileges(user: &str) -> Result<(), String> {
 fn serve_all(
     args: &Args,
     extended: args::Extended,
+    security: security::Security,
     workers: Vec<Vec<Bound>>,
 ) -> Result<(), String> {
     let store = Arc::new(Store::new(StoreConfig {
@@ -178,9 +196,11 @@ fn serve_all(
         limits,
         idle_timeout: extended.idle_timeout,
         request_timeout: extended.request_timeout,
+        auth: security.auth,
         ..ConnectionConfig::default()
     };
-    let config = ServeConfig::new(args.conn_limit, connection);
+    let mut config = ServeConfig::new(args.conn_limit, connection);
+    config.tls = security.tls.as_ref().map(|(_, acceptor)| acceptor.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let shutdown = args.enable_shutdown.then(|| {
@@ -199,7 +219,8 @@ fn serve_all(
             shutdown,
         },
     );
-    let replication = replication::start(args, cache.store().clone(), stop_rx.clone())?;
+    let link_tls = security.links.as_ref().map(|l| l.tls.clone());
+    let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
     let service = match &replication {
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache, r.clone())),
         None => Either::Right(cache),
@@ -217,6 +238,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
+    signals.spawn(security::reload_on_hangup(security.tls, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     let mut result = Ok(());
     for thread in threads {
@@ -248,11 +270,16 @@ fn serve_worker(
     runtime.block_on(async move {
         let mut tasks = tokio::task::JoinSet::new();
         for b in listeners {
+            let mut config = config.clone();
             let listener = match b {
-                Bound::Tcp(l) => {
+                Bound::Tcp(l, plain) => {
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
                     let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
-                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, "listening");
+                    if plain {
+                        config.tls = None;
+                    }
+                    let tls = config.tls.is_some();
+                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, tls, "listening");
                     Listener::Tcp(l)
                 }
                 Bound::Unix(l) => {
@@ -263,7 +290,7 @@ fn serve_worker(
                 }
             };
             let mut stop = stop_rx.clone();
-            tasks.spawn(serve(listener, cache.clone(), config.clone(), async move {
+            tasks.spawn(serve(listener, cache.clone(), config, async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }));
         }

@@ -22,6 +22,7 @@ pub const DEFAULT_REPLICATION_PORT: u16 = 11212;
 pub fn start(
     args: &Args,
     store: Arc<Store>,
+    tls: Option<memkeep_replication::LinkTls>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Option<(Replication, JoinHandle<()>)>, String> {
     let connect = match (&args.replica_of, &args.replication_peer) {
@@ -80,6 +81,7 @@ pub fn start(
         listener,
         connect,
         retry: Duration::from_millis(250),
+        tls,
     };
     let running = replication.clone();
     let thread = std::thread::Builder::new()

@@ -27,8 +27,13 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
         ("cas_enabled".into(), "yes".into()),
         ("tcp_backlog".into(), args.backlog.to_string()),
         ("binding_protocol".into(), "auto-negotiate".into()),
-        ("auth_enabled_sasl".into(), "no".into()),
-        ("auth_enabled_ascii".into(), "no".into()),
+        ("auth_enabled_sasl".into(), yes_no(args.enable_sasl)),
+        (
+            "auth_enabled_ascii".into(),
+            args.auth_file
+                .as_ref()
+                .map_or("no".to_owned(), |p| p.display().to_string()),
+        ),
         ("item_size_max".into(), args.max_item_size.to_string()),
         ("maxconns_fast".into(), "yes".into()),
         ("flush_enabled".into(), "yes".into()),
@@ -43,6 +48,6 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
                 .map_or(0, |d| d.as_secs())
                 .to_string(),
         ),
-        ("ssl_enabled".into(), "no".into()),
+        ("ssl_enabled".into(), yes_no(args.enable_ssl)),
     ]
 }

@@ -3,6 +3,7 @@
 //! until SIGTERM or SIGINT, then drain.
 
 mod args;
+mod security;
 mod stack;
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -45,6 +46,10 @@ pub struct Site {
     pub max_connections: Option<usize>,
     /// The pool.
     pub pool: PoolConfig,
+    /// TLS for clients.
+    pub tls: Option<memkeep_proxy::config::ListenerTlsSettings>,
+    /// The auth file clients log in against.
+    pub authfile: Option<String>,
 }
 
 /// Reads a `nutcracker.yml` into sites, refusing what memkeep-proxy cannot do.
@@ -65,6 +70,8 @@ pub fn read_nutcracker(path: &Path) -> Result<Vec<Site>, String> {
                 backlog: pool.backlog,
                 max_connections: pool.client_connections,
                 pool: pool.to_pool(name).map_err(|e| e.to_string())?,
+                tls: None,
+                authfile: None,
             })
         })
         .collect()
@@ -93,6 +100,8 @@ pub fn read_route_tree(path: &Path) -> Result<Vec<Site>, String> {
                 backlog: 512,
                 max_connections: l.max_connections,
                 pool: pool.clone(),
+                tls: l.tls.clone(),
+                authfile: l.authfile.clone(),
             })
         })
         .collect()
@@ -175,14 +184,22 @@ async fn serve_all(bound: Vec<(Site, std::net::TcpListener)>) -> Result<(), Stri
         let service = pool_service(&site.name, &site.pool)?;
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        if !addr.ip().is_loopback() {
-            warn!(%addr, "listening beyond loopback without authentication or TLS");
+        let clients = security::listener(&site)?;
+        if !addr.ip().is_loopback() && clients.auth.is_none() {
+            warn!(%addr, "listening beyond loopback without authentication (authfile)");
+        }
+        if !addr.ip().is_loopback() && clients.tls.is_none() {
+            warn!(%addr, "listening beyond loopback without TLS");
         }
         info!(pool = %site.name, %addr, servers = site.pool.servers.len(), "listening");
-        let config = ServeConfig::new(
+        let mut config = ServeConfig::new(
             site.max_connections.unwrap_or(1 << 20),
-            ConnectionConfig::default(),
+            ConnectionConfig {
+                auth: clients.auth,
+                ..ConnectionConfig::default()
+            },
         );
+        config.tls = clients.tls;
         let mut stop = stop_rx.clone();
         tasks.spawn(serve(
             Listener::Tcp(listener),

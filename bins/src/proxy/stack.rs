@@ -63,6 +63,7 @@ pub fn ring_builder(
 /// runtime.
 pub fn pool_service(name: &str, pool: &PoolConfig) -> Result<PoolService, String> {
     let (builder, specs) = ring_builder(name, pool)?;
+    let security = super::security::backends(name, pool)?;
     let live = LiveSet::new(specs.len());
     let services: Vec<ServerService> = specs
         .iter()
@@ -73,6 +74,7 @@ pub fn pool_service(name: &str, pool: &PoolConfig) -> Result<PoolService, String
                 BackendConfig {
                     connections: pool.connections.max(1),
                     request_timeout: pool.timeout(),
+                    security: security.clone(),
                     ..BackendConfig::default()
                 },
             );

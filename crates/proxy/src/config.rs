@@ -160,6 +160,8 @@ impl NutcrackerPool {
                 rebuild_ring: true,
             }),
             partial_failure: PartialFailureSetting::Error,
+            tls: None,
+            auth: None,
         })
     }
 }
@@ -202,6 +204,12 @@ pub struct PoolConfig {
     /// What a multi-get answers when one server's part fails.
     #[serde(default)]
     pub partial_failure: PartialFailureSetting,
+    /// TLS to the servers; plain TCP when absent.
+    #[serde(default)]
+    pub tls: Option<BackendTlsSettings>,
+    /// A login sent on every connection to the servers.
+    #[serde(default)]
+    pub auth: Option<BackendAuthSettings>,
 }
 
 impl PoolConfig {
@@ -253,6 +261,92 @@ pub struct ListenerConfig {
     /// Most client connections (unlimited when absent).
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// TLS for clients; plain TCP when absent.
+    #[serde(default)]
+    pub tls: Option<ListenerTlsSettings>,
+    /// memcached's auth file (`user:password` lines): clients must log in (ASCII
+    /// auth or SASL PLAIN) before anything else.
+    #[serde(default)]
+    pub authfile: Option<String>,
+}
+
+/// TLS from the proxy to a pool's servers (TLS 1.2 or later).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendTlsSettings {
+    /// The CA that signs the servers' certificates, PEM.
+    pub ca: String,
+    /// A client certificate chain for servers that require one, PEM.
+    #[serde(default)]
+    pub cert: Option<String>,
+    /// The client certificate's key, PEM, when not in `cert`.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// How the proxy logs in to a pool's servers.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendAuthSettings {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// `ascii` (memcached's `-Y`, the default) or `sasl` (SASL PLAIN, `-S`).
+    #[serde(default)]
+    pub mechanism: AuthMechanismSetting,
+}
+
+impl fmt::Debug for BackendAuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password.
+        f.debug_struct("BackendAuthSettings")
+            .field("username", &self.username)
+            .field("mechanism", &self.mechanism)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The login exchange a pool's servers expect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMechanismSetting {
+    /// memcached's ASCII auth.
+    #[default]
+    Ascii,
+    /// SASL PLAIN over the binary protocol.
+    Sasl,
+}
+
+/// TLS on a listener (TLS 1.2 or later).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTlsSettings {
+    /// The certificate chain, PEM.
+    pub cert: String,
+    /// The private key, PEM, when not in `cert`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// CAs that sign client certificates, PEM (needed unless `verify_clients` is
+    /// `none`).
+    #[serde(default)]
+    pub client_ca: Option<String>,
+    /// `none` (default), `optional` or `required`.
+    #[serde(default)]
+    pub verify_clients: ClientCertSetting,
+}
+
+/// Whether a listener asks clients for certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientCertSetting {
+    /// Not asked for.
+    #[default]
+    None,
+    /// Checked when presented.
+    Optional,
+    /// Required.
+    Required,
 }
 
 /// A configuration that cannot be served; the message says why.

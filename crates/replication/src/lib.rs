@@ -103,10 +103,12 @@ mod observe;
 mod peer;
 mod recent;
 mod record;
+mod tls;
 
 pub use backlog::{Backlog, Lost};
-pub use link::{run_link, LinkError};
+pub use link::{run_link, run_link_over, LinkError};
 pub use node::{Replication, ReplicationConfig};
 pub use observe::{Observe, ObserveLayer, ResponseFuture, WARMING};
 pub use peer::{run, Peers};
 pub use record::{BadFrame, Frame, Record, Role, MAX_FRAME};
+pub use tls::LinkTls;

@@ -1,4 +1,4 @@
-//! One link between two nodes over TCP. Both sides say hello (run id, role), then
+//! One link between two nodes over TCP, or TLS over TCP. Both sides say hello (run id, role), then
 //! what they want (the other's stream, resuming at a sequence number if they hold
 //! everything before it). Then each side sends, if wanted: a resume, or a full copy
 //! (every live item) followed by the backlog from where the copy began; and applies
@@ -9,8 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -66,7 +65,19 @@ pub async fn run_link(replication: &Replication, stream: TcpStream) -> Result<()
     let peer_addr = stream
         .peer_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
-    let (read, write) = stream.into_split();
+    run_link_over(replication, stream, &peer_addr).await
+}
+
+/// Runs one link over any byte stream (a TLS session, say) until it fails.
+pub async fn run_link_over<IO>(
+    replication: &Replication,
+    stream: IO,
+    peer_addr: &str,
+) -> Result<(), LinkError>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, write) = tokio::io::split(stream);
     let mut reader = Reader {
         read,
         buf: BytesMut::with_capacity(64 * 1024),
@@ -128,13 +139,13 @@ pub async fn run_link(replication: &Replication, stream: TcpStream) -> Result<()
     }
 }
 
-struct Reader {
-    read: OwnedReadHalf,
+struct Reader<R> {
+    read: R,
     buf: BytesMut,
     replication: Replication,
 }
 
-impl Reader {
+impl<R: AsyncRead + Unpin> Reader<R> {
     async fn next(&mut self) -> Result<Frame, LinkError> {
         loop {
             if let Some(frame) = Frame::decode(&mut self.buf).map_err(LinkError::Frame)? {
@@ -189,13 +200,13 @@ impl Reader {
     }
 }
 
-struct Writer {
-    write: OwnedWriteHalf,
+struct Writer<W> {
+    write: W,
     buf: BytesMut,
     replication: Replication,
 }
 
-impl Writer {
+impl<W: AsyncWrite + Unpin> Writer<W> {
     fn push(&mut self, frame: &Frame) {
         frame.encode(&mut self.buf);
     }

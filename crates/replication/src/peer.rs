@@ -13,9 +13,10 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::link::{run_link, LinkError};
+use crate::link::{run_link, run_link_over, LinkError};
 use crate::node::Replication;
 use crate::record::Role;
+use crate::tls::LinkTls;
 
 /// Where a node listens for links and which peer it connects to.
 #[derive(Debug, Default)]
@@ -30,6 +31,8 @@ pub struct Peers {
     pub connect: Option<String>,
     /// Pause between connection attempts and bind retries.
     pub retry: Duration,
+    /// Mutual TLS on every link, accepted and dialled.
+    pub tls: Option<LinkTls>,
 }
 
 /// Runs the node's listener and connector until `shutdown` completes.
@@ -52,11 +55,12 @@ pub async fn run(
             peers.listener,
             active.clone(),
             retry,
+            peers.tls.clone(),
         ));
     }
     match peers.connect {
         Some(peer) => {
-            tasks.spawn(connect(replication.clone(), peer, active, retry));
+            tasks.spawn(connect(replication.clone(), peer, active, retry, peers.tls));
         }
         None => replication.set_synced(),
     }
@@ -70,6 +74,7 @@ async fn listen(
     mut bound: Option<std::net::TcpListener>,
     active: Arc<AtomicUsize>,
     retry: Duration,
+    tls: Option<LinkTls>,
 ) {
     let listener = loop {
         let attempt = match bound.take() {
@@ -91,9 +96,19 @@ async fn listen(
         match listener.accept().await {
             Ok((stream, from)) => {
                 let (replication, active) = (replication.clone(), active.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     active.fetch_add(1, Ordering::AcqRel);
-                    let result = run_link(&replication, stream).await;
+                    let result = match tls {
+                        None => run_link(&replication, stream).await,
+                        Some(tls) => {
+                            let _ = stream.set_nodelay(true);
+                            match tls.accept(stream).await {
+                                Ok(s) => run_link_over(&replication, s, &from.to_string()).await,
+                                Err(e) => Err(LinkError::Io(e)),
+                            }
+                        }
+                    };
                     active.fetch_sub(1, Ordering::AcqRel);
                     ended(&from.to_string(), &result);
                 });
@@ -111,6 +126,7 @@ async fn connect(
     peer: String,
     active: Arc<AtomicUsize>,
     retry: Duration,
+    tls: Option<LinkTls>,
 ) {
     let role = replication.shared.config.role;
     loop {
@@ -120,7 +136,16 @@ async fn connect(
             match attempt {
                 Ok(Ok(stream)) => {
                     active.fetch_add(1, Ordering::AcqRel);
-                    let result = run_link(&replication, stream).await;
+                    let result = match &tls {
+                        None => run_link(&replication, stream).await,
+                        Some(tls) => {
+                            let _ = stream.set_nodelay(true);
+                            match tls.connect(stream, &peer).await {
+                                Ok(s) => run_link_over(&replication, s, &peer).await,
+                                Err(e) => Err(LinkError::Io(e)),
+                            }
+                        }
+                    };
                     active.fetch_sub(1, Ordering::AcqRel);
                     if matches!(result, Err(LinkError::SelfLink)) && role == Role::Pair {
                         // Our own port: the peer is down and we took over its address.

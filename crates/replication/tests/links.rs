@@ -114,6 +114,7 @@ fn listening(replication: &Replication) -> (std::net::SocketAddr, oneshot::Sende
             listener: Some(listener),
             connect: None,
             retry: Duration::from_millis(20),
+            tls: None,
         },
     );
     (addr, stop)

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tower::{Service, ServiceExt};
 use tracing::debug;
 
+use crate::auth::{AuthConfig, Gate, Screened};
 use crate::error::{error_response, BoxError};
 use crate::stats::{ConnectionInfo, ConnectionStats};
 
@@ -37,6 +38,8 @@ pub struct ConnectionConfig {
     pub max_in_flight: usize,
     /// Stop reading from a client with this many reply bytes not yet written.
     pub max_write_buffer: usize,
+    /// Require authentication (`-Y`, `-S`) before any request reaches the service.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for ConnectionConfig {
@@ -47,6 +50,7 @@ impl Default for ConnectionConfig {
             request_timeout: Some(Duration::from_secs(60)),
             max_in_flight: 1024,
             max_write_buffer: 4 * 1024 * 1024,
+            auth: None,
         }
     }
 }
@@ -68,6 +72,7 @@ pub async fn serve_connection<IO, S>(
     S::Future: Unpin,
 {
     let mut decoder = Decoder::new(config.limits);
+    let mut gate = Gate::new(config.auth.as_ref(), &stats);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut pending = FuturesOrdered::new();
@@ -81,16 +86,32 @@ pub async fn serve_connection<IO, S>(
         // a reply that is ready at once is encoded straight away: the cache service
         // answers synchronously, and the ordered queue costs an allocation per entry.
         while !closing && pending.len() < config.max_in_flight {
-            let reply = match decoder.decode(&mut rbuf) {
-                Ok(Some(request)) => match dispatch(request, &mut service, &mut closing).await {
-                    Some(reply) => reply,
-                    None => continue,
-                },
+            let screened = match decoder.decode(&mut rbuf) {
+                Ok(Some(request)) => gate.screen(request),
                 Ok(None) => break,
                 Err(e) => {
                     debug!(error = %e.error, close = e.close, "bad request");
-                    closing |= e.close;
-                    Reply::ready(e.form, e.error.to_response())
+                    gate.screen_error(&e).unwrap_or(Screened::Answer {
+                        response: e.error.to_response(),
+                        form: e.form,
+                        close: e.close,
+                    })
+                }
+            };
+            let reply = match screened {
+                Screened::Pass(request) => {
+                    match dispatch(request, &mut service, &mut closing).await {
+                        Some(reply) => reply,
+                        None => continue,
+                    }
+                }
+                Screened::Answer {
+                    form,
+                    response,
+                    close,
+                } => {
+                    closing |= close;
+                    Reply::ready(form, response)
                 }
             };
             let mut reply = reply;

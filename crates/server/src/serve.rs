@@ -16,6 +16,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use crate::connection::{serve_connection, ConnectionConfig};
 use crate::error::BoxError;
 use crate::stats::ConnectionStats;
+use crate::tls::TlsAcceptor;
 
 /// Where clients connect: a TCP or a Unix socket listener.
 #[derive(Debug)]
@@ -36,6 +37,8 @@ pub struct ServeConfig {
     pub stats: Arc<ConnectionStats>,
     /// Permits for open connections (`-c`); shared by all listeners.
     pub connection_permits: Arc<Semaphore>,
+    /// TLS on TCP listeners (`-Z`); Unix sockets stay plain.
+    pub tls: Option<TlsAcceptor>,
 }
 
 impl ServeConfig {
@@ -45,6 +48,7 @@ impl ServeConfig {
             connection: Arc::new(connection),
             stats: Arc::new(ConnectionStats::default()),
             connection_permits: Arc::new(Semaphore::new(max_connections)),
+            tls: None,
         }
     }
 }
@@ -86,12 +90,13 @@ pub async fn serve<S>(
                     let peer = stream.peer_addr().map_or_else(|_| "tcp:?".into(), |a| format!("tcp:{a}"));
                     let fd = stream.as_raw_fd() as u64;
                     let who = (fd, peer, listen_name.clone());
-                    start(&mut connections, stream, who, &service, &config, &drain_rx);
+                    let tls = config.tls.clone();
+                    start(&mut connections, stream, tls, who, &service, &config, &drain_rx);
                 }
                 Ok(Accepted::Unix(stream)) => {
                     let fd = stream.as_raw_fd() as u64;
                     let who = (fd, listen_name.clone(), listen_name.clone());
-                    start(&mut connections, stream, who, &service, &config, &drain_rx);
+                    start(&mut connections, stream, None, who, &service, &config, &drain_rx);
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
@@ -122,6 +127,7 @@ async fn accept(listener: &Listener) -> io::Result<Accepted> {
 fn start<IO, S>(
     connections: &mut JoinSet<()>,
     mut io: IO,
+    tls: Option<TlsAcceptor>,
     (fd, addr, listen_addr): (u64, String, String),
     service: &S,
     config: &ServeConfig,
@@ -136,7 +142,10 @@ fn start<IO, S>(
         ConnectionStats::add(&stats.rejected_connections, 1);
         debug!("connection limit reached");
         connections.spawn(async move {
-            let _ = io.write_all(TOO_MANY_CONNECTIONS).await;
+            // A TLS client could not read the plain-text refusal: just close.
+            if tls.is_none() {
+                let _ = io.write_all(TOO_MANY_CONNECTIONS).await;
+            }
             let _ = io.shutdown().await;
         });
         return;
@@ -148,15 +157,16 @@ fn start<IO, S>(
     let registered = stats.registry.register(fd, addr, listen_addr);
     connections.spawn(
         async move {
-            serve_connection(
-                io,
-                service,
-                connection,
-                stats.clone(),
-                drain,
-                registered.info(),
-            )
-            .await;
+            let info = registered.info();
+            match tls {
+                None => serve_connection(io, service, connection, stats.clone(), drain, info).await,
+                Some(acceptor) => match acceptor.accept(io).await {
+                    Ok(io) => {
+                        serve_connection(io, service, connection, stats.clone(), drain, info).await
+                    }
+                    Err(e) => debug!(error = %e, "TLS handshake failed"),
+                },
+            }
             drop(registered);
             stats
                 .curr_connections

@@ -23,6 +23,10 @@ pub struct ConnectionStats {
     pub slow_request_kicks: AtomicU64,
     /// Times a connection stopped reading because its replies were not being read.
     pub conn_yields: AtomicU64,
+    /// Login attempts (ASCII auth and SASL).
+    pub auth_cmds: AtomicU64,
+    /// Login attempts refused.
+    pub auth_errors: AtomicU64,
     /// The open connections.
     pub registry: Arc<ConnectionRegistry>,
 }
@@ -48,6 +52,8 @@ impl ConnectionStats {
             &self.idle_kicks,
             &self.slow_request_kicks,
             &self.conn_yields,
+            &self.auth_cmds,
+            &self.auth_errors,
         ] {
             c.store(0, Ordering::Relaxed);
         }

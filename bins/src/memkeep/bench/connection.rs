@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::keys::{KeyChooser, KeySpace, Rng};
@@ -127,10 +127,13 @@ struct Op {
     replies: u32,
 }
 
+/// A byte stream to the server: plain TCP or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Stream for T {}
+
 /// A connection's reusable buffers.
-#[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     out: Vec<u8>,
     input: BytesMut,
     ops: Vec<Op>,
@@ -139,10 +142,22 @@ pub struct Connection {
 const READ_CHUNK: usize = 64 * 1024;
 
 impl Connection {
-    /// Connects (Nagle off: batches are written whole anyway).
-    pub async fn open(addr: std::net::SocketAddr) -> std::io::Result<Connection> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
+    /// Connects (Nagle off: batches are written whole anyway), and runs the TLS
+    /// handshake when `tls` is given.
+    pub async fn open(
+        addr: std::net::SocketAddr,
+        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+    ) -> std::io::Result<Connection> {
+        let tcp = TcpStream::connect(addr).await?;
+        tcp.set_nodelay(true)?;
+        let stream: Box<dyn Stream> = match tls {
+            None => Box::new(tcp),
+            Some(config) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                Box::new(connector.connect(name, tcp).await?)
+            }
+        };
         Ok(Connection {
             stream,
             out: Vec::with_capacity(READ_CHUNK),

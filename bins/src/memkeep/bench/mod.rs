@@ -99,6 +99,15 @@ pub struct BenchArgs {
     /// Unbounded when absent.
     #[arg(long, value_name = "OPS")]
     pub rate: Option<f64>,
+    /// Speak TLS (needs --tls-ca, or --tls-insecure).
+    #[arg(long)]
+    pub tls: bool,
+    /// The CA that signed the server's certificate, PEM.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Accept any server certificate (a benchmark against your own test server).
+    #[arg(long, requires = "tls", conflicts_with = "tls_ca")]
+    pub tls_insecure: bool,
 }
 
 /// Which keys a workload asks for.
@@ -177,6 +186,7 @@ pub fn main(args: BenchArgs) -> Result<(), String> {
 /// What the threads share while running.
 struct Shared {
     plan: Plan,
+    tls: Option<Arc<rustls::ClientConfig>>,
     budget: Budget,
     duration: Option<Duration>,
     preload: bool,
@@ -220,6 +230,17 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
         return Err("--keys must be at least 1".into());
     }
     let threads = args.threads.min(args.connections);
+    let tls = match args.tls {
+        false => None,
+        true => Some(Arc::new(
+            crate::tls::ClientTls {
+                ca: args.tls_ca.clone(),
+                insecure: args.tls_insecure,
+                ..crate::tls::ClientTls::default()
+            }
+            .load()?,
+        )),
+    };
     let measure = !args.preload_only;
     let duration = match (args.duration, args.requests) {
         (None, None) if measure => Some(Duration::from_secs(10)),
@@ -248,6 +269,7 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
             Distribution::Zipf => format!("zipf:{}", args.zipf_exponent),
         },
         value_size: args.value_size,
+        tls: tls.is_some(),
     };
     let shared = Arc::new(Shared {
         plan: Plan {
@@ -263,6 +285,7 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
                 .collect(),
             pace: batch_interval(args.rate, args.connections, args.pipeline)?,
         },
+        tls,
         budget: Budget::new(args.requests),
         duration,
         preload: args.preload || args.preload_only,
@@ -384,7 +407,7 @@ fn worker(
     runtime.block_on(async {
         let mut connections = Vec::with_capacity(mine.len());
         for _ in mine {
-            match Connection::open(addr).await {
+            match Connection::open(addr, shared.tls.as_ref()).await {
                 Ok(c) => connections.push(c),
                 Err(e) => {
                     shared.failed.store(true, Ordering::Relaxed);

@@ -99,6 +99,8 @@ pub struct Workload {
     pub distribution: String,
     /// Bytes per stored value.
     pub value_size: usize,
+    /// Whether the connections spoke TLS.
+    pub tls: bool,
 }
 
 /// What the preload did.
@@ -203,8 +205,14 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "memkeep bench {} {:?} ({:?} decoder): {} thread(s), {} connection(s), pipeline {}",
-            w.target, w.protocol, w.decoder, w.threads, w.connections, w.pipeline
+            "memkeep bench {} {:?}{} ({:?} decoder): {} thread(s), {} connection(s), pipeline {}",
+            w.target,
+            w.protocol,
+            if w.tls { " over TLS" } else { "" },
+            w.decoder,
+            w.threads,
+            w.connections,
+            w.pipeline
         );
         let _ = writeln!(
             s,

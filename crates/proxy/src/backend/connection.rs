@@ -7,13 +7,12 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use memkeep_protocol::{decode_response, encode_request, Request, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::secure::{self, Opened};
 use super::translate::Expect;
 use super::{BackendConfig, BackendError, ErrorKind};
 
@@ -58,16 +57,28 @@ pub(super) async fn run(
     let mut was_up = true;
     loop {
         state.store(State::Connecting as u8, Ordering::Relaxed);
-        let connected =
-            tokio::time::timeout(config.connect_timeout, TcpStream::connect(&*addr)).await;
+        let connected = tokio::time::timeout(
+            config.connect_timeout,
+            secure::open(&addr, config.security.as_deref()),
+        )
+        .await;
         let session = matches!(connected, Ok(Ok(_)));
         match connected {
             Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
                 debug!(%addr, "backend connected");
                 state.store(State::Up as u8, Ordering::Relaxed);
                 backoff = config.backoff_min;
-                match drive(stream, &addr, &config, &mut jobs).await {
+                let ending = match stream {
+                    Opened::Plain(tcp) => {
+                        let (rd, wr) = tcp.into_split();
+                        drive(rd, wr, &addr, &config, &mut jobs).await
+                    }
+                    Opened::Secured(stream) => {
+                        let (rd, wr) = tokio::io::split(stream);
+                        drive(rd, wr, &addr, &config, &mut jobs).await
+                    }
+                };
+                match ending {
                     Ending::Unused => return,
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
                 }
@@ -104,12 +115,12 @@ enum Ending {
 
 /// Runs one established connection until it fails or is no longer needed.
 async fn drive(
-    stream: TcpStream,
+    rd: impl AsyncRead + Unpin,
+    wr: impl AsyncWrite + Unpin,
     addr: &Arc<str>,
     config: &BackendConfig,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
 ) -> Ending {
-    let (rd, wr) = stream.into_split();
     let (sent_tx, mut sent) = mpsc::unbounded_channel();
     let mut current = None;
     let ending = tokio::select! {
@@ -133,7 +144,7 @@ async fn drive(
 /// Takes requests off the queue, as many as are waiting (up to [`BATCH`] bytes),
 /// and writes them in one go.
 async fn write_loop(
-    mut wr: OwnedWriteHalf,
+    mut wr: impl AsyncWrite + Unpin,
     config: &BackendConfig,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     sent: mpsc::UnboundedSender<InFlight>,
@@ -173,7 +184,7 @@ async fn write_loop(
 
 /// Reads replies and hands each to the oldest request in flight.
 async fn read_loop(
-    mut rd: OwnedReadHalf,
+    mut rd: impl AsyncRead + Unpin,
     config: &BackendConfig,
     sent: &mut mpsc::UnboundedReceiver<InFlight>,
     current: &mut Option<InFlight>,

@@ -7,7 +7,10 @@
 //! stalls on one of them.
 
 mod connection;
+mod secure;
 mod translate;
+
+pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
 use std::fmt;
 use std::future::Future;
@@ -41,6 +44,8 @@ pub struct BackendConfig {
     pub backoff_max: Duration,
     /// Bounds on the replies read from the server.
     pub limits: Limits,
+    /// TLS and login on each new connection; plain TCP when `None`.
+    pub security: Option<Arc<BackendSecurity>>,
 }
 
 impl Default for BackendConfig {
@@ -52,6 +57,7 @@ impl Default for BackendConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             limits: Limits::default(),
+            security: None,
         }
     }
 }

@@ -61,6 +61,12 @@ pub(super) fn general(cache: &Cache) -> Lines {
     for &counter in Counter::ALL {
         push(&mut l, counter.name(), inner.counters.get(counter));
     }
+    push(&mut l, "auth_cmds", ConnectionStats::get(&conns.auth_cmds));
+    push(
+        &mut l,
+        "auth_errors",
+        ConnectionStats::get(&conns.auth_errors),
+    );
     push(
         &mut l,
         "bytes_read",

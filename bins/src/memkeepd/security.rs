@@ -1,0 +1,253 @@
+//! memkeepd's security flags, memcached's spelling: `-Z` with `-o ssl_chain_cert=...,
+//! ssl_key=...,ssl_ca_cert=...,ssl_verify_mode=N,ssl_min_version=N` for TLS, `-Y FILE`
+//! for ASCII auth and `-S` for SASL PLAIN. They become the server crate's TLS
+//! acceptor and auth config; SIGHUP re-reads the certificate files.
+
+use std::path::PathBuf;
+
+use memkeep_replication::LinkTls;
+use memkeep_server::auth::{AuthConfig, Credentials};
+use memkeep_server::TlsAcceptor;
+use tracing::{info, warn};
+
+use super::args::{Args, Extended};
+use crate::tls::{ClientCerts, ClientTls, MinVersion, ServerTls};
+
+/// The environment variable memcached reads SASL users from when built with its own
+/// password database; `-S` without `-Y` reads it too.
+const SASL_PWDB: &str = "MEMCACHED_SASL_PWDB";
+
+/// memcached's `-o ssl_*` options that memkeepd applies.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SslOptions {
+    /// `ssl_chain_cert`: the certificate chain, PEM.
+    pub chain_cert: Option<PathBuf>,
+    /// `ssl_key`: the private key, PEM, when not in the chain file.
+    pub key: Option<PathBuf>,
+    /// `ssl_ca_cert`: CAs for client certificates, PEM.
+    pub ca_cert: Option<PathBuf>,
+    /// `ssl_verify_mode`: 0 none, 1 request, 2 require, 3 once (as require).
+    pub verify_mode: ClientCerts,
+    /// `ssl_min_version`: 2 (TLS 1.2, the default) or 3 (TLS 1.3).
+    pub min_version: MinVersion,
+    /// Whether any `ssl_*` option was given (they need `-Z`).
+    pub any: bool,
+}
+
+impl SslOptions {
+    /// Applies one `-o ssl_NAME=VALUE` option.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        self.any = true;
+        let path = || {
+            if value.is_empty() {
+                Err(format!("-o {name}: a file is needed"))
+            } else {
+                Ok(Some(PathBuf::from(value)))
+            }
+        };
+        match name {
+            "ssl_chain_cert" => self.chain_cert = path()?,
+            "ssl_key" => self.key = path()?,
+            "ssl_ca_cert" => self.ca_cert = path()?,
+            "ssl_verify_mode" => {
+                self.verify_mode = match value {
+                    "0" => ClientCerts::None,
+                    "1" => ClientCerts::Optional,
+                    "2" | "3" => ClientCerts::Required,
+                    _ => return Err(format!("-o ssl_verify_mode={value}: use 0, 1, 2 or 3")),
+                }
+            }
+            "ssl_min_version" => {
+                self.min_version = match value {
+                    "2" | "tlsv1.2" => MinVersion::Tls12,
+                    "3" | "tlsv1.3" => MinVersion::Tls13,
+                    "0" | "1" | "tlsv1.0" | "tlsv1.1" | "tlsv1" => {
+                        return Err(format!(
+                            "-o ssl_min_version={value}: TLS 1.0 and 1.1 are not offered; \
+                             TLS 1.2 (2) is the minimum"
+                        ))
+                    }
+                    _ => return Err(format!("-o ssl_min_version={value}: use 2 or 3")),
+                }
+            }
+            "ssl_keyformat" if value.eq_ignore_ascii_case("PEM") => {}
+            // rustls keeps a session cache for resumption at all times.
+            "ssl_session_cache" => {}
+            "ssl_keyformat" => return Err(format!("-o ssl_keyformat={value}: only PEM is read")),
+            _ => {
+                return Err(format!(
+                    "-o {name}: not supported by memkeepd (it uses rustls: ssl_chain_cert, \
+                     ssl_key, ssl_ca_cert, ssl_verify_mode and ssl_min_version apply)"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TLS and authentication as the command line asks.
+#[derive(Debug, Default)]
+pub struct Security {
+    /// The certificate files and the acceptor every TCP listener shares.
+    pub tls: Option<(ServerTls, TlsAcceptor)>,
+    /// Who may use the cache.
+    pub auth: Option<AuthConfig>,
+    /// Mutual TLS for replication links.
+    pub links: Option<LinkFiles>,
+}
+
+/// The certificate files of replication links and the TLS state built from them.
+#[derive(Debug, Clone)]
+pub struct LinkFiles {
+    server: ServerTls,
+    client: ClientTls,
+    /// What the links use; reloaded on SIGHUP.
+    pub tls: LinkTls,
+}
+
+impl LinkFiles {
+    fn new(cert: PathBuf, key: PathBuf, ca: PathBuf) -> Result<LinkFiles, String> {
+        let server = ServerTls {
+            chain: cert.clone(),
+            key: Some(key.clone()),
+            client_ca: Some(ca.clone()),
+            client_certs: ClientCerts::Required,
+            min_version: MinVersion::Tls12,
+        };
+        let client = ClientTls {
+            ca: Some(ca),
+            cert: Some(cert),
+            key: Some(key),
+            insecure: false,
+        };
+        let tls = LinkTls::new(server.load()?, client.load()?);
+        Ok(LinkFiles {
+            server,
+            client,
+            tls,
+        })
+    }
+
+    fn reload(&self) -> Result<(), String> {
+        self.tls.reload(self.server.load()?, self.client.load()?);
+        Ok(())
+    }
+}
+
+/// Reads the certificate and auth files the flags name.
+pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
+    let ssl = &extended.ssl;
+    if ssl.any && !args.enable_ssl {
+        return Err("-o ssl_*: TLS options need -Z".into());
+    }
+    let tls = if args.enable_ssl {
+        let chain = ssl
+            .chain_cert
+            .clone()
+            .ok_or("-Z needs -o ssl_chain_cert=FILE (and ssl_key=FILE unless it is in it)")?;
+        let files = ServerTls {
+            chain,
+            key: ssl.key.clone(),
+            client_ca: ssl.ca_cert.clone(),
+            client_certs: ssl.verify_mode,
+            min_version: ssl.min_version,
+        };
+        let acceptor = TlsAcceptor::new(files.load()?);
+        Some((files, acceptor))
+    } else {
+        None
+    };
+    let credentials_file =
+        match (&args.auth_file, args.enable_sasl) {
+            (Some(path), _) => Some(path.clone()),
+            (None, true) => Some(std::env::var_os(SASL_PWDB).map(PathBuf::from).ok_or(
+                "-S needs users: -Y FILE or MEMCACHED_SASL_PWDB=FILE (user:password lines)",
+            )?),
+            (None, false) => None,
+        };
+    let auth = match credentials_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read auth file {}: {e}", path.display()))?;
+            let credentials = Credentials::parse(&text)
+                .map_err(|e| format!("auth file {}: {e}", path.display()))?;
+            Some(AuthConfig {
+                credentials,
+                ascii: args.auth_file.is_some(),
+                sasl: args.enable_sasl,
+            })
+        }
+    };
+    let links = match (
+        &args.replication_tls_cert,
+        &args.replication_tls_key,
+        &args.replication_tls_ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => {
+            Some(LinkFiles::new(cert.clone(), key.clone(), ca.clone())?)
+        }
+        (None, None, None) => None,
+        _ => return Err("replication TLS needs --replication-tls-cert, -key and -ca".into()),
+    };
+    if links.is_some()
+        && args.replication_port.is_none()
+        && args.replication_peer.is_none()
+        && args.replica_of.is_none()
+    {
+        return Err("--replication-tls-*: replication is off (-X, -x, --replica-of)".into());
+    }
+    Ok(Security { tls, auth, links })
+}
+
+/// The signal that reloads certificates, held like SIGTERM (see `crate::signals`)
+/// until its handler exists, so an early one is not fatal.
+fn hangup() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGHUP);
+    set
+}
+
+/// Holds SIGHUP in this thread and the threads it starts; call before binding.
+pub fn hold_hangup() -> Result<(), String> {
+    hangup()
+        .thread_block()
+        .map_err(|e| format!("cannot block SIGHUP: {e}"))
+}
+
+/// On every SIGHUP, re-reads the certificate files and hands new handshakes the new
+/// configuration; open connections keep their sessions. A file that fails to load
+/// leaves the running configuration in place.
+pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>, links: Option<LinkFiles>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        warn!("cannot install the SIGHUP handler");
+        return;
+    };
+    if let Err(e) = hangup().thread_unblock() {
+        warn!(error = %e, "cannot unblock SIGHUP");
+    }
+    while hangups.recv().await.is_some() {
+        if let Some(links) = &links {
+            match links.reload() {
+                Ok(()) => info!("SIGHUP: replication TLS certificates reloaded"),
+                Err(e) => {
+                    warn!(error = %e, "SIGHUP: replication TLS reload failed; keeping the old certificates")
+                }
+            }
+        }
+        match &tls {
+            None if links.is_some() => {}
+            None => info!("SIGHUP: no TLS certificates to reload"),
+            Some((files, acceptor)) => match files.load() {
+                Ok(config) => {
+                    acceptor.reload(config);
+                    info!(chain = %files.chain.display(), "SIGHUP: TLS certificates reloaded");
+                }
+                Err(e) => {
+                    warn!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificates")
+                }
+            },
+        }
+    }
+}
