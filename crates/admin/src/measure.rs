@@ -1,0 +1,369 @@
+//! `Measure`: a tower layer that counts requests by command and result and records
+//! their latency, for any `Service<Request, Response = Response>` (the cache, a
+//! pool, one backend). Counting is a few relaxed atomic adds per request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use memkeep_protocol::{Command, Request, Response, StoreMode};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::histogram::{Histogram, Snapshot};
+
+/// Command names, the `command` label.
+pub const COMMANDS: [&str; 13] = [
+    "get",
+    "touch",
+    "set",
+    "add",
+    "replace",
+    "append",
+    "prepend",
+    "cas",
+    "delete",
+    "incr",
+    "decr",
+    "flush_all",
+    "other",
+];
+
+/// Result names, the `result` label. `failed` means no reply came back (the
+/// service failed: a backend down, ejected or timing out).
+pub const RESULTS: [&str; 10] = [
+    "hit",
+    "miss",
+    "stored",
+    "not_stored",
+    "exists",
+    "not_found",
+    "deleted",
+    "ok",
+    "error",
+    "failed",
+];
+
+const FAILED: usize = 9;
+
+/// What a [`Measure`] layer counted.
+#[derive(Debug)]
+pub struct RequestMetrics {
+    /// `[command][result]` request counts.
+    requests: Vec<[AtomicU64; RESULTS.len()]>,
+    latency: Vec<Histogram>,
+    keys_hit: AtomicU64,
+    keys_missed: AtomicU64,
+    /// Failures by cause, named by whoever classifies them (timeouts, ejections).
+    failures: Vec<(&'static str, AtomicU64)>,
+    classify: Option<Classifier>,
+}
+
+/// Names the cause of a service error (`Some("timeout")`), or `None` for "other".
+pub type Classifier = fn(&(dyn std::error::Error + Send + Sync + 'static)) -> Option<&'static str>;
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        RequestMetrics::new(&[], None)
+    }
+}
+
+impl RequestMetrics {
+    /// Counters that also count failures by cause: `causes` are the names
+    /// `classify` may return ("other" is added).
+    pub fn new(causes: &[&'static str], classify: Option<Classifier>) -> Self {
+        RequestMetrics {
+            requests: COMMANDS.iter().map(|_| Default::default()).collect(),
+            latency: COMMANDS.iter().map(|_| Histogram::default()).collect(),
+            keys_hit: AtomicU64::new(0),
+            keys_missed: AtomicU64::new(0),
+            failures: causes
+                .iter()
+                .copied()
+                .chain(["other"])
+                .map(|c| (c, AtomicU64::new(0)))
+                .collect(),
+            classify,
+        }
+    }
+
+    /// Requests of `command` (an index into [`COMMANDS`]) that ended in `result`
+    /// (an index into [`RESULTS`]).
+    pub fn requests(&self, command: usize, result: usize) -> u64 {
+        self.requests[command][result].load(Ordering::Relaxed)
+    }
+
+    /// Every request counted, whatever its command and result.
+    pub fn total(&self) -> u64 {
+        self.requests
+            .iter()
+            .flat_map(|row| row.iter())
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Requests that got no reply (the service failed).
+    pub fn failed(&self) -> u64 {
+        self.requests
+            .iter()
+            .map(|row| row[FAILED].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Failures by cause.
+    pub fn failures(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.failures
+            .iter()
+            .map(|(name, c)| (*name, c.load(Ordering::Relaxed)))
+    }
+
+    /// Keys found and not found by gets.
+    pub fn keys(&self) -> (u64, u64) {
+        (
+            self.keys_hit.load(Ordering::Relaxed),
+            self.keys_missed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The latency of one command's requests.
+    pub fn latency(&self, command: usize) -> Snapshot {
+        self.latency[command].snapshot()
+    }
+
+    /// The latency of all requests together.
+    pub fn latency_all(&self) -> Snapshot {
+        let mut all = Snapshot::default();
+        for h in &self.latency {
+            all.add(&h.snapshot());
+        }
+        all
+    }
+
+    fn record(&self, command: usize, keys: usize, started: Instant, outcome: Outcome<'_>) {
+        self.latency[command].observe(started.elapsed());
+        let result = match outcome {
+            Outcome::Reply(response) => self.result_of(command, keys, response),
+            Outcome::Failed(error) => {
+                let cause = self.classify.and_then(|f| f(error)).unwrap_or("other");
+                if let Some((_, c)) = self.failures.iter().find(|(n, _)| *n == cause) {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+                FAILED
+            }
+        };
+        self.requests[command][result].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn result_of(&self, command: usize, keys: usize, response: &Response) -> usize {
+        let is_get = command == 0 || command == 1;
+        match response {
+            Response::Values(values) if is_get => {
+                let found = values.len().min(keys) as u64;
+                self.keys_hit.fetch_add(found, Ordering::Relaxed);
+                self.keys_missed
+                    .fetch_add(keys as u64 - found, Ordering::Relaxed);
+                if found > 0 {
+                    0
+                } else {
+                    1
+                }
+            }
+            Response::Values(_) | Response::Touched(_) | Response::Number(..) => 0,
+            Response::NotFound if is_get || command == 9 || command == 10 => 1,
+            Response::Stored(_) => 2,
+            Response::NotStored => 3,
+            Response::Exists => 4,
+            Response::NotFound => 5,
+            Response::Deleted => 6,
+            Response::TooLarge
+            | Response::OutOfMemory
+            | Response::NonNumeric
+            | Response::Error
+            | Response::AuthError
+            | Response::ClientError(_)
+            | Response::ServerError(_)
+            | Response::ErrorLine(_) => 8,
+            _ => 7,
+        }
+    }
+}
+
+enum Outcome<'a> {
+    Reply(&'a Response),
+    Failed(&'a (dyn std::error::Error + Send + Sync + 'static)),
+}
+
+/// The [`COMMANDS`] index of a request, and how many keys it asks for.
+pub fn command_of(command: &Command) -> (usize, usize) {
+    match command {
+        Command::Get(get) if get.touch.is_some() => (1, get.keys.len()),
+        Command::Get(get) => (0, get.keys.len()),
+        Command::Touch(_) => (1, 1),
+        Command::Store(s) if s.cas.is_some() => (7, 1),
+        Command::Store(s) => match s.mode {
+            StoreMode::Set => (2, 1),
+            StoreMode::Add => (3, 1),
+            StoreMode::Replace => (4, 1),
+            StoreMode::Append => (5, 1),
+            StoreMode::Prepend => (6, 1),
+        },
+        Command::Delete(_) => (8, 1),
+        Command::Arith(a) if a.incr => (9, 1),
+        Command::Arith(_) => (10, 1),
+        Command::FlushAll(_) => (11, 0),
+        _ => (12, 0),
+    }
+}
+
+/// Counts and times the requests through `S`.
+#[derive(Debug, Clone)]
+pub struct Measure<S> {
+    inner: S,
+    metrics: Arc<RequestMetrics>,
+}
+
+impl<S> Measure<S> {
+    /// Measures `inner` into `metrics`.
+    pub fn new(inner: S, metrics: Arc<RequestMetrics>) -> Self {
+        Measure { inner, metrics }
+    }
+
+    /// The measured service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<RequestMetrics> {
+        &self.metrics
+    }
+}
+
+impl<S, E> Service<Request> for Measure<S>
+where
+    S: Service<Request, Response = Response, Error = E>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (command, keys) = command_of(&request.command);
+        ResponseFuture {
+            inner: self.inner.call(request),
+            metrics: self.metrics.clone(),
+            command,
+            keys,
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project! {
+    /// The reply of a [`Measure`]: the inner reply, counted when it completes.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        metrics: Arc<RequestMetrics>,
+        command: usize,
+        keys: usize,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Output = Result<Response, Box<dyn std::error::Error + Send + Sync>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx)).map_err(Into::into);
+        let outcome = match &result {
+            Ok(response) => Outcome::Reply(response),
+            Err(error) => Outcome::Failed(&**error),
+        };
+        this.metrics
+            .record(*this.command, *this.keys, *this.started, outcome);
+        Poll::Ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use bytes::Bytes;
+    use memkeep_protocol::{Form, Get, TextForm, TextVerb, Value};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn get(keys: &[&'static str]) -> Request {
+        Request {
+            command: Command::Get(Get {
+                keys: keys
+                    .iter()
+                    .map(|k| Bytes::from_static(k.as_bytes()))
+                    .collect(),
+                ..Get::default()
+            }),
+            form: Form::Text(TextForm {
+                verb: TextVerb::Get,
+                noreply: false,
+            }),
+        }
+    }
+
+    #[derive(Debug)]
+    struct Slow;
+    impl fmt::Display for Slow {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("slow")
+        }
+    }
+    impl std::error::Error for Slow {}
+
+    fn classify(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<&'static str> {
+        e.is::<Slow>().then_some("timeout")
+    }
+
+    #[tokio::test]
+    async fn gets_count_hits_misses_and_failures_by_cause() {
+        let metrics = Arc::new(RequestMetrics::new(&["timeout"], Some(classify)));
+        let one_hit = tower::service_fn(|_req: Request| async {
+            Ok::<_, Slow>(Response::Values(vec![Value::default()]))
+        });
+        let service = Measure::new(one_hit, metrics.clone());
+        service
+            .clone()
+            .oneshot(get(&["a", "b", "c"]))
+            .await
+            .unwrap();
+        let failing = tower::service_fn(|_req: Request| async { Err::<Response, _>(Slow) });
+        let err = Measure::new(failing, metrics.clone())
+            .oneshot(get(&["a"]))
+            .await
+            .unwrap_err();
+        assert!(err.is::<Slow>());
+        assert_eq!(metrics.requests(0, 0), 1, "one get hit");
+        assert_eq!(metrics.requests(0, FAILED), 1, "one get failed");
+        assert_eq!(metrics.keys(), (1, 2));
+        assert_eq!(metrics.total(), 2);
+        assert_eq!(metrics.failed(), 1);
+        let causes: Vec<_> = metrics.failures().collect();
+        assert_eq!(causes, vec![("timeout", 1), ("other", 0)]);
+        assert_eq!(metrics.latency(0).count(), 2);
+        assert_eq!(metrics.latency_all().count(), 2);
+    }
+}
