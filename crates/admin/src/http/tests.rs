@@ -100,7 +100,7 @@ async fn oversized_heads_are_refused_and_silent_clients_closed() {
     };
     let (addr, _) = start(config).await;
     let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
-    big.extend(std::iter::repeat(b'a').take(1000));
+    big.extend(std::iter::repeat_n(b'a', 1000));
     let reply = exchange(addr, &big).await;
     assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
     // Sends half a head and nothing more: closed after the timeout, no reply.
