@@ -99,6 +99,10 @@ pub struct Args {
     /// stay away, and still resume without a full copy.
     #[arg(long = "replication-backlog-mb", default_value_t = 64)]
     pub replication_backlog_mb: usize,
+    /// Serve /metrics, /status, /healthz and a status page over HTTP on PORT
+    /// (127.0.0.1) or ADDR:PORT. Off unless given.
+    #[arg(long = "admin", value_name = "ADDR:PORT")]
+    pub admin: Option<String>,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),

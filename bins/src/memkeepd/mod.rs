@@ -1,6 +1,7 @@
 //! memkeepd: parse memcached's flags, bind, drop privileges, daemonize, then serve the
 //! cache on every listener until SIGTERM or SIGINT, and drain.
 
+mod admin;
 mod args;
 mod replication;
 mod settings;
@@ -18,8 +19,10 @@ use tokio::sync::watch;
 use tower::util::Either;
 use tracing::{info, warn};
 
-/// The service every worker serves: the cache, observed for replication when on.
-type Service = Either<memkeep_replication::Observe<Cache>, Cache>;
+/// The cache, observed for replication when on.
+type Replicated = Either<memkeep_replication::Observe<Cache>, Cache>;
+/// The service every worker serves: measured for the admin listener when on.
+type Service = Either<memkeep_admin::Measure<Replicated>, Replicated>;
 
 pub use args::Args;
 
@@ -44,6 +47,7 @@ fn run(args: Args) -> Result<(), String> {
     // waiting for signals unblocks them.
     crate::signals::hold()?;
     let listeners = bind(&args)?;
+    let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -54,7 +58,7 @@ fn run(args: Args) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, listeners);
+    let result = serve_all(&args, extended, listeners, admin);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -158,6 +162,7 @@ fn serve_all(
     args: &Args,
     extended: args::Extended,
     workers: Vec<Vec<Bound>>,
+    admin: Option<std::net::TcpListener>,
 ) -> Result<(), String> {
     let store = Arc::new(Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
@@ -197,9 +202,17 @@ fn serve_all(
         },
     );
     let replication = replication::start(args, cache.store().clone(), stop_rx.clone())?;
-    let service = match &replication {
-        Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache, r.clone())),
-        None => Either::Right(cache),
+    let replicated = match &replication {
+        Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
+        None => Either::Right(cache.clone()),
+    };
+    let (service, admin_thread) = match admin {
+        Some(listener) => {
+            let (service, thread) =
+                admin::start(args, listener, cache, &replication, replicated, &stop_rx)?;
+            (Either::Left(service), Some(thread))
+        }
+        None => (Either::Right(replicated), None),
     };
     let mut threads = Vec::new();
     for (i, listeners) in workers.into_iter().enumerate() {
@@ -224,6 +237,9 @@ fn serve_all(
         }
     }
     if let Some((_, thread)) = replication {
+        let _ = thread.join();
+    }
+    if let Some(thread) = admin_thread {
         let _ = thread.join();
     }
     info!("stopped");
