@@ -102,13 +102,12 @@ pub fn write_stats(
 }
 
 /// `{prefix}_requests_total{command,result}` and
-/// `{prefix}_request_duration_seconds{command}`, with `extra` labels on every
-/// sample. Only series that counted something are written.
+/// `{prefix}_request_duration_seconds{command}` for each set of counters, its
+/// labels on every sample. Only series that counted something are written.
 pub fn write_requests(
     out: &mut Encoder,
     prefix: &str,
-    requests: &RequestMetrics,
-    extra: &[(&str, &str)],
+    sources: &[(Vec<(&str, &str)>, &RequestMetrics)],
 ) {
     let total = format!("{prefix}_requests_total");
     let duration = format!("{prefix}_request_duration_seconds");
@@ -117,13 +116,15 @@ pub fn write_requests(
         Kind::Counter,
         "Requests by command and result (failed: no reply, the service failed).",
     );
-    for (c, command) in COMMANDS.iter().enumerate() {
-        for (r, result) in RESULTS.iter().enumerate() {
-            let n = requests.requests(c, r);
-            if n > 0 {
-                let mut labels = extra.to_vec();
-                labels.extend([("command", *command), ("result", *result)]);
-                out.sample(&total, &labels, n as f64);
+    for (extra, requests) in sources {
+        for (c, command) in COMMANDS.iter().enumerate() {
+            for (r, result) in RESULTS.iter().enumerate() {
+                let n = requests.requests(c, r);
+                if n > 0 {
+                    let mut labels = extra.clone();
+                    labels.extend([("command", *command), ("result", *result)]);
+                    out.sample(&total, &labels, n as f64);
+                }
             }
         }
     }
@@ -132,12 +133,14 @@ pub fn write_requests(
         Kind::Histogram,
         "Time from a request's decoding to its reply, by command.",
     );
-    for (c, command) in COMMANDS.iter().enumerate() {
-        let latency = requests.latency(c);
-        if latency.count() > 0 {
-            let mut labels = extra.to_vec();
-            labels.push(("command", *command));
-            out.histogram(&duration, &labels, &latency);
+    for (extra, requests) in sources {
+        for (c, command) in COMMANDS.iter().enumerate() {
+            let latency = requests.latency(c);
+            if latency.count() > 0 {
+                let mut labels = extra.clone();
+                labels.push(("command", *command));
+                out.histogram(&duration, &labels, &latency);
+            }
         }
     }
 }

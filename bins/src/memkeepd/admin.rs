@@ -210,7 +210,7 @@ impl Report for MemkeepdReport {
         let stats = self.stats();
         out.family("memkeep_up", Kind::Gauge, "1 while the server is serving.")
             .sample("memkeep_up", &[], 1.0);
-        write_requests(out, "memkeep", &self.requests, &[]);
+        write_requests(out, "memkeep", &[(Vec::new(), &*self.requests)]);
         write_stats(out, &stats, CACHE_METRICS);
         if self.replication.is_some() {
             let role = stat_text(&stats, "repl_role").unwrap_or("none");

@@ -3,3 +3,4 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod http;
+pub mod proxy;
