@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use memkeep_admin::{Encoder, Kind, Measure, NodeStatus, Recent, Report, RequestMetrics, Status};
+use memkeep_admin::{Encoder, Measure, NodeStatus, Recent, Report, RequestMetrics, Status};
 use memkeep_protocol::{Command, Form, Request, Response, TextForm, TextVerb};
 use memkeep_proxy::backend::{Backend, BackendError, ErrorKind};
 use memkeep_proxy::config::ServerSpec;
@@ -21,7 +21,9 @@ use tower::ServiceExt;
 
 use super::stack::ServerService;
 
-use crate::admin::{hit_rate, stat, stat_text, write_requests};
+use crate::admin::{hit_rate, stat, stat_text};
+
+mod metrics;
 
 /// How often each backend's `stats` is read.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -219,125 +221,9 @@ impl ProxyReport {
     }
 }
 
-/// A pool listener's counter: metric, kind, help, how to read it.
-type ConnectionFigure = (&'static str, Kind, &'static str, fn(&ConnectionStats) -> u64);
-
-/// Backend figures from its polled `stats`.
-const BACKEND_STATS: &[(&str, Kind, &str, &str)] = &[
-    (
-        "memkeep_backend_get_hits_total",
-        Kind::Counter,
-        "Keys found by gets, as the backend counts them.",
-        "get_hits",
-    ),
-    (
-        "memkeep_backend_get_misses_total",
-        Kind::Counter,
-        "Keys not found by gets, as the backend counts them.",
-        "get_misses",
-    ),
-    (
-        "memkeep_backend_memory_used_bytes",
-        Kind::Gauge,
-        "Bytes used by items on the backend.",
-        "bytes",
-    ),
-    (
-        "memkeep_backend_memory_limit_bytes",
-        Kind::Gauge,
-        "The backend's memory limit.",
-        "limit_maxbytes",
-    ),
-    (
-        "memkeep_backend_items",
-        Kind::Gauge,
-        "Items stored on the backend.",
-        "curr_items",
-    ),
-    (
-        "memkeep_backend_evictions_total",
-        Kind::Counter,
-        "Items the backend evicted.",
-        "evictions",
-    ),
-    (
-        "memkeep_backend_replication_lag_items",
-        Kind::Gauge,
-        "Replication lag the backend reports (memkeepd).",
-        "repl_lag_items",
-    ),
-];
-
 impl Report for ProxyReport {
     fn metrics(&self, out: &mut Encoder) {
-        out.family(
-            "memkeep_proxy_up",
-            Kind::Gauge,
-            "1 while the proxy is serving.",
-        )
-        .sample("memkeep_proxy_up", &[], 1.0);
-        let pools: Vec<_> = self
-            .pools
-            .iter()
-            .map(|p| (vec![("pool", p.name.as_str())], &*p.requests))
-            .collect();
-        write_requests(out, "memkeep_proxy", &pools);
-        out.family(
-            "memkeep_proxy_get_keys_total",
-            Kind::Counter,
-            "Keys clients asked for by pool, found (hit) or not (miss).",
-        );
-        for (labels, requests) in &pools {
-            let (hits, misses) = requests.keys();
-            for (result, n) in [("hit", hits), ("miss", misses)] {
-                let mut l = labels.clone();
-                l.push(("result", result));
-                out.sample("memkeep_proxy_get_keys_total", &l, n as f64);
-            }
-        }
-        let connection_figures: [ConnectionFigure; 5] = [
-            (
-                "memkeep_proxy_connections",
-                Kind::Gauge,
-                "Open client connections.",
-                |c| ConnectionStats::get(&c.curr_connections),
-            ),
-            (
-                "memkeep_proxy_connections_total",
-                Kind::Counter,
-                "Client connections accepted.",
-                |c| ConnectionStats::get(&c.total_connections),
-            ),
-            (
-                "memkeep_proxy_connections_rejected_total",
-                Kind::Counter,
-                "Client connections refused at the limit.",
-                |c| ConnectionStats::get(&c.rejected_connections),
-            ),
-            (
-                "memkeep_proxy_bytes_read_total",
-                Kind::Counter,
-                "Bytes read from clients.",
-                |c| ConnectionStats::get(&c.bytes_read),
-            ),
-            (
-                "memkeep_proxy_bytes_written_total",
-                Kind::Counter,
-                "Bytes written to clients.",
-                |c| ConnectionStats::get(&c.bytes_written),
-            ),
-        ];
-        for (name, kind, help, read) in connection_figures {
-            out.family(name, kind, help);
-            for pool in &self.pools {
-                out.sample(
-                    name,
-                    &[("pool", &pool.name)],
-                    read(&pool.connections) as f64,
-                );
-            }
-        }
-        self.backend_metrics(out);
+        metrics::write(self, out);
     }
 
     fn status(&self) -> Status {
@@ -379,123 +265,6 @@ impl Report for ProxyReport {
             healthy: true,
             health: format!("serving ({up} of {total} backends up)"),
             nodes,
-        }
-    }
-}
-
-impl ProxyReport {
-    fn backend_metrics(&self, out: &mut Encoder) {
-        let labelled: Vec<_> = self
-            .backends()
-            .map(|(pool, b)| {
-                let labels = vec![
-                    ("pool", pool.name.as_str()),
-                    ("backend", b.name.as_str()),
-                    ("address", b.backend.addr()),
-                ];
-                (labels, b)
-            })
-            .collect();
-        let requests: Vec<_> = labelled
-            .iter()
-            .map(|(l, b)| (l.clone(), &*b.requests))
-            .collect();
-        write_requests(out, "memkeep_backend", &requests);
-        out.family(
-            "memkeep_backend_state",
-            Kind::Gauge,
-            "1 for the backend's state (up, down, ejected), 0 for the others.",
-        );
-        for (labels, b) in &labelled {
-            let now = b.state();
-            for state in ["up", "down", "ejected"] {
-                let mut l = labels.clone();
-                l.push(("state", state));
-                out.sample(
-                    "memkeep_backend_state",
-                    &l,
-                    f64::from(u8::from(now == state)),
-                );
-            }
-        }
-        out.family(
-            "memkeep_backend_errors_total",
-            Kind::Counter,
-            "Requests to the backend that got no reply, by cause (timeout, ejected, down, other).",
-        );
-        for (labels, b) in &labelled {
-            for (cause, n) in b.requests.failures() {
-                let mut l = labels.clone();
-                l.push(("cause", cause));
-                out.sample("memkeep_backend_errors_total", &l, n as f64);
-            }
-        }
-        out.family(
-            "memkeep_backend_timeouts_total",
-            Kind::Counter,
-            "Requests to the backend that timed out.",
-        );
-        for (labels, b) in &labelled {
-            let timeouts = b.requests.failures().find(|(c, _)| *c == "timeout");
-            let n = timeouts.map_or(0, |(_, n)| n);
-            out.sample("memkeep_backend_timeouts_total", labels, n as f64);
-        }
-        out.family(
-            "memkeep_backend_ejections_total",
-            Kind::Counter,
-            "Times the eject layer took the backend out.",
-        );
-        for (labels, b) in &labelled {
-            out.sample(
-                "memkeep_backend_ejections_total",
-                labels,
-                b.ejected().1 as f64,
-            );
-        }
-        out.family(
-            "memkeep_backend_stats_age_seconds",
-            Kind::Gauge,
-            "Seconds since the backend's stats were last read (the figures below).",
-        );
-        for (labels, b) in &labelled {
-            if let Some(p) = b.polled.lock().as_ref() {
-                out.sample(
-                    "memkeep_backend_stats_age_seconds",
-                    labels,
-                    p.at.elapsed().as_secs_f64(),
-                );
-            }
-        }
-        let polled: Vec<_> = labelled.iter().map(|(l, b)| (l, b.stats())).collect();
-        for &(name, kind, help, field) in BACKEND_STATS {
-            let mut header = false;
-            for (labels, stats) in &polled {
-                if let Some(value) = stat(stats, field) {
-                    if !header {
-                        out.family(name, kind, help);
-                        header = true;
-                    }
-                    out.sample(name, labels, value);
-                }
-            }
-        }
-        let warming: Vec<_> = polled
-            .iter()
-            .filter_map(|(l, s)| stat_text(s, "repl_state").map(|st| (l, st == "warming")))
-            .collect();
-        if !warming.is_empty() {
-            out.family(
-                "memkeep_backend_replication_warming",
-                Kind::Gauge,
-                "1 while the backend (memkeepd) waits for its first full copy.",
-            );
-            for (labels, w) in warming {
-                out.sample(
-                    "memkeep_backend_replication_warming",
-                    labels,
-                    f64::from(u8::from(w)),
-                );
-            }
         }
     }
 }
