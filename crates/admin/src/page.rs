@@ -96,7 +96,11 @@ fn milliseconds(ms: f64) -> String {
 }
 
 fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
 }
 
 fn uptime(seconds: u64) -> String {
@@ -129,11 +133,12 @@ fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}\
 h1{font-size:1.4em;margin-bottom:.2em}.summary{color:#555}\
 table{border-collapse:collapse;margin-top:1em}\
-th,td{padding:.35em .8em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}\
+th,td{padding:.35em .6em;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}\
 th:nth-child(-n+4),td:nth-child(-n+4),td:last-child,th:last-child{text-align:left}\
+td:last-child{white-space:normal;max-width:20em}\
 thead th{background:#f3f3f3}\
 .up{color:#fff;background:#2a7;padding:.1em .5em;border-radius:.3em}\
 .warn{color:#000;background:#fc3;padding:.1em .5em;border-radius:.3em}\
@@ -179,6 +184,7 @@ mod tests {
         assert!(page.contains("&lt;cache-a&gt;"));
         assert!(page.contains("<td>50.0%</td>"));
         assert!(page.contains("1.0 MiB / 64.0 MiB (1.6%)"));
+        assert_eq!(mib(1536), "1.5 KiB");
         assert!(page.contains("200 µs") && page.contains("1.50 ms"));
         assert!(page.contains("<span class=\"warn\">ejected</span>"));
         assert!(page.contains("up 1h 2m 5s"));

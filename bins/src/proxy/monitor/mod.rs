@@ -239,7 +239,7 @@ impl Report for ProxyReport {
             up += usize::from(state == "up");
             let replication = stat_text(&stats, "repl_role").map(|role| {
                 format!(
-                    "{role} {}, lag {} items",
+                    "{role} {}, lag {}",
                     stat_text(&stats, "repl_state").unwrap_or("?"),
                     stat_text(&stats, "repl_lag_items").unwrap_or("0")
                 )
