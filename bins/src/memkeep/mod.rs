@@ -1,10 +1,12 @@
 //! `memkeep`: the operator's tool. Each subcommand is a module: `bench` (the load
-//! generator), `stats` (a table over several servers), `check` (a monitoring plugin).
+//! generator), `stats` (a table over several servers), `check` (a monitoring plugin),
+//! `route` (where a key goes), `dump` and `load` (copy items between servers).
 
 pub mod bench;
 pub mod check;
 mod client;
 mod health;
+pub mod route;
 pub mod stats;
 
 use std::process::ExitCode;
@@ -29,6 +31,9 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, with perfdata.
     Check(check::CheckArgs),
+    /// Which servers a key goes to, failover order included, from the proxy's
+    /// configuration.
+    Route(route::RouteArgs),
 }
 
 /// Runs memkeep with the process's arguments.
@@ -37,6 +42,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(args) => bench::main(args),
         Command::Stats(args) => stats::main(args),
+        Command::Route(args) => route::main(args),
         Command::Check(args) => return check::main(args),
     };
     match result {
