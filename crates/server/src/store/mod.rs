@@ -69,6 +69,7 @@
 mod arena;
 mod clock;
 mod item;
+mod metadump;
 #[cfg(test)]
 mod model_tests;
 mod ops;
