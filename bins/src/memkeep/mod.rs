@@ -5,7 +5,11 @@
 pub mod bench;
 pub mod check;
 mod client;
+pub mod dump;
+pub mod dumpfile;
 mod health;
+pub mod load;
+mod raw;
 pub mod route;
 pub mod stats;
 
@@ -34,6 +38,10 @@ pub enum Command {
     /// Which servers a key goes to, failover order included, from the proxy's
     /// configuration.
     Route(route::RouteArgs),
+    /// Write every item of a server (key, flags, expiry, value) to a file.
+    Dump(dump::DumpArgs),
+    /// Store the items of a dump in a server (warm a new node by hand).
+    Load(load::LoadArgs),
 }
 
 /// Runs memkeep with the process's arguments.
@@ -43,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::main(args),
         Command::Stats(args) => stats::main(args),
         Command::Route(args) => route::main(args),
+        Command::Dump(args) => dump::main(args),
+        Command::Load(args) => load::main(args),
         Command::Check(args) => return check::main(args),
     };
     match result {

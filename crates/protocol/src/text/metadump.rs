@@ -42,6 +42,16 @@ impl MetadumpEntry {
         out.put_slice(rest.as_bytes());
     }
 
+    /// Appends `key` URI-encoded, as metadump prints keys.
+    pub fn encode_key(key: &[u8], out: &mut BytesMut) {
+        uri_encode(key, out);
+    }
+
+    /// Decodes a URI-encoded key; `None` if a `%` is not followed by two hex digits.
+    pub fn decode_key(text: &str) -> Option<Bytes> {
+        uri_decode(text)
+    }
+
     /// Reads one line (without its `\n`); `None` if it is not a metadump line.
     pub fn parse(line: &[u8]) -> Option<MetadumpEntry> {
         let line = std::str::from_utf8(line).ok()?;
