@@ -47,6 +47,29 @@ pub const RESULTS: [&str; 10] = [
     "failed",
 ];
 
+// Indices into COMMANDS and RESULTS, for the code that picks them.
+const GET: usize = 0;
+const TOUCH: usize = 1;
+const SET: usize = 2;
+const ADD: usize = 3;
+const REPLACE: usize = 4;
+const APPEND: usize = 5;
+const PREPEND: usize = 6;
+const CAS: usize = 7;
+const DELETE: usize = 8;
+const INCR: usize = 9;
+const DECR: usize = 10;
+const FLUSH_ALL: usize = 11;
+const OTHER: usize = 12;
+const HIT: usize = 0;
+const MISS: usize = 1;
+const STORED: usize = 2;
+const NOT_STORED: usize = 3;
+const EXISTS: usize = 4;
+const NOT_FOUND: usize = 5;
+const DELETED: usize = 6;
+const OK: usize = 7;
+const ERROR: usize = 8;
 const FAILED: usize = 9;
 
 /// What a [`Measure`] layer counted.
@@ -158,7 +181,7 @@ impl RequestMetrics {
     }
 
     fn result_of(&self, command: usize, keys: usize, response: &Response) -> usize {
-        let is_get = command == 0 || command == 1;
+        let is_get = command == GET || command == TOUCH;
         match response {
             Response::Values(values) if is_get => {
                 let found = values.len().min(keys) as u64;
@@ -166,18 +189,18 @@ impl RequestMetrics {
                 self.keys_missed
                     .fetch_add(keys as u64 - found, Ordering::Relaxed);
                 if found > 0 {
-                    0
+                    HIT
                 } else {
-                    1
+                    MISS
                 }
             }
-            Response::Values(_) | Response::Touched(_) | Response::Number(..) => 0,
-            Response::NotFound if is_get || command == 9 || command == 10 => 1,
-            Response::Stored(_) => 2,
-            Response::NotStored => 3,
-            Response::Exists => 4,
-            Response::NotFound => 5,
-            Response::Deleted => 6,
+            Response::Values(_) | Response::Touched(_) | Response::Number(..) => HIT,
+            Response::NotFound if is_get || command == INCR || command == DECR => MISS,
+            Response::Stored(_) => STORED,
+            Response::NotStored => NOT_STORED,
+            Response::Exists => EXISTS,
+            Response::NotFound => NOT_FOUND,
+            Response::Deleted => DELETED,
             Response::TooLarge
             | Response::OutOfMemory
             | Response::NonNumeric
@@ -185,8 +208,8 @@ impl RequestMetrics {
             | Response::AuthError
             | Response::ClientError(_)
             | Response::ServerError(_)
-            | Response::ErrorLine(_) => 8,
-            _ => 7,
+            | Response::ErrorLine(_) => ERROR,
+            _ => OK,
         }
     }
 }
@@ -199,22 +222,22 @@ enum Outcome<'a> {
 /// The [`COMMANDS`] index of a request, and how many keys it asks for.
 pub fn command_of(command: &Command) -> (usize, usize) {
     match command {
-        Command::Get(get) if get.touch.is_some() => (1, get.keys.len()),
-        Command::Get(get) => (0, get.keys.len()),
-        Command::Touch(_) => (1, 1),
-        Command::Store(s) if s.cas.is_some() => (7, 1),
+        Command::Get(get) if get.touch.is_some() => (TOUCH, get.keys.len()),
+        Command::Get(get) => (GET, get.keys.len()),
+        Command::Touch(_) => (TOUCH, 1),
+        Command::Store(s) if s.cas.is_some() => (CAS, 1),
         Command::Store(s) => match s.mode {
-            StoreMode::Set => (2, 1),
-            StoreMode::Add => (3, 1),
-            StoreMode::Replace => (4, 1),
-            StoreMode::Append => (5, 1),
-            StoreMode::Prepend => (6, 1),
+            StoreMode::Set => (SET, 1),
+            StoreMode::Add => (ADD, 1),
+            StoreMode::Replace => (REPLACE, 1),
+            StoreMode::Append => (APPEND, 1),
+            StoreMode::Prepend => (PREPEND, 1),
         },
-        Command::Delete(_) => (8, 1),
-        Command::Arith(a) if a.incr => (9, 1),
-        Command::Arith(_) => (10, 1),
-        Command::FlushAll(_) => (11, 0),
-        _ => (12, 0),
+        Command::Delete(_) => (DELETE, 1),
+        Command::Arith(a) if a.incr => (INCR, 1),
+        Command::Arith(_) => (DECR, 1),
+        Command::FlushAll(_) => (FLUSH_ALL, 0),
+        _ => (OTHER, 0),
     }
 }
 
@@ -338,6 +361,43 @@ mod tests {
         e.is::<Slow>().then_some("timeout")
     }
 
+    #[test]
+    fn the_index_constants_name_their_labels() {
+        let commands = [
+            (GET, "get"),
+            (TOUCH, "touch"),
+            (SET, "set"),
+            (ADD, "add"),
+            (REPLACE, "replace"),
+            (APPEND, "append"),
+            (PREPEND, "prepend"),
+            (CAS, "cas"),
+            (DELETE, "delete"),
+            (INCR, "incr"),
+            (DECR, "decr"),
+            (FLUSH_ALL, "flush_all"),
+            (OTHER, "other"),
+        ];
+        for (i, name) in commands {
+            assert_eq!(COMMANDS[i], name);
+        }
+        let results = [
+            (HIT, "hit"),
+            (MISS, "miss"),
+            (STORED, "stored"),
+            (NOT_STORED, "not_stored"),
+            (EXISTS, "exists"),
+            (NOT_FOUND, "not_found"),
+            (DELETED, "deleted"),
+            (OK, "ok"),
+            (ERROR, "error"),
+            (FAILED, "failed"),
+        ];
+        for (i, name) in results {
+            assert_eq!(RESULTS[i], name);
+        }
+    }
+
     #[tokio::test]
     async fn gets_count_hits_misses_and_failures_by_cause() {
         let metrics = Arc::new(RequestMetrics::new(&["timeout"], Some(classify)));
@@ -356,8 +416,8 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is::<Slow>());
-        assert_eq!(metrics.requests(0, 0), 1, "one get hit");
-        assert_eq!(metrics.requests(0, FAILED), 1, "one get failed");
+        assert_eq!(metrics.requests(GET, HIT), 1, "one get hit");
+        assert_eq!(metrics.requests(GET, FAILED), 1, "one get failed");
         assert_eq!(metrics.keys(), (1, 2));
         assert_eq!(metrics.total(), 2);
         assert_eq!(metrics.failed(), 1);
