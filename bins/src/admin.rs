@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use memkeep_admin::{AdminConfig, Encoder, Kind, Report, RequestMetrics, COMMANDS, RESULTS};
+use memkeep_admin::{AdminConfig, Encoder, Kind, Report, RequestSnapshot, COMMANDS, RESULTS};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -107,7 +107,7 @@ pub fn write_stats(
 pub fn write_requests(
     out: &mut Encoder,
     prefix: &str,
-    sources: &[(Vec<(&str, &str)>, &RequestMetrics)],
+    sources: &[(Vec<(&str, &str)>, RequestSnapshot)],
 ) {
     let total = format!("{prefix}_requests_total");
     let duration = format!("{prefix}_request_duration_seconds");

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use memkeep_admin::{Encoder, Kind, NodeStatus, Recent, Report, RequestMetrics, Status};
+use memkeep_admin::{
+    Encoder, Kind, Measure, NodeStatus, Recent, Report, RequestMetrics, RequestSnapshot, Status,
+};
 use memkeep_protocol::{Command, Form, Request, TextForm, TextVerb};
 use memkeep_replication::Replication;
 use memkeep_server::cache::{Cache, VERSION};
@@ -16,18 +18,20 @@ use crate::admin::{hit_rate, stat, stat_text, write_requests, write_stats};
 pub struct MemkeepdReport {
     cache: Cache,
     replication: Option<Replication>,
-    requests: Arc<RequestMetrics>,
+    /// One set of counters per worker thread, so workers never write the same
+    /// cache line; summed when read.
+    requests: Vec<Arc<RequestMetrics>>,
     recent: Recent,
     /// Where clients reach this server, for the status table.
     address: String,
 }
 
 impl MemkeepdReport {
-    /// Reports on `cache`, whose requests `requests` counts.
+    /// Reports on `cache`, whose requests the workers count in `requests`.
     pub fn new(
         cache: Cache,
         replication: Option<Replication>,
-        requests: Arc<RequestMetrics>,
+        requests: Vec<Arc<RequestMetrics>>,
         address: String,
     ) -> Self {
         MemkeepdReport {
@@ -37,6 +41,14 @@ impl MemkeepdReport {
             recent: Recent::new(Duration::from_secs(1)),
             address,
         }
+    }
+
+    fn requests(&self) -> RequestSnapshot {
+        let mut sum = RequestSnapshot::default();
+        for worker in &self.requests {
+            sum.add(&worker.snapshot());
+        }
+        sum
     }
 
     fn stats(&self) -> Vec<(String, String)> {
@@ -210,7 +222,7 @@ impl Report for MemkeepdReport {
         let stats = self.stats();
         out.family("memkeep_up", Kind::Gauge, "1 while the server is serving.")
             .sample("memkeep_up", &[], 1.0);
-        write_requests(out, "memkeep", &[(Vec::new(), &*self.requests)]);
+        write_requests(out, "memkeep", &[(Vec::new(), self.requests())]);
         write_stats(out, &stats, CACHE_METRICS);
         if self.replication.is_some() {
             let role = stat_text(&stats, "repl_role").unwrap_or("none");
@@ -238,9 +250,8 @@ impl Report for MemkeepdReport {
 
     fn status(&self) -> Status {
         let stats = self.stats();
-        let lately = self
-            .recent
-            .update(self.requests.total(), self.requests.latency_all());
+        let counted = self.requests();
+        let lately = self.recent.update(counted.total(), counted.latency_all());
         let warming = self
             .replication
             .as_ref()
@@ -301,7 +312,8 @@ fn replication_summary(stats: &[(String, String)]) -> String {
     )
 }
 
-/// Wraps `service` in the `Measure` layer and starts the admin listener.
+/// Starts the admin listener and returns one service per worker thread: `service`
+/// in a `Measure` layer with that worker's own counters.
 pub(super) fn start(
     args: &super::Args,
     listener: std::net::TcpListener,
@@ -309,14 +321,10 @@ pub(super) fn start(
     replication: &Option<(Replication, std::thread::JoinHandle<()>)>,
     service: super::Replicated,
     stop: &tokio::sync::watch::Receiver<bool>,
-) -> Result<
-    (
-        memkeep_admin::Measure<super::Replicated>,
-        std::thread::JoinHandle<()>,
-    ),
-    String,
-> {
-    let requests = Arc::new(RequestMetrics::default());
+) -> Result<(Vec<Measure<super::Replicated>>, std::thread::JoinHandle<()>), String> {
+    let requests: Vec<Arc<RequestMetrics>> = (0..args.threads)
+        .map(|_| Arc::new(RequestMetrics::default()))
+        .collect();
     let address = match &args.unix_socket {
         Some(path) => path.display().to_string(),
         None => format!(
@@ -325,12 +333,16 @@ pub(super) fn start(
             args.port
         ),
     };
+    let services = requests
+        .iter()
+        .map(|r| Measure::new(service.clone(), r.clone()))
+        .collect();
     let report = MemkeepdReport::new(
         cache,
         replication.as_ref().map(|(r, _)| r.clone()),
-        requests.clone(),
+        requests,
         address,
     );
     let thread = crate::admin::spawn(listener, Arc::new(report), stop.clone())?;
-    Ok((memkeep_admin::Measure::new(service, requests), thread))
+    Ok((services, thread))
 }

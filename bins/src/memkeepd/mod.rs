@@ -206,17 +206,22 @@ fn serve_all(
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
         None => Either::Right(cache.clone()),
     };
-    let (service, admin_thread) = match admin {
+    // One service per worker: measured (each worker with its own counters) when
+    // the admin listener is on.
+    let (services, admin_thread): (Vec<Service>, _) = match admin {
         Some(listener) => {
-            let (service, thread) =
+            let (measured, thread) =
                 admin::start(args, listener, cache, &replication, replicated, &stop_rx)?;
-            (Either::Left(service), Some(thread))
+            (
+                measured.into_iter().map(Either::Left).collect(),
+                Some(thread),
+            )
         }
-        None => (Either::Right(replicated), None),
+        None => (vec![Either::Right(replicated); args.threads], None),
     };
     let mut threads = Vec::new();
-    for (i, listeners) in workers.into_iter().enumerate() {
-        let (service, config, stop_rx) = (service.clone(), config.clone(), stop_rx.clone());
+    for ((i, listeners), service) in workers.into_iter().enumerate().zip(services) {
+        let (config, stop_rx) = (config.clone(), stop_rx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("memkeepd-worker-{i}"))
             .spawn(move || serve_worker(listeners, service, config, stop_rx))

@@ -30,7 +30,9 @@ mod status;
 
 pub use histogram::{Histogram, Snapshot, BUCKETS};
 pub use http::{serve, AdminConfig};
-pub use measure::{command_of, Classifier, Measure, RequestMetrics, COMMANDS, RESULTS};
+pub use measure::{
+    command_of, Classifier, Measure, RequestMetrics, RequestSnapshot, COMMANDS, RESULTS,
+};
 pub use page::{render as render_page, REFRESH_SECONDS};
 pub use prometheus::{Encoder, Kind, CONTENT_TYPE};
 pub use status::{Lately, NodeStatus, Recent, Report, Status};

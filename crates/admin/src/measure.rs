@@ -113,56 +113,20 @@ impl RequestMetrics {
         }
     }
 
-    /// Requests of `command` (an index into [`COMMANDS`]) that ended in `result`
-    /// (an index into [`RESULTS`]).
-    pub fn requests(&self, command: usize, result: usize) -> u64 {
-        self.requests[command][result].load(Ordering::Relaxed)
-    }
-
-    /// Every request counted, whatever its command and result.
-    pub fn total(&self) -> u64 {
-        self.requests
-            .iter()
-            .flat_map(|row| row.iter())
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Requests that got no reply (the service failed).
-    pub fn failed(&self) -> u64 {
-        self.requests
-            .iter()
-            .map(|row| row[FAILED].load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Failures by cause.
-    pub fn failures(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        self.failures
-            .iter()
-            .map(|(name, c)| (*name, c.load(Ordering::Relaxed)))
-    }
-
-    /// Keys found and not found by gets.
-    pub fn keys(&self) -> (u64, u64) {
-        (
-            self.keys_hit.load(Ordering::Relaxed),
-            self.keys_missed.load(Ordering::Relaxed),
-        )
-    }
-
-    /// The latency of one command's requests.
-    pub fn latency(&self, command: usize) -> Snapshot {
-        self.latency[command].snapshot()
-    }
-
-    /// The latency of all requests together.
-    pub fn latency_all(&self) -> Snapshot {
-        let mut all = Snapshot::default();
-        for h in &self.latency {
-            all.add(&h.snapshot());
+    /// The counts now. Reading them is a pass over a few hundred atomics: done per
+    /// scrape, never per request.
+    pub fn snapshot(&self) -> RequestSnapshot {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        RequestSnapshot {
+            requests: self
+                .requests
+                .iter()
+                .map(|row| std::array::from_fn(|r| load(&row[r])))
+                .collect(),
+            latency: self.latency.iter().map(Histogram::snapshot).collect(),
+            keys: (load(&self.keys_hit), load(&self.keys_missed)),
+            failures: self.failures.iter().map(|(n, c)| (*n, load(c))).collect(),
         }
-        all
     }
 
     fn record(&self, command: usize, keys: usize, started: Instant, outcome: Outcome<'_>) {
@@ -210,6 +174,79 @@ impl RequestMetrics {
             | Response::ServerError(_)
             | Response::ErrorLine(_) => ERROR,
             _ => OK,
+        }
+    }
+}
+
+/// What a [`RequestMetrics`] had counted at one moment; snapshots of several (one
+/// per worker thread, so workers never share a counter) add up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestSnapshot {
+    requests: Vec<[u64; RESULTS.len()]>,
+    latency: Vec<Snapshot>,
+    keys: (u64, u64),
+    failures: Vec<(&'static str, u64)>,
+}
+
+impl RequestSnapshot {
+    /// Requests of `command` (an index into [`COMMANDS`]) that ended in `result`
+    /// (an index into [`RESULTS`]).
+    pub fn requests(&self, command: usize, result: usize) -> u64 {
+        self.requests.get(command).map_or(0, |row| row[result])
+    }
+
+    /// Every request counted, whatever its command and result.
+    pub fn total(&self) -> u64 {
+        self.requests.iter().flatten().sum()
+    }
+
+    /// Requests that got no reply (the service failed).
+    pub fn failed(&self) -> u64 {
+        self.requests.iter().map(|row| row[FAILED]).sum()
+    }
+
+    /// Failures by cause.
+    pub fn failures(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.failures.iter().copied()
+    }
+
+    /// Keys found and not found by gets.
+    pub fn keys(&self) -> (u64, u64) {
+        self.keys
+    }
+
+    /// The latency of one command's requests.
+    pub fn latency(&self, command: usize) -> Snapshot {
+        self.latency.get(command).copied().unwrap_or_default()
+    }
+
+    /// The latency of all requests together.
+    pub fn latency_all(&self) -> Snapshot {
+        let mut all = Snapshot::default();
+        for h in &self.latency {
+            all.add(h);
+        }
+        all
+    }
+
+    /// Adds another snapshot's counts (of counters with the same failure causes).
+    pub fn add(&mut self, other: &RequestSnapshot) {
+        if self.requests.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        for (mine, theirs) in self.requests.iter_mut().zip(&other.requests) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                *m += t;
+            }
+        }
+        for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
+            mine.add(theirs);
+        }
+        self.keys.0 += other.keys.0;
+        self.keys.1 += other.keys.1;
+        for ((_, mine), (_, theirs)) in self.failures.iter_mut().zip(&other.failures) {
+            *mine += theirs;
         }
     }
 }
@@ -416,14 +453,24 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is::<Slow>());
-        assert_eq!(metrics.requests(GET, HIT), 1, "one get hit");
-        assert_eq!(metrics.requests(GET, FAILED), 1, "one get failed");
-        assert_eq!(metrics.keys(), (1, 2));
-        assert_eq!(metrics.total(), 2);
-        assert_eq!(metrics.failed(), 1);
-        let causes: Vec<_> = metrics.failures().collect();
+        let counted = metrics.snapshot();
+        assert_eq!(counted.requests(GET, HIT), 1, "one get hit");
+        assert_eq!(counted.requests(GET, FAILED), 1, "one get failed");
+        assert_eq!(counted.keys(), (1, 2));
+        assert_eq!(counted.total(), 2);
+        assert_eq!(counted.failed(), 1);
+        let causes: Vec<_> = counted.failures().collect();
         assert_eq!(causes, vec![("timeout", 1), ("other", 0)]);
-        assert_eq!(metrics.latency(0).count(), 2);
-        assert_eq!(metrics.latency_all().count(), 2);
+        assert_eq!(counted.latency(GET).count(), 2);
+        assert_eq!(counted.latency_all().count(), 2);
+
+        // Two workers' counters add up.
+        let mut sum = RequestSnapshot::default();
+        sum.add(&counted);
+        sum.add(&counted);
+        assert_eq!(sum.total(), 4);
+        assert_eq!(sum.keys(), (2, 4));
+        assert_eq!(sum.failures().next(), Some(("timeout", 2)));
+        assert_eq!(sum.latency_all().count(), 4);
     }
 }

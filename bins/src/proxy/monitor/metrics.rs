@@ -73,7 +73,7 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
     let pools: Vec<_> = report
         .pools
         .iter()
-        .map(|p| (vec![("pool", p.name.as_str())], &*p.requests))
+        .map(|p| (vec![("pool", p.name.as_str())], p.requests.snapshot()))
         .collect();
     write_requests(out, "memkeep_proxy", &pools);
     out.family(
@@ -147,7 +147,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         .collect();
     let requests: Vec<_> = labelled
         .iter()
-        .map(|(l, b)| (l.clone(), &*b.requests))
+        .map(|(l, b)| (l.clone(), b.requests.snapshot()))
         .collect();
     write_requests(out, "memkeep_backend", &requests);
     out.family(
@@ -173,7 +173,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         "Requests to the backend that got no reply, by cause (timeout, ejected, down, other).",
     );
     for (labels, b) in &labelled {
-        for (cause, n) in b.requests.failures() {
+        for (cause, n) in b.requests.snapshot().failures() {
             let mut l = labels.clone();
             l.push(("cause", cause));
             out.sample("memkeep_backend_errors_total", &l, n as f64);
@@ -185,7 +185,8 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         "Requests to the backend that timed out.",
     );
     for (labels, b) in &labelled {
-        let timeouts = b.requests.failures().find(|(c, _)| *c == "timeout");
+        let counted = b.requests.snapshot();
+        let timeouts = counted.failures().find(|(c, _)| *c == "timeout");
         let n = timeouts.map_or(0, |(_, n)| n);
         out.sample("memkeep_backend_timeouts_total", labels, n as f64);
     }

@@ -231,9 +231,10 @@ impl Report for ProxyReport {
         let (mut up, mut total) = (0, 0);
         for (pool, backend) in self.backends() {
             let stats = backend.stats();
+            let counted = backend.requests.snapshot();
             let lately = backend
                 .recent
-                .update(backend.requests.total(), backend.requests.latency_all());
+                .update(counted.total(), counted.latency_all());
             let state = backend.state();
             total += 1;
             up += usize::from(state == "up");
