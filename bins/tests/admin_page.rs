@@ -1,6 +1,7 @@
 //! The status page in a real browser: headless Chromium (Debian `chromium`) loads
-//! memkeep-proxy's page over a live pool and takes a screenshot, which must be a
-//! real 1200x800 PNG with content. Set `MEMKEEP_STATUS_PAGE_PNG=docs/status-page.png`
+//! memkeep-proxy's page over a live pool, and memkeepd's page of a replica still
+//! waiting for its copy, and takes screenshots, which must be real 1200x800 PNGs
+//! with content. Set `MEMKEEP_STATUS_PAGE_PNG=docs/status-page.png`
 //! to keep the screenshot (the README shows it).
 
 mod admin;
@@ -103,6 +104,30 @@ fn chromium_renders_the_proxy_status_page() {
         let s: serde_json::Value = serde_json::from_str(&get(proxy.admin, "/status").body).unwrap();
         s["nodes"][0]["ops_per_second"].as_f64().unwrap_or(0.0) > 0.0
     }));
+    let png = screenshot(proxy.admin);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    assert_non_trivial(&png);
+    if let Ok(keep) = std::env::var("MEMKEEP_STATUS_PAGE_PNG") {
+        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(keep);
+        std::fs::write(target, &png).unwrap();
+    }
+}
+
+#[test]
+fn chromium_renders_the_memkeepd_status_page_of_a_warming_replica() {
+    let primary_repl = free_port();
+    let peer = format!("127.0.0.1:{primary_repl}");
+    let (_replica, admin) = admin::http::memkeepd_with_admin(&["--replica-of", &peer]);
+    let page = get(admin, "/");
+    assert!(page.body.contains("warming: waiting for a full copy from"));
+    assert_non_trivial(&screenshot(admin));
+}
+
+/// Headless Chromium's screenshot of the page at `/` on `admin`, as PNG bytes.
+fn screenshot(admin: u16) -> Vec<u8> {
     let dir = std::env::temp_dir().join(format!("memkeep-chromium-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     let shot = dir.join("status.png");
@@ -121,7 +146,7 @@ fn chromium_renders_the_proxy_status_page() {
         ])
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
         .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("http://127.0.0.1:{}/", proxy.admin))
+        .arg(format!("http://127.0.0.1:{admin}/"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -138,22 +163,18 @@ fn chromium_renders_the_proxy_status_page() {
         panic!("chromium did not finish within two minutes");
     }
     assert!(status.unwrap().success(), "chromium failed: {status:?}");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    load.join().unwrap();
     let png = std::fs::read(&shot).expect("no screenshot written");
-    assert_eq!(png_size(&png), (1200, 800));
-    // A blank 1200x800 page compresses to a few KB; a table with text and colored
-    // state badges is far larger.
+    let _ = std::fs::remove_dir_all(&dir);
+    png
+}
+
+/// A real 1200x800 PNG with content: a blank page compresses to a few KB; a table
+/// with text and coloured state badges is far larger.
+fn assert_non_trivial(png: &[u8]) {
+    assert_eq!(png_size(png), (1200, 800));
     assert!(
         png.len() > 20_000,
         "screenshot of {} bytes looks empty",
         png.len()
     );
-    if let Ok(keep) = std::env::var("MEMKEEP_STATUS_PAGE_PNG") {
-        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(keep);
-        std::fs::copy(&shot, target).unwrap();
-    }
-    let _ = std::fs::remove_dir_all(&dir);
 }
