@@ -3,7 +3,7 @@
 //! until SIGTERM or SIGINT, then drain.
 
 mod args;
-mod monitor;
+pub mod monitor;
 mod stack;
 
 use std::net::{SocketAddr, ToSocketAddrs};

@@ -131,6 +131,25 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
             );
         }
     }
+    let repairing: Vec<_> = report
+        .pools
+        .iter()
+        .filter_map(|p| p.read_repairs().map(|n| (p, n)))
+        .collect();
+    if !repairing.is_empty() {
+        out.family(
+            "memkeep_proxy_read_repairs_total",
+            Kind::Counter,
+            "Items read repair wrote back to a replica that missed them.",
+        );
+        for (pool, n) in repairing {
+            out.sample(
+                "memkeep_proxy_read_repairs_total",
+                &[("pool", &pool.name)],
+                n as f64,
+            );
+        }
+    }
     backend_metrics(report, out);
 }
 fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
@@ -246,5 +265,38 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
                 f64::from(u8::from(w)),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use memkeep_admin::Report;
+
+    use super::super::{PoolWatch, ProxyReport};
+    use super::*;
+
+    #[test]
+    fn read_repairs_are_counted_for_pools_that_repair() {
+        let repairs = Arc::new(AtomicU64::new(0));
+        let mut repairing = PoolWatch::new("replicated", Arc::default());
+        repairing.count_read_repairs(repairs.clone());
+        repairing.count_read_repairs(Arc::new(AtomicU64::new(2)));
+        let plain = PoolWatch::new("plain", Arc::default());
+        let report = ProxyReport::new(vec![repairing, plain]);
+        repairs.store(3, Ordering::Relaxed);
+        let mut out = Encoder::new();
+        report.metrics(&mut out);
+        let text = out.finish();
+        assert!(
+            text.contains("memkeep_proxy_read_repairs_total{pool=\"replicated\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("read_repairs_total{pool=\"plain\"}"),
+            "{text}"
+        );
     }
 }

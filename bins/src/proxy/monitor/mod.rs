@@ -5,6 +5,7 @@
 //! layer over the backend's stack), and its own `stats`, polled in the background
 //! every few seconds for hit rate, memory and replication state.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -144,6 +145,8 @@ pub struct PoolWatch {
     pub connections: Arc<ConnectionStats>,
     /// Its backends, in configuration order.
     pub backends: Vec<Arc<BackendWatch>>,
+    /// The read-repair layers' write-back counters, when its route repairs reads.
+    read_repairs: Vec<Arc<AtomicU64>>,
 }
 
 impl PoolWatch {
@@ -154,11 +157,29 @@ impl PoolWatch {
             requests: Arc::new(RequestMetrics::default()),
             connections,
             backends: Vec::new(),
+            read_repairs: Vec::new(),
         }
     }
 }
 
 impl PoolWatch {
+    /// Counts a read-repair layer's write-backs (`ReadRepairLayer::repairs`) in the
+    /// pool's `memkeep_proxy_read_repairs_total`; call it for each one the pool's
+    /// route builds.
+    pub fn count_read_repairs(&mut self, repairs: Arc<AtomicU64>) {
+        self.read_repairs.push(repairs);
+    }
+
+    /// Items the pool's read-repair layers wrote back; `None` when it has none.
+    fn read_repairs(&self) -> Option<u64> {
+        (!self.read_repairs.is_empty()).then(|| {
+            self.read_repairs
+                .iter()
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                .sum()
+        })
+    }
+
     /// Watches one backend (`service` is its whole stack: eject, timeout, backend)
     /// and returns the stack measured.
     pub fn watch(
