@@ -1,6 +1,7 @@
 //! The memkeep binaries: the only place that reads flags, files and the environment,
 //! and assembles the services the library crates provide.
 
+pub mod admin;
 pub mod logging;
 pub mod memkeep;
 pub mod memkeepd;

@@ -9,6 +9,8 @@ mod case;
 
 #[path = "conformance/binary.rs"]
 mod binary;
+#[path = "conformance/crawler.rs"]
+mod crawler;
 #[path = "conformance/meta.rs"]
 mod meta;
 #[path = "conformance/text.rs"]
@@ -24,8 +26,9 @@ fn run_case(server: &Server, case: &Case, binary: bool) -> Result<(), String> {
 }
 
 fn run_all(server: &Server) {
-    let tables: [(&str, &[Case], bool); 3] = [
+    let tables: [(&str, &[Case], bool); 4] = [
         ("text", text::CASES, false),
+        ("crawler", crawler::CASES, false),
         ("meta", meta::CASES, false),
         ("binary", binary::CASES, true),
     ];

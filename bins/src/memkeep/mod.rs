@@ -1,10 +1,16 @@
 //! `memkeep`: the operator's tool. Each subcommand is a module: `bench` (the load
-//! generator), `stats` (a table over several servers), `check` (a monitoring plugin).
+//! generator), `stats` (a table over several servers), `check` (a monitoring plugin),
+//! `route` (where a key goes), `dump` and `load` (copy items between servers).
 
 pub mod bench;
 pub mod check;
 mod client;
+pub mod dump;
+pub mod dumpfile;
 mod health;
+pub mod load;
+mod raw;
+pub mod route;
 pub mod stats;
 
 use std::process::ExitCode;
@@ -29,6 +35,13 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Nagios/Icinga plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, with perfdata.
     Check(check::CheckArgs),
+    /// Which servers a key goes to, failover order included, from the proxy's
+    /// configuration.
+    Route(route::RouteArgs),
+    /// Write every item of a server (key, flags, expiry, value) to a file.
+    Dump(dump::DumpArgs),
+    /// Store the items of a dump in a server (warm a new node by hand).
+    Load(load::LoadArgs),
 }
 
 /// Runs memkeep with the process's arguments.
@@ -37,6 +50,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bench(args) => bench::main(args),
         Command::Stats(args) => stats::main(args),
+        Command::Route(args) => route::main(args),
+        Command::Dump(args) => dump::main(args),
+        Command::Load(args) => load::main(args),
         Command::Check(args) => return check::main(args),
     };
     match result {

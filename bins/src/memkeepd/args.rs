@@ -132,6 +132,10 @@ pub struct Args {
         requires = "replication_tls_cert"
     )]
     pub replication_tls_ca: Option<PathBuf>,
+    /// Serve /metrics, /status, /healthz and a status page over HTTP on PORT
+    /// (127.0.0.1) or ADDR:PORT. Off unless given.
+    #[arg(long = "admin", value_name = "ADDR:PORT")]
+    pub admin: Option<String>,
     /// Print the version and exit.
     #[arg(short = 'V', long = "version", action = ArgAction::Version)]
     pub version: (),

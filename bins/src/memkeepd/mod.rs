@@ -1,6 +1,7 @@
 //! memkeepd: parse memcached's flags, bind, drop privileges, daemonize, then serve the
 //! cache on every listener until SIGTERM or SIGINT, and drain.
 
+mod admin;
 mod args;
 mod open_files;
 mod replication;
@@ -20,8 +21,10 @@ use tokio::sync::watch;
 use tower::util::Either;
 use tracing::{info, warn};
 
-/// The service every worker serves: the cache, observed for replication when on.
-type Service = Either<memkeep_replication::Observe<Cache>, Cache>;
+/// The cache, observed for replication when on.
+type Replicated = Either<memkeep_replication::Observe<Cache>, Cache>;
+/// The service every worker serves: measured for the admin listener when on.
+type Service = Either<memkeep_admin::Measure<Replicated>, Replicated>;
 
 pub use args::Args;
 
@@ -49,6 +52,7 @@ fn run(args: Args) -> Result<(), String> {
     security::hold_hangup()?;
     let security = security::load(&args, &extended)?;
     let listeners = bind(&args, &security)?;
+    let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -59,7 +63,7 @@ fn run(args: Args) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, security, listeners);
+    let result = serve_all(&args, extended, security, listeners, admin);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -178,6 +182,7 @@ fn serve_all(
     extended: args::Extended,
     security: security::Security,
     workers: Vec<Vec<Bound>>,
+    admin: Option<std::net::TcpListener>,
 ) -> Result<(), String> {
     let store = Arc::new(Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
@@ -221,13 +226,26 @@ fn serve_all(
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
     let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
-    let service = match &replication {
-        Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache, r.clone())),
-        None => Either::Right(cache),
+    let replicated = match &replication {
+        Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
+        None => Either::Right(cache.clone()),
+    };
+    // One service per worker: measured (each worker with its own counters) when
+    // the admin listener is on.
+    let (services, admin_thread): (Vec<Service>, _) = match admin {
+        Some(listener) => {
+            let (measured, thread) =
+                admin::start(args, listener, cache, &replication, replicated, &stop_rx)?;
+            (
+                measured.into_iter().map(Either::Left).collect(),
+                Some(thread),
+            )
+        }
+        None => (vec![Either::Right(replicated); args.threads], None),
     };
     let mut threads = Vec::new();
-    for (i, listeners) in workers.into_iter().enumerate() {
-        let (service, config, stop_rx) = (service.clone(), config.clone(), stop_rx.clone());
+    for ((i, listeners), service) in workers.into_iter().enumerate().zip(services) {
+        let (config, stop_rx) = (config.clone(), stop_rx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("memkeepd-worker-{i}"))
             .spawn(move || serve_worker(listeners, service, config, stop_rx))
@@ -249,6 +267,9 @@ fn serve_all(
         }
     }
     if let Some((_, thread)) = replication {
+        let _ = thread.join();
+    }
+    if let Some(thread) = admin_thread {
         let _ = thread.join();
     }
     info!("stopped");

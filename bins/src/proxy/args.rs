@@ -44,6 +44,10 @@ pub struct Args {
     /// twemproxy's log file (accepted; logs go to stderr).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Serve /metrics, /status, /healthz and a status page over HTTP on PORT
+    /// (127.0.0.1) or ADDR:PORT. Off unless given.
+    #[arg(long = "admin", value_name = "ADDR:PORT")]
+    pub admin: Option<String>,
     /// Worker threads (default: the number of CPUs).
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,

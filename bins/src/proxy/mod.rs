@@ -3,6 +3,7 @@
 //! until SIGTERM or SIGINT, then drain.
 
 mod args;
+pub mod monitor;
 mod security;
 mod stack;
 
@@ -136,6 +137,7 @@ fn run(args: Args) -> Result<(), String> {
         .iter()
         .map(|site| bind(site).map(|l| (site.clone(), l)))
         .collect::<Result<Vec<_>, _>>()?;
+    let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
     if args.daemonize {
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
     }
@@ -151,7 +153,7 @@ fn run(args: Args) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    let result = runtime.block_on(serve_all(bound));
+    let result = runtime.block_on(serve_all(bound, admin));
     if let Some(path) = &args.pid_file {
         let _ = std::fs::remove_file(path);
     }
@@ -177,14 +179,29 @@ fn bind(site: &Site) -> Result<std::net::TcpListener, String> {
     listen().map_err(|e| format!("pool {}: cannot listen on {addr}: {e}", site.name))
 }
 
-async fn serve_all(bound: Vec<(Site, std::net::TcpListener)>) -> Result<(), String> {
+async fn serve_all(
+    bound: Vec<(Site, std::net::TcpListener)>,
+    admin: Option<std::net::TcpListener>,
+) -> Result<(), String> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut watches = Vec::new();
     for (site, listener) in bound {
-        let service = pool_service(&site.name, &site.pool)?;
+        let clients = security::listener(&site)?;
+        let mut config = ServeConfig::new(
+            site.max_connections.unwrap_or(1 << 20),
+            ConnectionConfig {
+                auth: clients.auth.clone(),
+                ..ConnectionConfig::default()
+            },
+        );
+        config.tls = clients.tls.clone();
+        let service = match admin {
+            Some(_) => monitor::watched_pool(&site, &config, &mut watches)?,
+            None => pool_service(&site.name, &site.pool)?,
+        };
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let clients = security::listener(&site)?;
         if !addr.ip().is_loopback() && clients.auth.is_none() {
             warn!(%addr, "listening beyond loopback without authentication (authfile)");
         }
@@ -192,14 +209,6 @@ async fn serve_all(bound: Vec<(Site, std::net::TcpListener)>) -> Result<(), Stri
             warn!(%addr, "listening beyond loopback without TLS");
         }
         info!(pool = %site.name, %addr, servers = site.pool.servers.len(), "listening");
-        let mut config = ServeConfig::new(
-            site.max_connections.unwrap_or(1 << 20),
-            ConnectionConfig {
-                auth: clients.auth,
-                ..ConnectionConfig::default()
-            },
-        );
-        config.tls = clients.tls;
         let mut stop = stop_rx.clone();
         tasks.spawn(serve(
             Listener::Tcp(listener),
@@ -210,8 +219,20 @@ async fn serve_all(bound: Vec<(Site, std::net::TcpListener)>) -> Result<(), Stri
             },
         ));
     }
+    let admin_thread = match admin {
+        Some(listener) => Some(monitor::start(
+            listener,
+            watches,
+            &mut tasks,
+            stop_rx.clone(),
+        )?),
+        None => None,
+    };
     wait_for_signal(Arc::new(stop_tx)).await;
     while tasks.join_next().await.is_some() {}
+    if let Some(thread) = admin_thread {
+        let _ = thread.join();
+    }
     info!("stopped");
     Ok(())
 }

@@ -13,7 +13,7 @@ use memkeep_ring::{Distribution, Hash, Ring, Server};
 use tower::util::{BoxCloneService, BoxCloneSyncService};
 
 /// One server's stack: shared by every clone of the shard, so `Sync`.
-type ServerService = BoxCloneSyncService<Request, Response, BoxError>;
+pub(super) type ServerService = BoxCloneSyncService<Request, Response, BoxError>;
 
 /// What every stack is at the edge.
 pub type PoolService = BoxCloneService<Request, Response, BoxError>;
@@ -62,6 +62,15 @@ pub fn ring_builder(
 /// The pool's service. Starts the backends' connection tasks: call inside the
 /// runtime.
 pub fn pool_service(name: &str, pool: &PoolConfig) -> Result<PoolService, String> {
+    watched_pool_service(name, pool, None)
+}
+
+/// [`pool_service`], each backend also measured into `watch` for the admin listener.
+pub fn watched_pool_service(
+    name: &str,
+    pool: &PoolConfig,
+    mut watch: Option<&mut super::monitor::PoolWatch>,
+) -> Result<PoolService, String> {
     let (builder, specs) = ring_builder(name, pool)?;
     let security = super::security::backends(name, pool)?;
     let live = LiveSet::new(specs.len());
@@ -78,20 +87,27 @@ pub fn pool_service(name: &str, pool: &PoolConfig) -> Result<PoolService, String
                     ..BackendConfig::default()
                 },
             );
+            let backend_handle = backend.clone();
             let timed = match pool.timeout() {
                 Some(limit) => BoxCloneSyncService::new(Timeout::new(backend, limit)),
                 None => BoxCloneSyncService::new(backend),
             };
-            match pool.eject {
+            let (service, ejected) = match pool.eject {
                 Some(eject) => {
                     let config = EjectConfig {
                         failure_limit: eject.failure_limit,
                         retry_timeout: Duration::from_millis(eject.retry_timeout_ms),
                     };
                     let publish = eject.rebuild_ring.then(|| (live.clone(), i));
-                    BoxCloneSyncService::new(Eject::new(timed, config, publish))
+                    let eject = Eject::new(timed, config, publish);
+                    let probe = super::monitor::eject_probe(&eject);
+                    (BoxCloneSyncService::new(eject), Some(probe))
                 }
-                None => timed,
+                None => (timed, None),
+            };
+            match watch.as_deref_mut() {
+                Some(w) => w.watch(spec, backend_handle, ejected, service),
+                None => service,
             }
         })
         .collect();

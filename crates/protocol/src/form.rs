@@ -70,6 +70,8 @@ pub enum TextVerb {
     Verbosity,
     Quit,
     Shutdown,
+    /// `lru_crawler` (only its `metadump` subcommand is served).
+    LruCrawler,
 }
 
 impl TextVerb {
@@ -90,6 +92,7 @@ impl TextVerb {
             TextVerb::Incr => "incr",
             TextVerb::Decr => "decr",
             TextVerb::Touch => "touch",
+            TextVerb::LruCrawler => "lru_crawler",
             TextVerb::FlushAll => "flush_all",
             TextVerb::Stats => "stats",
             TextVerb::Version => "version",

@@ -36,7 +36,9 @@ pub use error::{DecodeError, InvalidResponse, ProtocolError};
 pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;
 pub use request::{
-    Arith, Command, Delete, FlushAll, Get, Request, Sasl, Store, StoreMode, Touch, Vivify,
+    Arith, Command, Delete, FlushAll, Get, MetadumpScope, Request, Sasl, Store, StoreMode, Touch,
+    Vivify,
 };
 pub use response::{ItemMeta, Response, Value};
+pub use text::metadump::MetadumpEntry;
 pub use text::number::strtoull;

@@ -22,6 +22,8 @@ pub struct Request {
 pub enum Command {
     /// Retrieve one or more items (get, gets, gat, gats, mg, binary GET*/GAT*).
     Get(Get),
+    /// List every item's key and metadata (`lru_crawler metadump all|hash|CLASSES`).
+    Metadump(MetadumpScope),
     /// Store an item (set, add, replace, append, prepend, cas, ms, binary SET*...).
     Store(Store),
     /// Remove an item (delete, md, binary DELETE).
@@ -208,4 +210,16 @@ impl Command {
                 | Command::Debug(_)
         )
     }
+}
+
+/// Which items `lru_crawler metadump` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadumpScope {
+    /// `all` or `hash`: every item.
+    All,
+    /// Items of these slab classes (memcached's class of each item's size).
+    Classes(Vec<u32>),
+    /// A class list memcached refuses (`BADCLASS invalid class id`): memcached
+    /// checks it when it runs the command, after parsing.
+    BadClass,
 }

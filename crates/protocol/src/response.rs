@@ -12,6 +12,9 @@ pub enum Response {
     /// Retrieval result: the hits in request key order, misses left out. For a
     /// single-key request (meta, binary) an empty list is a miss.
     Values(Vec<Value>),
+    /// `lru_crawler metadump`'s lines, each encoded by [`crate::MetadumpEntry`]
+    /// (the `END` is added when the reply is written).
+    Metadump(Bytes),
     /// The item was stored.
     Stored(ItemMeta),
     /// A conditional store's condition failed (add on a present key, replace or

@@ -120,6 +120,7 @@ pub(super) fn encode_request(form: &BinaryForm, command: &Command, out: &mut Byt
         | Command::Quit
         | Command::SaslListMechs
         | Command::Shutdown { .. }
+        | Command::Metadump(_)
         | Command::Debug(_) => extras_len = 0,
     }
     packet.extras = &extras[..extras_len];

@@ -110,7 +110,7 @@ pub fn for_command(command: &Command) -> u8 {
         Command::Stats(_) => STAT,
         Command::Version => VERSION,
         Command::Verbosity(_) => VERBOSITY,
-        Command::Noop | Command::Shutdown { .. } | Command::Debug(_) => NOOP,
+        Command::Noop | Command::Shutdown { .. } | Command::Debug(_) | Command::Metadump(_) => NOOP,
         Command::Quit => QUIT,
         Command::SaslListMechs => SASL_LIST_MECHS,
         Command::SaslAuth(_) => SASL_AUTH,

@@ -118,6 +118,7 @@ pub(super) fn encode_request(form: &MetaForm, command: &Command, out: &mut Bytes
         } else {
             b"shutdown\r\n"
         }),
+        Command::Metadump(scope) => crate::text::metadump::encode_request(scope, out),
         // SASL exists only in the binary protocol: there is nothing to write.
         Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {}
     }

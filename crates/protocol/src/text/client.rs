@@ -3,6 +3,7 @@
 
 use bytes::{BufMut, BytesMut};
 
+use super::metadump;
 use crate::{Command, StoreMode, TextForm, TextVerb};
 
 /// See [`super::encode_request`].
@@ -105,6 +106,9 @@ pub(crate) fn encode_request(form: &TextForm, command: &Command, out: &mut Bytes
         Command::Quit => return out.put_slice(b"quit\r\n"),
         Command::Shutdown { graceful: false } => return out.put_slice(b"shutdown\r\n"),
         Command::Shutdown { graceful: true } => return out.put_slice(b"shutdown graceful\r\n"),
+        // Its reply has no bound: whoever sends it streams the lines (the `memkeep
+        // dump` tool) rather than decoding one reply.
+        Command::Metadump(scope) => return metadump::encode_request(scope, out),
         // No text form exists for these (meta and binary only): nothing is written and
         // no reply is to be expected. Callers send them in a dialect that has them.
         Command::Noop

@@ -5,12 +5,13 @@
 use bytes::{Bytes, BytesMut};
 use memchr::memchr;
 
+use super::metadump;
 use super::number::{strtol_i32, strtoul_u32, strtoull};
 use super::store::{decode_store, store_header, store_verb};
 use super::tokens::{spans, Tokens};
 use crate::{
-    Arith, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, ProtocolError, Request,
-    TextForm, TextVerb, Touch,
+    Arith, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, MetadumpScope, ProtocolError,
+    Request, TextForm, TextVerb, Touch,
 };
 
 /// The verb recorded for lines that name no known command. A form needs a verb,
@@ -141,7 +142,8 @@ fn head(cmd: &[u8]) -> Head {
         b"verbosity" => TextVerb::Verbosity,
         b"quit" => TextVerb::Quit,
         b"shutdown" => TextVerb::Shutdown,
-        b"lru_crawler" | b"watch" | b"lru" => return Head::Unsupported,
+        b"lru_crawler" => TextVerb::LruCrawler,
+        b"watch" | b"lru" => return Head::Unsupported,
         _ => return Head::Unknown,
     })
 }
@@ -295,6 +297,18 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
             }
         },
         TextVerb::Version => Command::Version,
+        // Only `metadump` of memcached's crawler commands: the rest tune a crawler
+        // memkeepd does not have.
+        TextVerb::LruCrawler => {
+            wrong_count(n == 4 && tokens.get(1) == b"metadump")?;
+            Command::Metadump(match tokens.get(2) {
+                b"all" | b"hash" => MetadumpScope::All,
+                list => match metadump::parse_classes(list) {
+                    Some(classes) => MetadumpScope::Classes(classes),
+                    None => MetadumpScope::BadClass,
+                },
+            })
+        }
         _ => Command::Quit,
     };
     // Only the commands memcached checks `noreply` on honour it.

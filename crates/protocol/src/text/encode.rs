@@ -48,6 +48,10 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
             out.put_slice(version);
             b"\r\n"
         }
+        Response::Metadump(lines) => {
+            out.put_slice(lines);
+            b"END\r\n"
+        }
         Response::Stats(stats) => {
             for (name, value) in stats {
                 out.put_slice(b"STAT ");

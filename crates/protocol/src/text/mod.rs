@@ -10,6 +10,7 @@ use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, Te
 mod client;
 mod decode;
 mod encode;
+pub(crate) mod metadump;
 pub(crate) mod number;
 mod reply;
 mod store;

@@ -114,9 +114,12 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Shutdown { .. } => {
             return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
         }
-        Command::Quit | Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {
-            return Local::Answer(Response::Error)
-        }
+        // A metadump's reply has no bound: dump each server directly instead.
+        Command::Quit
+        | Command::SaslListMechs
+        | Command::SaslAuth(_)
+        | Command::SaslStep(_)
+        | Command::Metadump(_) => return Local::Answer(Response::Error),
     };
     // A multi-get's lines all share the first key's reply flags.
     let form = expect.next_form().clone();

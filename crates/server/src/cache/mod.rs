@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use memkeep_protocol::{Command, Form, Request, Response, StoreMode};
+use memkeep_protocol::{Command, Form, MetadumpScope, Request, Response, StoreMode};
 use tower_service::Service;
 
 pub use counters::{CommandCounters, Counter};
@@ -63,6 +63,9 @@ struct Inner {
     config: CacheConfig,
     started: Instant,
     started_unix: u64,
+    /// A metadump is being written: memcached runs one crawler at a time, and so
+    /// at most one dump's lines are held in memory.
+    dumping: std::sync::atomic::AtomicBool,
 }
 
 impl Cache {
@@ -79,6 +82,7 @@ impl Cache {
                 config,
                 started: Instant::now(),
                 started_unix,
+                dumping: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -91,6 +95,25 @@ impl Cache {
     /// The command counters.
     pub fn counters(&self) -> &CommandCounters {
         &self.inner.counters
+    }
+
+    /// `lru_crawler metadump`, answered as memcached does: `BADCLASS` for a bad
+    /// class list, `BUSY` while another dump runs.
+    fn metadump(&self, scope: &MetadumpScope) -> Response {
+        use std::sync::atomic::Ordering;
+        let classes = match scope {
+            MetadumpScope::All => None,
+            MetadumpScope::Classes(c) => Some(c.as_slice()),
+            MetadumpScope::BadClass => {
+                return Response::ErrorLine("BADCLASS invalid class id".into())
+            }
+        };
+        if self.inner.dumping.swap(true, Ordering::Acquire) {
+            return Response::ErrorLine("BUSY currently processing crawler request".into());
+        }
+        let lines = self.inner.store.metadump(classes);
+        self.inner.dumping.store(false, Ordering::Release);
+        Response::Metadump(lines)
     }
 
     /// Runs one request against the store.
@@ -175,6 +198,7 @@ impl Cache {
                 Response::Ok
             }
             Command::Stats(group) => self.stats(group.as_ref()),
+            Command::Metadump(scope) => self.metadump(&scope),
             Command::Version => Response::Version(Bytes::from_static(VERSION.as_bytes())),
             Command::Verbosity(_) => Response::Ok,
             Command::Noop => Response::Noop,

@@ -69,6 +69,7 @@
 mod arena;
 mod clock;
 mod item;
+mod metadump;
 #[cfg(any(test, feature = "model"))]
 #[doc(hidden)]
 pub mod model;
@@ -280,12 +281,8 @@ impl Store {
     /// written or deleted meanwhile may be seen either way (the replication stream
     /// that follows the copy settles it).
     pub fn for_each_live(&self, mut f: impl FnMut(&Value)) {
-        /// Pieces per shard: about 1,000 items each at a million items per shard.
-        const PIECES: u32 = 1024;
-        let step = table::TAG_END / PIECES;
         for shard in self.shards.iter() {
-            for piece in 0..PIECES {
-                let tags = piece * step..(piece + 1) * step;
+            for tags in tag_pieces() {
                 let m = self.moment();
                 let items = shard.lock().live_items_with_tags(&m, tags);
                 for (key, h, data) in items {
@@ -298,6 +295,14 @@ impl Store {
             }
         }
     }
+}
+
+/// The tag space in pieces, for walks over a whole shard that take its lock for one
+/// piece at a time (about 1,000 items each at a million items per shard).
+fn tag_pieces() -> impl Iterator<Item = std::ops::Range<u32>> {
+    const PIECES: u32 = 1024;
+    let step = table::TAG_END / PIECES;
+    (0..PIECES).map(move |p| p * step..(p + 1) * step)
 }
 
 /// The metadata of an item as a reply reports it.

@@ -49,8 +49,13 @@ fn rejects_what_memcached_rejects() {
             b"gx / HTTP/1.1\r\n".to_vec(),
             err(UnknownCommand, Version, false, false),
         ),
+        // Of the crawler's commands only metadump is served.
         (
-            b"lru_crawler metadump all\r\n".to_vec(),
+            b"lru_crawler enable\r\n".to_vec(),
+            err(UnknownCommand, LruCrawler, false, false),
+        ),
+        (
+            b"watch fetchers\r\n".to_vec(),
             err(UnknownCommand, Version, false, false),
         ),
         (

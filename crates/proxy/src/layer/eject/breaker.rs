@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -59,6 +59,8 @@ pub(crate) struct Breaker {
     failures: Mutex<u32>,
     live: Option<(LiveSet, usize)>,
     probe: Probe,
+    /// Times the server was ejected, for metrics.
+    ejections: AtomicU64,
 }
 
 impl Breaker {
@@ -69,7 +71,12 @@ impl Breaker {
             failures: Mutex::new(0),
             live,
             probe,
+            ejections: AtomicU64::new(0),
         }
+    }
+
+    pub(super) fn ejections(&self) -> u64 {
+        self.ejections.load(Ordering::Relaxed)
     }
 
     pub(super) fn is_open(&self) -> bool {
@@ -89,6 +96,7 @@ impl Breaker {
         }
         *failures = 0;
         self.open.store(true, Ordering::Release);
+        self.ejections.fetch_add(1, Ordering::Relaxed);
         drop(failures);
         if let Some((live, i)) = &self.live {
             live.set(*i, false);

@@ -110,6 +110,11 @@ impl<S> Eject<S> {
         self.breaker.is_open()
     }
 
+    /// How many times the server has been ejected.
+    pub fn ejections(&self) -> u64 {
+        self.breaker.ejections()
+    }
+
     /// The guarded service.
     pub fn get_ref(&self) -> &S {
         &self.inner

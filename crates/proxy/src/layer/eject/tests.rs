@@ -76,6 +76,7 @@ async fn consecutive_failures_eject_then_a_probe_readmits() {
         assert!(!err.is::<Ejected>());
     }
     assert!(eject.is_ejected());
+    assert_eq!(eject.ejections(), 1);
     assert_eq!(&*live.get(), &[true, false]);
     assert!(watch.has_changed().unwrap());
     watch.borrow_and_update();
@@ -89,6 +90,11 @@ async fn consecutive_failures_eject_then_a_probe_readmits() {
     tokio::time::sleep(Duration::from_secs(10) + Duration::from_millis(1)).await;
     assert_eq!(fake.probes.load(Ordering::SeqCst), 1);
     assert!(eject.is_ejected());
+    assert_eq!(
+        eject.ejections(),
+        1,
+        "a failed probe extends the same ejection"
+    );
 
     // Back: the next probe re-admits it.
     fake.down.store(false, Ordering::SeqCst);
@@ -112,4 +118,5 @@ async fn a_success_resets_the_count() {
         assert!(eject.clone().oneshot(get()).await.is_ok());
     }
     assert!(!eject.is_ejected());
+    assert_eq!(eject.ejections(), 0);
 }

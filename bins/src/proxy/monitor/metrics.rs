@@ -1,0 +1,302 @@
+//! The proxy's Prometheus scrape: per pool, its clients' requests and its
+//! listener's counters; per backend, its state, the requests the proxy sent it,
+//! their failures by cause, ejections, and figures from its polled `stats`.
+
+use memkeep_admin::{Encoder, Kind};
+use memkeep_server::stats::ConnectionStats;
+
+use super::ProxyReport;
+use crate::admin::{stat, stat_text, write_requests};
+
+/// A pool listener's counter: metric, kind, help, how to read it.
+type ConnectionFigure = (
+    &'static str,
+    Kind,
+    &'static str,
+    fn(&ConnectionStats) -> u64,
+);
+
+/// Backend figures from its polled `stats`.
+const BACKEND_STATS: &[(&str, Kind, &str, &str)] = &[
+    (
+        "memkeep_backend_get_hits_total",
+        Kind::Counter,
+        "Keys found by gets, as the backend counts them.",
+        "get_hits",
+    ),
+    (
+        "memkeep_backend_get_misses_total",
+        Kind::Counter,
+        "Keys not found by gets, as the backend counts them.",
+        "get_misses",
+    ),
+    (
+        "memkeep_backend_memory_used_bytes",
+        Kind::Gauge,
+        "Bytes used by items on the backend.",
+        "bytes",
+    ),
+    (
+        "memkeep_backend_memory_limit_bytes",
+        Kind::Gauge,
+        "The backend's memory limit.",
+        "limit_maxbytes",
+    ),
+    (
+        "memkeep_backend_items",
+        Kind::Gauge,
+        "Items stored on the backend.",
+        "curr_items",
+    ),
+    (
+        "memkeep_backend_evictions_total",
+        Kind::Counter,
+        "Items the backend evicted.",
+        "evictions",
+    ),
+    (
+        "memkeep_backend_replication_lag_items",
+        Kind::Gauge,
+        "Replication lag the backend reports (memkeepd).",
+        "repl_lag_items",
+    ),
+];
+
+/// Writes the proxy's scrape.
+pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
+    out.family(
+        "memkeep_proxy_up",
+        Kind::Gauge,
+        "1 while the proxy is serving.",
+    )
+    .sample("memkeep_proxy_up", &[], 1.0);
+    let pools: Vec<_> = report
+        .pools
+        .iter()
+        .map(|p| (vec![("pool", p.name.as_str())], p.requests.snapshot()))
+        .collect();
+    write_requests(out, "memkeep_proxy", &pools);
+    out.family(
+        "memkeep_proxy_get_keys_total",
+        Kind::Counter,
+        "Keys clients asked for by pool, found (hit) or not (miss).",
+    );
+    for (labels, requests) in &pools {
+        let (hits, misses) = requests.keys();
+        for (result, n) in [("hit", hits), ("miss", misses)] {
+            let mut l = labels.clone();
+            l.push(("result", result));
+            out.sample("memkeep_proxy_get_keys_total", &l, n as f64);
+        }
+    }
+    let connection_figures: [ConnectionFigure; 5] = [
+        (
+            "memkeep_proxy_connections",
+            Kind::Gauge,
+            "Open client connections.",
+            |c| ConnectionStats::get(&c.curr_connections),
+        ),
+        (
+            "memkeep_proxy_connections_total",
+            Kind::Counter,
+            "Client connections accepted.",
+            |c| ConnectionStats::get(&c.total_connections),
+        ),
+        (
+            "memkeep_proxy_connections_rejected_total",
+            Kind::Counter,
+            "Client connections refused at the limit.",
+            |c| ConnectionStats::get(&c.rejected_connections),
+        ),
+        (
+            "memkeep_proxy_bytes_read_total",
+            Kind::Counter,
+            "Bytes read from clients.",
+            |c| ConnectionStats::get(&c.bytes_read),
+        ),
+        (
+            "memkeep_proxy_bytes_written_total",
+            Kind::Counter,
+            "Bytes written to clients.",
+            |c| ConnectionStats::get(&c.bytes_written),
+        ),
+    ];
+    for (name, kind, help, read) in connection_figures {
+        out.family(name, kind, help);
+        for pool in &report.pools {
+            out.sample(
+                name,
+                &[("pool", &pool.name)],
+                read(&pool.connections) as f64,
+            );
+        }
+    }
+    let repairing: Vec<_> = report
+        .pools
+        .iter()
+        .filter_map(|p| p.read_repairs().map(|n| (p, n)))
+        .collect();
+    if !repairing.is_empty() {
+        out.family(
+            "memkeep_proxy_read_repairs_total",
+            Kind::Counter,
+            "Items read repair wrote back to a replica that missed them.",
+        );
+        for (pool, n) in repairing {
+            out.sample(
+                "memkeep_proxy_read_repairs_total",
+                &[("pool", &pool.name)],
+                n as f64,
+            );
+        }
+    }
+    backend_metrics(report, out);
+}
+fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
+    let labelled: Vec<_> = report
+        .backends()
+        .map(|(pool, b)| {
+            let labels = vec![
+                ("pool", pool.name.as_str()),
+                ("backend", b.name.as_str()),
+                ("address", b.backend.addr()),
+            ];
+            (labels, b)
+        })
+        .collect();
+    let requests: Vec<_> = labelled
+        .iter()
+        .map(|(l, b)| (l.clone(), b.requests.snapshot()))
+        .collect();
+    write_requests(out, "memkeep_backend", &requests);
+    out.family(
+        "memkeep_backend_state",
+        Kind::Gauge,
+        "1 for the backend's state (up, down, ejected), 0 for the others.",
+    );
+    for (labels, b) in &labelled {
+        let now = b.state();
+        for state in ["up", "down", "ejected"] {
+            let mut l = labels.clone();
+            l.push(("state", state));
+            out.sample(
+                "memkeep_backend_state",
+                &l,
+                f64::from(u8::from(now == state)),
+            );
+        }
+    }
+    out.family(
+        "memkeep_backend_errors_total",
+        Kind::Counter,
+        "Requests to the backend that got no reply, by cause (timeout, ejected, down, other).",
+    );
+    for (labels, b) in &labelled {
+        for (cause, n) in b.requests.snapshot().failures() {
+            let mut l = labels.clone();
+            l.push(("cause", cause));
+            out.sample("memkeep_backend_errors_total", &l, n as f64);
+        }
+    }
+    out.family(
+        "memkeep_backend_timeouts_total",
+        Kind::Counter,
+        "Requests to the backend that timed out.",
+    );
+    for (labels, b) in &labelled {
+        let counted = b.requests.snapshot();
+        let timeouts = counted.failures().find(|(c, _)| *c == "timeout");
+        let n = timeouts.map_or(0, |(_, n)| n);
+        out.sample("memkeep_backend_timeouts_total", labels, n as f64);
+    }
+    out.family(
+        "memkeep_backend_ejections_total",
+        Kind::Counter,
+        "Times the eject layer took the backend out.",
+    );
+    for (labels, b) in &labelled {
+        out.sample(
+            "memkeep_backend_ejections_total",
+            labels,
+            b.ejected().1 as f64,
+        );
+    }
+    out.family(
+        "memkeep_backend_stats_age_seconds",
+        Kind::Gauge,
+        "Seconds since the backend's stats were last read (the figures below).",
+    );
+    for (labels, b) in &labelled {
+        if let Some(p) = b.polled.lock().as_ref() {
+            out.sample(
+                "memkeep_backend_stats_age_seconds",
+                labels,
+                p.at.elapsed().as_secs_f64(),
+            );
+        }
+    }
+    let polled: Vec<_> = labelled.iter().map(|(l, b)| (l, b.stats())).collect();
+    for &(name, kind, help, field) in BACKEND_STATS {
+        let mut header = false;
+        for (labels, stats) in &polled {
+            if let Some(value) = stat(stats, field) {
+                if !header {
+                    out.family(name, kind, help);
+                    header = true;
+                }
+                out.sample(name, labels, value);
+            }
+        }
+    }
+    let warming: Vec<_> = polled
+        .iter()
+        .filter_map(|(l, s)| stat_text(s, "repl_state").map(|st| (l, st == "warming")))
+        .collect();
+    if !warming.is_empty() {
+        out.family(
+            "memkeep_backend_replication_warming",
+            Kind::Gauge,
+            "1 while the backend (memkeepd) waits for its first full copy.",
+        );
+        for (labels, w) in warming {
+            out.sample(
+                "memkeep_backend_replication_warming",
+                labels,
+                f64::from(u8::from(w)),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use memkeep_admin::Report;
+
+    use super::super::{PoolWatch, ProxyReport};
+    use super::*;
+
+    #[test]
+    fn read_repairs_are_counted_for_pools_that_repair() {
+        let repairs = Arc::new(AtomicU64::new(0));
+        let mut repairing = PoolWatch::new("replicated", Arc::default());
+        repairing.count_read_repairs(repairs.clone());
+        repairing.count_read_repairs(Arc::new(AtomicU64::new(2)));
+        let plain = PoolWatch::new("plain", Arc::default());
+        let report = ProxyReport::new(vec![repairing, plain]);
+        repairs.store(3, Ordering::Relaxed);
+        let mut out = Encoder::new();
+        report.metrics(&mut out);
+        let text = out.finish();
+        assert!(
+            text.contains("memkeep_proxy_read_repairs_total{pool=\"replicated\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("read_repairs_total{pool=\"plain\"}"),
+            "{text}"
+        );
+    }
+}
