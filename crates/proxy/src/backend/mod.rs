@@ -7,6 +7,7 @@
 //! stalls on one of them.
 
 mod connection;
+mod text_dialect;
 mod translate;
 
 use std::fmt;
@@ -41,6 +42,21 @@ pub struct BackendConfig {
     pub backoff_max: Duration,
     /// Bounds on the replies read from the server.
     pub limits: Limits,
+    /// The protocol spoken to the server.
+    pub dialect: Dialect,
+}
+
+/// The protocol a backend speaks to its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// memcached's meta protocol (memcached 1.6 and later, memkeepd): items come with
+    /// their TTL and flags, so read-repair can copy them faithfully.
+    #[default]
+    Meta,
+    /// The classic text protocol, for older servers. Meta-only options (`mg N`,
+    /// `md I`, ...) are answered `ERROR`, as such a server would, and items carry no
+    /// TTL, so they are not copied by read-repair or warm-up.
+    Text,
 }
 
 impl Default for BackendConfig {
@@ -52,6 +68,7 @@ impl Default for BackendConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             limits: Limits::default(),
+            dialect: Dialect::Meta,
         }
     }
 }
@@ -64,6 +81,7 @@ pub struct Backend {
 
 struct Shared {
     addr: Arc<str>,
+    dialect: Dialect,
     connections: Vec<Handle>,
     next: AtomicUsize,
 }
@@ -79,6 +97,7 @@ impl Backend {
     /// tokio runtime; the tasks stop when the last clone is dropped.
     pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
         let addr: Arc<str> = addr.into().into();
+        let dialect = config.dialect;
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
@@ -99,6 +118,7 @@ impl Backend {
         Backend {
             shared: Arc::new(Shared {
                 addr,
+                dialect,
                 connections,
                 next: AtomicUsize::new(0),
             }),
@@ -116,6 +136,15 @@ impl Backend {
             .connections
             .iter()
             .any(|h| h.state.load(Ordering::Relaxed) != State::Down as u8)
+    }
+
+    /// How many of its connections are established.
+    pub fn connections_up(&self) -> usize {
+        self.shared
+            .connections
+            .iter()
+            .filter(|h| h.state.load(Ordering::Relaxed) == State::Up as u8)
+            .count()
     }
 
     fn error(&self, kind: ErrorKind) -> BackendError {
@@ -144,7 +173,11 @@ impl Service<Request> for Backend {
     }
 
     fn call(&mut self, request: Request) -> ResponseFuture {
-        let (request, expect) = match translate::to_meta(request) {
+        let local = match self.shared.dialect {
+            Dialect::Meta => translate::to_meta(request),
+            Dialect::Text => text_dialect::to_text(request),
+        };
+        let (request, expect) = match local {
             Local::Send(request, expect) => (request, expect),
             Local::Answer(response) => return ResponseFuture::ready(Ok(response)),
         };

@@ -1,11 +1,17 @@
 //! Configuration types: twemproxy's `nutcracker.yml` as it is, and memkeep-proxy's
 //! own route tree (TOML). Plain typed structs; the binary reads and parses files.
 
+mod tree;
+
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use tree::{
+    BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
+    PoolConfig, RouteConfig, RouteSpec,
+};
 
 /// A `nutcracker.yml`: pools by name.
 pub type NutcrackerConfig = BTreeMap<String, NutcrackerPool>;
@@ -63,22 +69,22 @@ pub struct NutcrackerPool {
     pub servers: Vec<String>,
 }
 
-fn default_hash() -> String {
+pub(crate) fn default_hash() -> String {
     "fnv1a_64".into()
 }
-fn default_distribution() -> String {
+pub(crate) fn default_distribution() -> String {
     "ketama".into()
 }
-fn default_backlog() -> u32 {
+pub(crate) fn default_backlog() -> u32 {
     512
 }
-fn default_server_connections() -> usize {
+pub(crate) fn default_server_connections() -> usize {
     1
 }
-fn default_retry_timeout() -> u64 {
+pub(crate) fn default_retry_timeout() -> u64 {
     30_000
 }
-fn default_failure_limit() -> u32 {
+pub(crate) fn default_failure_limit() -> u32 {
     2
 }
 
@@ -160,99 +166,34 @@ impl NutcrackerPool {
                 rebuild_ring: true,
             }),
             partial_failure: PartialFailureSetting::Error,
+            replicas: 1,
+            protocol: BackendProtocol::Meta,
         })
     }
 }
 
-/// memkeep-proxy's own configuration: pools of servers, and listeners each
-/// serving a route over them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Pools by name.
-    pub pools: BTreeMap<String, PoolConfig>,
-    /// Where clients connect, and what each listener serves.
-    pub listeners: Vec<ListenerConfig>,
-}
-
-/// A set of memcached servers sharded by a ring.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolConfig {
-    /// `host:port[:weight] [name]` entries.
-    pub servers: Vec<String>,
-    /// Key hash name (`fnv1a_64` by default).
-    #[serde(default = "default_hash")]
-    pub hash: String,
-    /// Distribution name (`ketama` by default).
-    #[serde(default = "default_distribution")]
-    pub distribution: String,
-    /// Two characters; only the key part between them is hashed.
-    #[serde(default)]
-    pub hash_tag: Option<String>,
-    /// Per-request timeout in milliseconds; none by default.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-    /// Connections to each server.
-    #[serde(default = "default_server_connections")]
-    pub connections: usize,
-    /// Eject failing servers; off when absent.
-    #[serde(default)]
-    pub eject: Option<EjectSettings>,
-    /// What a multi-get answers when one server's part fails.
-    #[serde(default)]
-    pub partial_failure: PartialFailureSetting,
-}
-
-impl PoolConfig {
-    /// The request timeout, if any.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.timeout_ms.map(Duration::from_millis)
+/// A whole `nutcracker.yml` as a route tree: each pool under its own name, served
+/// by its own listener.
+pub fn nutcracker_tree(config: &NutcrackerConfig) -> Result<RouteConfig, ConfigError> {
+    if config.is_empty() {
+        return Err(ConfigError("no pools".into()));
     }
-}
-
-/// When to eject a server and what then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EjectSettings {
-    /// Consecutive failures that eject a server.
-    #[serde(default = "default_failure_limit")]
-    pub failure_limit: u32,
-    /// Milliseconds before an ejected server is probed.
-    #[serde(default = "default_retry_timeout")]
-    pub retry_timeout_ms: u64,
-    /// Rebuild the ring without ejected servers (twemproxy); else their keys fail
-    /// fast until they are back.
-    #[serde(default = "default_true")]
-    pub rebuild_ring: bool,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-/// What a multi-get answers when one server's part fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartialFailureSetting {
-    /// The whole reply is an error (twemproxy).
-    #[default]
-    Error,
-    /// The failed server's keys read as misses.
-    Miss,
-}
-
-/// One listener and the route it serves.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// `host:port` to listen on.
-    pub listen: String,
-    /// The pool requests are sharded over.
-    pub pool: String,
-    /// Most client connections (unlimited when absent).
-    #[serde(default)]
-    pub max_connections: Option<usize>,
+    let mut pools = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for (name, pool) in config {
+        pools.insert(name.clone(), pool.to_pool(name)?);
+        listeners.push(ListenerConfig {
+            listen: pool.listen.clone(),
+            route: name.clone(),
+            max_connections: pool.client_connections,
+            backlog: pool.backlog,
+        });
+    }
+    Ok(RouteConfig {
+        pools,
+        routes: BTreeMap::new(),
+        listeners,
+    })
 }
 
 /// A configuration that cannot be served; the message says why.
