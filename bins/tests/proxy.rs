@@ -302,9 +302,10 @@ fn configuration_checks() {
     .unwrap();
     assert!(!run(&["-t", "-c", typo.to_str().unwrap()]).status.success());
 
-    let out = run(&["-c", good.to_str().unwrap(), "-s", "22222"]);
+    // twemproxy's flags that memkeep-proxy cannot honour are refused, not ignored.
+    let out = run(&["-t", "-c", good.to_str().unwrap(), "-i", "10000"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stats port"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("always current"));
 
     // The README's examples are complete, valid configurations.
     let readme =

@@ -144,9 +144,11 @@ impl MagentArgs {
             "all" => PolicySetting::All,
             "majority" => PolicySetting::Majority,
             "first-success" => PolicySetting::FirstSuccess,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "--write-policy {other}: want primary-then-async, all, majority or first-success"
-            )),
+            ))
+            }
         };
         let pool = |servers: &[String]| -> Result<PoolConfig, String> {
             let servers = servers
