@@ -5,11 +5,12 @@
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::{ready, Either, Ready};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use memkeep_protocol::{Command, Request, Response};
 use memkeep_proxy::BoxError;
 use parking_lot::RwLock;
-use tower::util::{Oneshot, ServiceExt};
+use tower::util::ServiceExt;
 use tower::Service;
 
 use super::stack::SharedService;
@@ -41,7 +42,8 @@ impl Front {
 impl Service<Request> for Front {
     type Response = Response;
     type Error = BoxError;
-    type Future = Either<Ready<Result<Response, BoxError>>, Oneshot<SharedService, Request>>;
+    // Boxed once, here at the edge: the reply is counted on its way out.
+    type Future = BoxFuture<'static, Result<Response, BoxError>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // The route's layers are always ready; each request waits for its own.
@@ -51,9 +53,19 @@ impl Service<Request> for Front {
     fn call(&mut self, request: Request) -> Self::Future {
         if matches!(request.command, Command::Stats(None)) {
             let stats = Response::Stats(self.status.memcached_stats());
-            return Either::Left(ready(Ok(stats)));
+            return futures_util::future::ready(Ok(stats)).boxed();
         }
         let route = self.route.read().clone();
-        Either::Right(route.oneshot(request))
+        let status = self.status.clone();
+        let counted = status.commands.before(&request.command);
+        route
+            .oneshot(request)
+            .map(move |reply| {
+                if let (Some(counted), Ok(reply)) = (counted, &reply) {
+                    status.commands.after(counted, reply);
+                }
+                reply
+            })
+            .boxed()
     }
 }

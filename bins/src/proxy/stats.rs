@@ -3,10 +3,11 @@
 //! port.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use memkeep_protocol::{Command, Response};
 use memkeep_proxy::layer::count::ServerCounters;
 use memkeep_server::stats::ConnectionStats;
 use parking_lot::RwLock;
@@ -25,11 +26,79 @@ pub struct Snapshot {
     pub listeners: Vec<(String, String, Arc<ConnectionStats>)>,
 }
 
+/// memcached's command counters, counted by the proxy over every listener.
+#[derive(Default)]
+pub struct Commands {
+    cmd_get: AtomicU64,
+    get_hits: AtomicU64,
+    cmd_set: AtomicU64,
+    cmd_touch: AtomicU64,
+    cmd_flush: AtomicU64,
+}
+
+/// What a reply is counted as.
+#[derive(Clone, Copy)]
+pub enum Counted {
+    /// A retrieval: the reply's values are its hits.
+    Get,
+    /// Nothing more than the request itself.
+    Other,
+}
+
+impl Commands {
+    /// Counts a request; what to count its reply as, if anything.
+    pub fn before(&self, command: &Command) -> Option<Counted> {
+        let add = |c: &AtomicU64| c.fetch_add(1, Ordering::Relaxed);
+        match command {
+            Command::Get(get) => {
+                let keys = get.keys.len() as u64;
+                self.cmd_get.fetch_add(keys, Ordering::Relaxed);
+                if get.touch.is_some() {
+                    self.cmd_touch.fetch_add(keys, Ordering::Relaxed);
+                }
+                return Some(Counted::Get);
+            }
+            Command::Store(_) => add(&self.cmd_set),
+            Command::Touch(_) => add(&self.cmd_touch),
+            Command::FlushAll(_) => add(&self.cmd_flush),
+            _ => return None,
+        };
+        Some(Counted::Other)
+    }
+
+    /// Counts a reply.
+    pub fn after(&self, counted: Counted, reply: &Response) {
+        if let (Counted::Get, Response::Values(values)) = (counted, reply) {
+            self.get_hits
+                .fetch_add(values.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn lines(&self) -> Vec<(String, String)> {
+        let gets = read(&self.cmd_get);
+        let hits = read(&self.get_hits);
+        [
+            ("cmd_get", gets),
+            ("cmd_set", read(&self.cmd_set)),
+            ("cmd_flush", read(&self.cmd_flush)),
+            ("cmd_touch", read(&self.cmd_touch)),
+            ("get_hits", hits),
+            // A get that failed is neither: it counts as a miss, as the client saw none.
+            ("get_misses", gets.saturating_sub(hits)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_string()))
+        .collect()
+    }
+}
+
 /// Shared by every listener and the stats port.
 pub struct Status {
+    /// Command counters over every listener.
+    pub commands: Commands,
     started: Instant,
     /// Connections accepted by listeners that were since removed by a reload.
-    retired_connections: std::sync::atomic::AtomicU64,
+    retired_connections: AtomicU64,
     current: RwLock<Arc<Snapshot>>,
 }
 
@@ -39,7 +108,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn read(counter: &std::sync::atomic::AtomicU64) -> u64 {
+fn read(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
@@ -47,6 +116,7 @@ impl Status {
     /// Status over a first snapshot.
     pub fn new(snapshot: Snapshot) -> Self {
         Status {
+            commands: Commands::default(),
             started: Instant::now(),
             retired_connections: Default::default(),
             current: RwLock::new(Arc::new(snapshot)),
@@ -103,6 +173,7 @@ impl Status {
             ("total_connections".to_owned(), total.to_string()),
             ("pools".to_owned(), snapshot.pools.len().to_string()),
         ];
+        lines.extend(self.commands.lines());
         for counter in &snapshot.counters {
             lines.push((counter.name.clone(), read(&counter.value).to_string()));
         }
