@@ -37,7 +37,10 @@ fn pymemcache_through_the_proxy() {
         .expect("run python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "pymemcache failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "pymemcache failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("passed, 0 failed"), "{stdout}");
 }
 
@@ -76,7 +79,10 @@ fn memcslap_through_the_proxy() {
             assert!(output.lines().any(|l| l.starts_with(&done)), "{output}");
             if test != "set" {
                 // The keys memcslap loads before reading were all stored.
-                let loaded = output.lines().find(|l| l.starts_with("Time to set ")).unwrap();
+                let loaded = output
+                    .lines()
+                    .find(|l| l.starts_with("Time to set "))
+                    .unwrap();
                 assert!(loaded.contains(" 500 keys"), "{output}");
             }
         }

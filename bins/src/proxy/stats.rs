@@ -257,11 +257,11 @@ impl Status {
     }
 }
 
-/// twemproxy names a server by its name if it has one, else `host:port:weight`.
+/// twemproxy names a server by its name if it has one, else `host:port`.
 fn twemproxy_server_name(server: &ServerState) -> String {
     match &server.spec.name {
         Some(name) => name.clone(),
-        None => format!("{}:{}", server.spec.addr(), server.spec.weight),
+        None => server.spec.addr(),
     }
 }
 

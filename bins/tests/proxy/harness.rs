@@ -236,3 +236,87 @@ pub fn memcached_on(port: u16) -> Child {
     );
     child
 }
+
+/// Clients that set and read back keys in a loop, one request in flight each, and
+/// count what they saw.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<ClientTally>>,
+}
+
+/// What one load client saw.
+#[derive(Debug, Default, Clone)]
+pub struct ClientTally {
+    /// Requests answered.
+    pub ops: u64,
+    /// Replies that were errors (`SERVER_ERROR ...`), or reads of a wrong value.
+    pub errors: u64,
+    /// Gets that missed.
+    pub misses: u64,
+}
+
+impl Load {
+    /// `clients` connections to `port`, each on its own keys (`load:CLIENT:N`, N
+    /// cycling over `keys`).
+    pub fn start(port: u16, clients: usize, keys: usize) -> Load {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ops = Arc::new(AtomicU64::new(0));
+        let threads = (0..clients)
+            .map(|client| {
+                let (stop, ops) = (stop.clone(), ops.clone());
+                std::thread::spawn(move || {
+                    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    conn.set_nodelay(true).unwrap();
+                    let mut tally = ClientTally::default();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("load:{client}:{}", i % keys);
+                        let value = format!("v{i}");
+                        let stored = set(&mut conn, &key, &value);
+                        tally.ops += 1;
+                        if stored != "STORED\r\n" {
+                            assert!(stored.starts_with("SERVER_ERROR "), "{stored}");
+                            tally.errors += 1;
+                        }
+                        match get(&mut conn, &key) {
+                            Ok(Some(v)) if v == value => {}
+                            Ok(Some(_)) if stored != "STORED\r\n" => {}
+                            Ok(Some(v)) => panic!("{key}: read {v}, wrote {value}"),
+                            Ok(None) => tally.misses += 1,
+                            Err(e) => {
+                                assert!(e.starts_with("SERVER_ERROR "), "{e}");
+                                tally.errors += 1;
+                            }
+                        }
+                        tally.ops += 1;
+                        ops.fetch_add(2, Ordering::Relaxed);
+                        i += 1;
+                    }
+                    tally
+                })
+            })
+            .collect();
+        Load { stop, ops, threads }
+    }
+
+    /// Waits until `n` more requests were answered (false after 20 s).
+    pub fn wait_ops(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let target = self.ops.load(Ordering::Relaxed) + n;
+        wait_for(Duration::from_secs(20), || {
+            self.ops.load(Ordering::Relaxed) >= target
+        })
+    }
+
+    /// Stops the clients; what each saw.
+    pub fn finish(self) -> Vec<ClientTally> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().expect("load client panicked"))
+            .collect()
+    }
+}
