@@ -442,23 +442,35 @@ fn configuration_checks() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("always current"));
 
-    // The README's examples are complete, valid configurations.
+    // The README's examples and contrib's are complete, valid configurations.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = &readme[readme.find("## memkeep-proxy").unwrap()..];
-    for (fence, flag, name) in [
-        ("```yaml\n", "-c", "readme.yml"),
-        ("```toml\n", "--config", "readme.toml"),
+    let start = readme.find("## memkeep-proxy").unwrap();
+    let section = &readme[start..start + readme[start..].find("\n## Replication").unwrap()];
+    let mut checked = 0;
+    for (fence, flag, ext) in [
+        ("```yaml\n", "-c", "yml"),
+        ("```toml\n", "--config", "toml"),
     ] {
-        let start = section.find(fence).unwrap() + fence.len();
-        let body = &section[start..start + section[start..].find("```").unwrap()];
-        let path = dir.0.join(name);
-        std::fs::write(&path, body).unwrap();
-        let out = run(&["-t", flag, path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (i, block) in section.split(fence).skip(1).enumerate() {
+            let body = &block[..block.find("```").unwrap()];
+            let path = dir.0.join(format!("readme-{i}.{ext}"));
+            std::fs::write(&path, body).unwrap();
+            let out = run(&["-t", flag, path.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "README {ext} example {i}: {}\n{body}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
     }
+    assert!(checked >= 6, "{checked} examples");
+    let contrib = concat!(env!("CARGO_MANIFEST_DIR"), "/../contrib/proxy/route.toml");
+    let out = run(&["-t", "--config", contrib]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
