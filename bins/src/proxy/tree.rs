@@ -142,6 +142,7 @@ impl Builder<'_> {
                     layer = layer.read_from(*n);
                 }
                 self.count(name, "repairs", layer.repairs());
+                self.count(name, "repairs_skipped", layer.skipped());
                 SharedService::new(layer.layer(self.list(to)?))
             }
             RouteSpec::Shadow {

@@ -5,18 +5,18 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use memkeep_protocol::{Command, Request, Response};
 use pin_project_lite::pin_project;
-use tokio::sync::Semaphore;
 use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
+use super::background::Background;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -45,8 +45,7 @@ pub enum Policy {
 #[derive(Debug, Clone)]
 pub struct ReplicateLayer {
     policy: Policy,
-    background: Arc<Semaphore>,
-    dropped: Arc<AtomicU64>,
+    background: Background,
 }
 
 impl ReplicateLayer {
@@ -59,8 +58,7 @@ impl ReplicateLayer {
     pub fn new(policy: Policy) -> Self {
         ReplicateLayer {
             policy,
-            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
-            dropped: Arc::default(),
+            background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
         }
     }
 
@@ -68,13 +66,13 @@ impl ReplicateLayer {
     /// dropped (and counted, see [`Self::dropped`]) rather than queued without limit:
     /// a dead replica must not make the proxy hold every write in memory.
     pub fn background_limit(mut self, limit: usize) -> Self {
-        self.background = Arc::new(Semaphore::new(limit));
+        self.background = Background::new(limit);
         self
     }
 
     /// How many background replica writes were dropped because the bound was reached.
     pub fn dropped(&self) -> Arc<AtomicU64> {
-        self.dropped.clone()
+        self.background.skipped()
     }
 }
 
@@ -197,13 +195,7 @@ where
     if rest.is_empty() {
         return;
     }
-    let Ok(permit) = layer.background.clone().try_acquire_owned() else {
-        layer.dropped.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("replicate: background writes at their bound, dropping one");
-        return;
-    };
-    tokio::spawn(async move {
-        let _permit = permit;
+    let spawned = layer.background.spawn(async move {
         let mut rest = rest;
         while let Some((replica, reply)) = rest.next().await {
             match reply {
@@ -215,6 +207,9 @@ where
             }
         }
     });
+    if !spawned {
+        tracing::warn!("replicate: background writes at their bound, dropping one");
+    }
 }
 
 /// A replica failed under a policy that needed it; the replica's own error is the
