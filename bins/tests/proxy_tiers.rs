@@ -75,3 +75,29 @@ route = "lower"
         assert_eq!(tally.misses, 0, "{tallies:?}");
     }
 }
+
+#[test]
+fn over_twemproxy_the_upper_tier_finds_it_speaks_text() {
+    let server = Server::memcached(&[]);
+    let addrs = vec![server.addr()];
+    let twemproxy = Proxy::nutcracker(|port| nutcracker_yml(port, &addrs, ""));
+    // twemproxy closes a connection on meta's `mn`: the upper tier speaks text to it.
+    let upper = Proxy::memkeep("--config", "route.toml", |port| {
+        format!(
+            "[pools.lower]\nservers = [\"127.0.0.1:{}\"]\n\n\
+             [[listeners]]\nlisten = \"127.0.0.1:{port}\"\nroute = \"lower\"\n",
+            twemproxy.port
+        )
+    });
+    let mut conn = upper.connect();
+    assert_eq!(set(&mut conn, "via", "nutcracker"), "STORED\r\n");
+    assert_eq!(
+        get(&mut server.connect(), "via").unwrap().as_deref(),
+        Some("nutcracker")
+    );
+    // A meta client of the upper tier is answered, in meta.
+    assert_eq!(
+        harness::exchange(&mut conn, b"mg via v f\r\n", b"nutcracker\r\n"),
+        b"VA 10 f0\r\nnutcracker\r\n"
+    );
+}

@@ -94,7 +94,8 @@ pub struct MagentArgs {
     /// Give up on a server's reply after this many milliseconds (none by default).
     #[arg(long = "timeout", value_name = "MS")]
     pub timeout_ms: Option<u64>,
-    /// Speak the classic text protocol to the servers (for memcached before 1.6).
+    /// Speak the classic text protocol to the servers without asking them first (by
+    /// default each server is asked at its first connection whether it speaks meta).
     #[arg(long = "text-backends")]
     pub text_backends: bool,
     /// Worker threads (default: the number of CPUs).
@@ -168,7 +169,7 @@ impl MagentArgs {
                 protocol: if self.text_backends {
                     BackendProtocol::Text
                 } else {
-                    BackendProtocol::Meta
+                    BackendProtocol::Auto
                 },
             })
         };

@@ -109,6 +109,7 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                     connections: pool.connections.max(1),
                     request_timeout: pool.timeout(),
                     dialect: match pool.protocol {
+                        BackendProtocol::Auto => Dialect::Detect,
                         BackendProtocol::Meta => Dialect::Meta,
                         BackendProtocol::Text => Dialect::Text,
                     },

@@ -7,6 +7,7 @@
 //! stalls on one of them.
 
 mod connection;
+mod detect;
 mod text_dialect;
 mod translate;
 
@@ -24,6 +25,7 @@ use tower_service::Service;
 
 use crate::BoxError;
 use connection::{Job, State};
+use detect::Detection;
 use translate::Local;
 
 /// How a backend connects and how long it waits.
@@ -49,9 +51,12 @@ pub struct BackendConfig {
 /// The protocol a backend speaks to its server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dialect {
+    /// Ask the server at the first connection (`mn`): meta if it answers `MN`, else
+    /// text. Requests sent before the answer wait for it (up to the connect timeout).
+    #[default]
+    Detect,
     /// memcached's meta protocol (memcached 1.6 and later, memkeepd): items come with
     /// their TTL and flags, so read-repair can copy them faithfully.
-    #[default]
     Meta,
     /// The classic text protocol, for older servers. Meta-only options (`mg N`,
     /// `md I`, ...) are answered `ERROR`, as such a server would, and items carry no
@@ -68,7 +73,7 @@ impl Default for BackendConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             limits: Limits::default(),
-            dialect: Dialect::Meta,
+            dialect: Dialect::Detect,
         }
     }
 }
@@ -81,7 +86,8 @@ pub struct Backend {
 
 struct Shared {
     addr: Arc<str>,
-    dialect: Dialect,
+    dialect: Arc<Detection>,
+    connect_timeout: Duration,
     connections: Vec<Handle>,
     next: AtomicUsize,
 }
@@ -97,7 +103,8 @@ impl Backend {
     /// tokio runtime; the tasks stop when the last clone is dropped.
     pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
         let addr: Arc<str> = addr.into().into();
-        let dialect = config.dialect;
+        let dialect = Arc::new(Detection::new(config.dialect));
+        let connect_timeout = config.connect_timeout;
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
@@ -111,6 +118,7 @@ impl Backend {
                     config.clone(),
                     jobs,
                     state.clone(),
+                    dialect.clone(),
                 ));
                 Handle { queue, state }
             })
@@ -119,6 +127,7 @@ impl Backend {
             shared: Arc::new(Shared {
                 addr,
                 dialect,
+                connect_timeout,
                 connections,
                 next: AtomicUsize::new(0),
             }),
@@ -147,6 +156,23 @@ impl Backend {
             .count()
     }
 
+    /// A request that arrived before the server's dialect is known: sent once it is,
+    /// or failed as `Down` if the server cannot be reached within the connect timeout.
+    fn after_detection(&self, request: Request) -> ResponseFuture {
+        let backend = self.clone();
+        let wait = async move {
+            let shared = &backend.shared;
+            let known = tokio::time::timeout(shared.connect_timeout, shared.dialect.known());
+            if known.await.is_err() {
+                return Err(backend.error(ErrorKind::Down).into());
+            }
+            backend.clone().call(request).await
+        };
+        ResponseFuture {
+            state: FutureState::Detecting(Box::pin(wait)),
+        }
+    }
+
     fn error(&self, kind: ErrorKind) -> BackendError {
         BackendError {
             kind,
@@ -173,9 +199,10 @@ impl Service<Request> for Backend {
     }
 
     fn call(&mut self, request: Request) -> ResponseFuture {
-        let local = match self.shared.dialect {
-            Dialect::Meta => translate::to_meta(request),
-            Dialect::Text => text_dialect::to_text(request),
+        let local = match self.shared.dialect.current() {
+            Some(Dialect::Text) => text_dialect::to_text(request),
+            Some(_) => translate::to_meta(request),
+            None => return self.after_detection(request),
         };
         let (request, expect) = match local {
             Local::Send(request, expect) => (request, expect),
@@ -214,6 +241,8 @@ pub struct ResponseFuture {
 enum FutureState {
     Waiting(oneshot::Receiver<Result<Response, BackendError>>, Arc<str>),
     Ready(Option<Result<Response, BackendError>>),
+    // Only while a server's dialect is being found out, at its first connection.
+    Detecting(Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>),
 }
 
 impl ResponseFuture {
@@ -230,6 +259,7 @@ impl Future for ResponseFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let result = match &mut this.state {
+            FutureState::Detecting(wait) => return wait.as_mut().poll(cx),
             FutureState::Ready(result) => result.take().expect("polled after completion"),
             FutureState::Waiting(rx, addr) => match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,

@@ -167,7 +167,7 @@ impl NutcrackerPool {
             }),
             partial_failure: PartialFailureSetting::Error,
             replicas: 1,
-            protocol: BackendProtocol::Meta,
+            protocol: BackendProtocol::Auto,
         })
     }
 }

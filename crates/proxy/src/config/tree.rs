@@ -78,9 +78,11 @@ impl PoolConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendProtocol {
+    /// Meta if the server answers meta's `mn` at the first connection, else text.
+    #[default]
+    Auto,
     /// memcached's meta protocol (1.6 and later, memkeepd): carries TTL and flags,
     /// which read-repair and warm-up need to copy an item faithfully.
-    #[default]
     Meta,
     /// The classic text protocol, for servers older than memcached 1.6. Items read
     /// this way carry no TTL, so read-repair and warm-up cannot copy them.
