@@ -474,3 +474,40 @@ fn configuration_checks() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn twemproxy_pid_and_log_files() {
+    use std::process::{Command, Stdio};
+    let servers = backends(1);
+    let dir = harness::TempDir::new();
+    let port = support::free_port();
+    let config = dir.0.join("nutcracker.yml");
+    std::fs::write(&config, nutcracker_yml(port, &addrs(&servers), "")).unwrap();
+    let (pid, log) = (dir.0.join("pid"), dir.0.join("log"));
+    let stats_port = support::free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memkeep-proxy"))
+        .args(["-c", config.to_str().unwrap(), "-s", &stats_port, "-v", "6"])
+        .args(["-p", pid.to_str().unwrap(), "-o", log.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(support::wait_until_accepting(port, &mut child));
+    let written = std::fs::read_to_string(&pid).unwrap();
+    assert_eq!(written.trim(), child.id().to_string());
+    assert!(support::wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening"))
+    }));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert!(!pid.exists(), "the pid file is removed at exit");
+    // Nothing went to stderr: the logs went to the file.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!stderr.contains("listening"), "{stderr}");
+}
