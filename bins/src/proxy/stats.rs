@@ -215,8 +215,7 @@ impl Status {
             json!(total + read(&self.retired_connections)),
         );
         doc.insert("curr_connections".into(), json!(curr));
-        for (listen, route, stats) in &snapshot.listeners {
-            let _ = listen;
+        for (_, route, stats) in &snapshot.listeners {
             let mut pool = Map::new();
             pool.insert("client_eof".into(), json!(0));
             pool.insert("client_err".into(), json!(0));
