@@ -252,3 +252,69 @@ fn sighup_reloads_without_dropping_connections() {
     assert_eq!(get(&mut other, "k").unwrap().as_deref(), Some("3"));
     assert_eq!(proxy.terminate().code(), Some(0));
 }
+
+#[test]
+fn an_ejected_server_keys_are_read_from_their_other_replica() {
+    let mut servers = vec![
+        Server::memcached(&[]),
+        Server::memcached(&[]),
+        Server::memkeepd(&[]),
+    ];
+    let refs: Vec<&Server> = servers.iter().collect();
+    let proxy = Proxy::memkeep("--config", "route.toml", |port| {
+        format!(
+            r#"
+[pools.cache]
+servers = [{}]
+hash = "md5"
+replicas = 2
+timeout_ms = 1000
+
+[pools.cache.eject]
+failure_limit = 1
+retry_timeout_ms = 60000
+rebuild_ring = false
+
+[routes.writes]
+kind = "replicate"
+to = ["cache"]
+
+[routes.reads]
+kind = "failover"
+to = ["cache"]
+
+[routes.main]
+kind = "operation"
+reads = "reads"
+writes = "writes"
+
+[[listeners]]
+listen = "127.0.0.1:{port}"
+route = "main"
+"#,
+            list(&refs)
+        )
+    });
+    let mut conn = proxy.connect();
+    let keys: Vec<String> = (0..100).map(|i| format!("e:{i}")).collect();
+    for key in &keys {
+        assert_eq!(set(&mut conn, key, "v"), "STORED\r\n");
+    }
+    let dead = servers[0].addr();
+    drop(servers.remove(0)); // SIGKILL
+                             // Every read hits: a key whose first replica is dead (then ejected) is read from
+                             // its second, without an error to the client.
+    for _ in 0..2 {
+        for key in &keys {
+            assert_eq!(get(&mut conn, key).unwrap().as_deref(), Some("v"), "{key}");
+        }
+    }
+    let state = format!("server:cache:{dead}:state");
+    assert_eq!(stat(&mut conn, &state).as_deref(), Some("ejected"));
+    // Unknown commands are answered, the connection stays.
+    assert_eq!(
+        exchange(&mut conn, b"bogus command\r\n", b"\r\n"),
+        b"ERROR\r\n"
+    );
+    assert_eq!(get(&mut conn, &keys[0]).unwrap().as_deref(), Some("v"));
+}
