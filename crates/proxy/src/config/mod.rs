@@ -1,6 +1,7 @@
 //! Configuration types: twemproxy's `nutcracker.yml` as it is, and memkeep-proxy's
 //! own route tree (TOML). Plain typed structs; the binary reads and parses files.
 
+mod check;
 mod tree;
 
 use std::collections::BTreeMap;
