@@ -66,7 +66,7 @@ pub(crate) fn to_text(request: Request) -> Local {
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),
-        command => command.key().is_none_or(|k| fits_text(k)),
+        command => !matches!(command.key(), Some(k) if !fits_text(k)),
     };
     if !keys_fit {
         return Local::Answer(Response::ClientError(
