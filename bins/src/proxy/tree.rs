@@ -122,7 +122,7 @@ impl Builder<'_> {
                     PolicySetting::FirstSuccess => Policy::FirstSuccess,
                     PolicySetting::PrimaryThenAsync => Policy::PrimaryThenAsync,
                 });
-                self.count(name, "background_dropped", layer.dropped());
+                self.count(name, "replies_waited_for_all", layer.waited());
                 SharedService::new(layer.layer(self.list(to)?))
             }
             RouteSpec::Failover {

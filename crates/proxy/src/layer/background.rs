@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A bound on background tasks, shared by the clones of one layer.
 #[derive(Debug, Clone)]
@@ -36,6 +36,22 @@ impl Background {
             work.await;
         });
         true
+    }
+
+    /// A place for one task, if there is one now.
+    pub(crate) fn try_reserve(&self) -> Option<OwnedSemaphorePermit> {
+        self.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Runs `work` on its own task in the place `reserve` gave.
+    pub(crate) fn spawn_reserved(
+        permit: OwnedSemaphorePermit,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) {
+        tokio::spawn(async move {
+            let _permit = permit;
+            work.await;
+        });
     }
 
     /// How many tasks were skipped at the bound.
