@@ -1,14 +1,23 @@
 //! memkeep-proxy's flags: twemproxy's where they apply, plus `--config` for the
-//! TOML route tree.
+//! TOML route tree. magent's command line is parsed by [`super::magent`].
 
 use std::path::PathBuf;
 
 use clap::Parser;
 
-/// A memcached proxy: shards over a hash ring, ejects dead servers; runs an
-/// unmodified twemproxy `nutcracker.yml` or its own TOML route tree.
+/// A memcached proxy: shards over a hash ring, replicates, fails over, repairs,
+/// ejects dead servers; runs an unmodified twemproxy `nutcracker.yml` or its own TOML
+/// route tree.
 #[derive(Debug, Parser)]
-#[command(name = "memkeep-proxy", version)]
+#[command(
+    name = "memkeep-proxy",
+    version,
+    after_help = concat!(
+        "magent's flags are taken too: `memkeep-proxy -p PORT -l ADDR -s HOST:PORT [-s ...] ",
+        "-b HOST:PORT [-b ...]`, picked when there is no -c/--config and -b is given or a ",
+        "-s value is not a bare port (`memkeep-proxy -s h:1 --help` lists them)."
+    )
+)]
 pub struct Args {
     /// twemproxy configuration file (nutcracker.yml).
     #[arg(short = 'c', long = "conf-file", value_name = "FILE")]
