@@ -291,7 +291,8 @@ def proxy_comparison(args):
                                          "-o", os.path.join(workdir, "nutcracker.log")], port)
         procs.append(nutcracker)
         port = free_port()
-        proxy = Proc("memkeep-proxy", [proxy_bin, "-c", config("memkeep-proxy", port)], port)
+        proxy = Proc("memkeep-proxy", [proxy_bin, "-c", config("memkeep-proxy", port),
+                                       "-s", str(free_port())], port)
         procs.append(proxy)
         results = {}
         for name, what, flags in WORKLOADS:

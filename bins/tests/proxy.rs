@@ -5,7 +5,6 @@
 mod harness;
 mod support;
 
-use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -108,52 +107,6 @@ fn many_keys_spread_over_the_backends_and_read_back() {
     let stats = exchange(&mut conn, b"stats\r\n", b"END\r\n");
     assert!(stats.starts_with(b"STAT pid "));
     assert_eq!(proxy.terminate().code(), Some(0));
-}
-
-#[test]
-fn keys_land_where_nutcracker_puts_them() {
-    let servers = backends(3);
-    let config = |port| nutcracker_yml(port, &addrs(&servers), "hash_tag: \"{}\"");
-    let keys: Vec<String> = (0..1000)
-        .map(|i| match i % 3 {
-            0 => format!("key{i}"),
-            1 => format!("session:{{{}}}:{i}", i % 17),
-            _ => format!("x{}", i * 7919),
-        })
-        .collect();
-    let placement = |proxy: &Proxy| {
-        let mut conn = proxy.connect();
-        let mut burst = Vec::new();
-        for key in &keys {
-            burst.extend_from_slice(format!("set {key} 0 0 1 noreply\r\nv\r\n").as_bytes());
-        }
-        conn.write_all(&burst).unwrap();
-        // A final acknowledged request: everything before it has been handled.
-        assert_eq!(set(&mut conn, "last", "v"), "STORED\r\n");
-        let placed: Vec<Vec<usize>> = keys.iter().map(|k| holders(&servers, k)).collect();
-        for s in &servers {
-            s.flush_all();
-        }
-        placed
-    };
-    let twemproxy = placement(&Proxy::nutcracker(config));
-    let ours = placement(&Proxy::memkeep("-c", "nutcracker.yml", config));
-    assert!(
-        twemproxy.iter().all(|h| h.len() == 1),
-        "nutcracker placed every key"
-    );
-    let differ: Vec<&String> = keys
-        .iter()
-        .zip(twemproxy.iter().zip(&ours))
-        .filter(|(_, (a, b))| a != b)
-        .map(|(k, _)| k)
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "{} keys placed differently: {:?}",
-        differ.len(),
-        &differ[..differ.len().min(10)]
-    );
 }
 
 /// Keys of server `i`, by asking the backends after setting through the proxy.
@@ -302,27 +255,40 @@ fn configuration_checks() {
     .unwrap();
     assert!(!run(&["-t", "-c", typo.to_str().unwrap()]).status.success());
 
-    let out = run(&["-c", good.to_str().unwrap(), "-s", "22222"]);
+    // twemproxy's flags that memkeep-proxy cannot honour are refused, not ignored.
+    let out = run(&["-t", "-c", good.to_str().unwrap(), "-i", "10000"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stats port"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("always current"));
 
-    // The README's examples are complete, valid configurations.
+    // The README's examples and contrib's are complete, valid configurations.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let section = &readme[readme.find("## memkeep-proxy").unwrap()..];
-    for (fence, flag, name) in [
-        ("```yaml\n", "-c", "readme.yml"),
-        ("```toml\n", "--config", "readme.toml"),
+    let start = readme.find("## memkeep-proxy").unwrap();
+    let section = &readme[start..start + readme[start..].find("\n## Replication").unwrap()];
+    let mut checked = 0;
+    for (fence, flag, ext) in [
+        ("```yaml\n", "-c", "yml"),
+        ("```toml\n", "--config", "toml"),
     ] {
-        let start = section.find(fence).unwrap() + fence.len();
-        let body = &section[start..start + section[start..].find("```").unwrap()];
-        let path = dir.0.join(name);
-        std::fs::write(&path, body).unwrap();
-        let out = run(&["-t", flag, path.to_str().unwrap()]);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (i, block) in section.split(fence).skip(1).enumerate() {
+            let body = &block[..block.find("```").unwrap()];
+            let path = dir.0.join(format!("readme-{i}.{ext}"));
+            std::fs::write(&path, body).unwrap();
+            let out = run(&["-t", flag, path.to_str().unwrap()]);
+            assert!(
+                out.status.success(),
+                "README {ext} example {i}: {}\n{body}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
     }
+    assert!(checked >= 6, "{checked} examples");
+    let contrib = concat!(env!("CARGO_MANIFEST_DIR"), "/../contrib/proxy/route.toml");
+    let out = run(&["-t", "--config", contrib]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,7 +1,9 @@
 """Exercises every pymemcache client method against one server.
 
-Usage: pymemcache_client.py HOST PORT [HOST2 PORT2]
-Run by bins/tests/pymemcache.rs against stock memcached and against memkeepd.
+Usage: pymemcache_client.py [--proxy] HOST PORT [HOST2 PORT2]
+Run by bins/tests/pymemcache.rs against stock memcached and against memkeepd, and by
+bins/tests/proxy_clients.rs through memkeep-proxy (--proxy: `stats` is the proxy's
+own, which counts commands but holds no items).
 Prints "N passed, 0 failed" and exits 0 when every check holds.
 """
 import sys
@@ -101,7 +103,8 @@ def exercise(c):
         check(True, "illegal key")
 
     stats = c.stats()
-    check(b"curr_items" in stats or "curr_items" in stats, "stats general")
+    if not PROXY:
+        check(b"curr_items" in stats or "curr_items" in stats, "stats general")
     check(int(stats.get(b"cmd_get", stats.get("cmd_get", 0))) > 0, "stats counts gets")
     settings = c.stats("settings")
     check(len(settings) > 5, "stats settings")
@@ -115,6 +118,11 @@ def exercise(c):
     check(c.flush_all(noreply=False) is True, "flush_all")
     check(c.get("k1") is None, "flushed")
     c.quit()
+
+
+PROXY = "--proxy" in sys.argv
+if PROXY:
+    sys.argv.remove("--proxy")
 
 
 def main():

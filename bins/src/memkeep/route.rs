@@ -7,9 +7,28 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use memkeep_proxy::config::ServerSpec;
+use memkeep_proxy::config::{PoolConfig, ServerSpec};
 
-use crate::proxy::{read_nutcracker, read_route_tree, ring_builder, Site};
+use crate::proxy::{ring_builder, Source};
+
+/// One pool of the configuration, by name.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The pool's name.
+    pub name: String,
+    /// Its settings.
+    pub pool: PoolConfig,
+}
+
+/// The pools of the configuration memkeep-proxy would read from these flags.
+pub fn read_pools(source: &Source) -> Result<Vec<Site>, String> {
+    let config = source.load()?;
+    Ok(config
+        .pools
+        .into_iter()
+        .map(|(name, pool)| Site { name, pool })
+        .collect())
+}
 
 /// Flags of `memkeep route`.
 #[derive(Debug, Args)]
@@ -39,11 +58,12 @@ pub struct Hop {
 
 /// Prints the routes.
 pub fn main(args: RouteArgs) -> Result<(), String> {
-    let sites = match (&args.conf_file, &args.config) {
-        (Some(path), _) => read_nutcracker(path)?,
-        (None, Some(path)) => read_route_tree(path)?,
+    let source = match (&args.conf_file, &args.config) {
+        (Some(path), _) => Source::Nutcracker(path.clone()),
+        (None, Some(path)) => Source::RouteTree(path.clone()),
         (None, None) => return Err("give -c nutcracker.yml or --config route.toml".into()),
     };
+    let sites = read_pools(&source)?;
     let sites: Vec<&Site> = sites
         .iter()
         .filter(|s| args.pool.as_ref().is_none_or(|p| *p == s.name))

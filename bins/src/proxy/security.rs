@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use memkeep_proxy::backend::{AuthMechanism, BackendAuth, BackendSecurity};
-use memkeep_proxy::config::{AuthMechanismSetting, ClientCertSetting, PoolConfig};
+use memkeep_proxy::config::{AuthMechanismSetting, ClientCertSetting, ListenerConfig, PoolConfig};
 use memkeep_server::auth::{AuthConfig, Credentials};
 use memkeep_server::TlsAcceptor;
 
-use super::Site;
 use crate::tls::{ClientCerts, ClientTls, MinVersion, ServerTls};
 
 /// What a listener requires of its clients.
@@ -22,7 +21,7 @@ pub struct ClientSecurity {
 }
 
 /// Reads a listener's certificate and auth files.
-pub fn listener(site: &Site) -> Result<ClientSecurity, String> {
+pub fn listener(site: &ListenerConfig) -> Result<ClientSecurity, String> {
     let at = |e: String| format!("listener {}: {e}", site.listen);
     let tls = match &site.tls {
         None => None,

@@ -1,22 +1,25 @@
-//! Pool stacks: `Shard(ring) -> [Eject -> Timeout -> Backend] x N`, boxed once.
+//! Pool stacks: `Shard(ring) -> [Eject -> Timeout -> Backend] x N`, boxed once. A
+//! pool with several replicas gives one shard per replica over the same servers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Request, Response};
-use memkeep_proxy::backend::{Backend, BackendConfig};
-use memkeep_proxy::config::{PartialFailureSetting, PoolConfig, ServerSpec};
+use memkeep_proxy::backend::{Backend, BackendConfig, Dialect};
+use memkeep_proxy::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSpec};
+use memkeep_proxy::layer::count::{CountLayer, ServerCounters};
 use memkeep_proxy::layer::eject::{Eject, EjectConfig, LiveSet};
 use memkeep_proxy::layer::shard::{PartialFailure, Shard, ShardOptions};
 use memkeep_proxy::layer::timeout::Timeout;
 use memkeep_proxy::BoxError;
 use memkeep_ring::{Distribution, Hash, Ring, Server};
-use tower::util::{BoxCloneService, BoxCloneSyncService};
+use tower::util::BoxCloneSyncService;
+use tower::Layer;
 
-/// One server's stack: shared by every clone of the shard, so `Sync`.
-pub(super) type ServerService = BoxCloneSyncService<Request, Response, BoxError>;
-
-/// What every stack is at the edge.
-pub type PoolService = BoxCloneService<Request, Response, BoxError>;
+/// One stack of the tree: pools and routes hold many of them and are shared by every
+/// connection, so `Sync`.
+pub type SharedService = BoxCloneSyncService<Request, Response, BoxError>;
 
 /// The ring a pool's settings describe, over all of its servers.
 pub fn ring_builder(
@@ -59,73 +62,137 @@ pub fn ring_builder(
     Ok((builder, specs))
 }
 
-/// The pool's service. Starts the backends' connection tasks: call inside the
-/// runtime.
-pub fn pool_service(name: &str, pool: &PoolConfig) -> Result<PoolService, String> {
-    watched_pool_service(name, pool, None)
+/// A pool's servers and its shards.
+pub struct PoolStack {
+    /// One shard per replica: view `i` sends each key to its replica `i`.
+    pub views: Vec<SharedService>,
+    /// The servers, in configuration order.
+    pub servers: Vec<ServerState>,
 }
 
-/// [`pool_service`], each backend also measured into `watch` for the admin listener.
-pub fn watched_pool_service(
-    name: &str,
-    pool: &PoolConfig,
-    mut watch: Option<&mut super::monitor::PoolWatch>,
-) -> Result<PoolService, String> {
+/// What `stats` shows of one server.
+#[derive(Clone)]
+pub struct ServerState {
+    /// `host:port [name]` as configured.
+    pub spec: ServerSpec,
+    /// Its connections.
+    pub backend: Backend,
+    /// Its breaker, when the pool ejects.
+    pub eject: Option<Eject<SharedService>>,
+    /// Its counters.
+    pub counters: Arc<ServerCounters>,
+    /// The requests the proxy sent it, by command, with latency and failure causes
+    /// (for the admin listener).
+    pub metrics: Arc<RequestMetrics>,
+}
+
+impl ServerState {
+    /// `up`, `down` (no connection) or `ejected`.
+    pub fn state(&self) -> &'static str {
+        if self.eject.as_ref().is_some_and(Eject::is_ejected) {
+            "ejected"
+        } else if self.backend.is_up() {
+            "up"
+        } else {
+            "down"
+        }
+    }
+}
+
+/// The pool's shards. Starts the backends' connection tasks: call inside the
+/// runtime.
+pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
     let (builder, specs) = ring_builder(name, pool)?;
     let security = super::security::backends(name, pool)?;
     let live = LiveSet::new(specs.len());
-    let services: Vec<ServerService> = specs
+    let backends: Vec<Backend> = specs
         .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let backend = Backend::new(
+        .map(|spec| {
+            Backend::new(
                 spec.addr(),
                 BackendConfig {
                     connections: pool.connections.max(1),
                     request_timeout: pool.timeout(),
                     security: security.clone(),
+                    dialect: match pool.protocol {
+                        BackendProtocol::Auto => Dialect::Detect,
+                        BackendProtocol::Meta => Dialect::Meta,
+                        BackendProtocol::Text => Dialect::Text,
+                    },
                     ..BackendConfig::default()
                 },
-            );
-            let backend_handle = backend.clone();
+            )
+        })
+        .collect();
+    let mut servers = Vec::with_capacity(specs.len());
+    let services: Vec<SharedService> = backends
+        .iter()
+        .zip(&specs)
+        .enumerate()
+        .map(|(i, (backend, spec))| {
+            let counters = Arc::new(ServerCounters::default());
+            let count = CountLayer::new(counters.clone());
+            let metrics = Arc::new(super::monitor::backend_metrics());
+            let measure =
+                |service: SharedService| SharedService::new(Measure::new(service, metrics.clone()));
+            let mut state = ServerState {
+                spec: spec.clone(),
+                backend: backend.clone(),
+                eject: None,
+                counters,
+                metrics: metrics.clone(),
+            };
+            let backend = backend.clone();
             let timed = match pool.timeout() {
                 Some(limit) => BoxCloneSyncService::new(Timeout::new(backend, limit)),
                 None => BoxCloneSyncService::new(backend),
             };
-            let (service, ejected) = match pool.eject {
+            match pool.eject {
                 Some(eject) => {
                     let config = EjectConfig {
                         failure_limit: eject.failure_limit,
                         retry_timeout: Duration::from_millis(eject.retry_timeout_ms),
                     };
                     let publish = eject.rebuild_ring.then(|| (live.clone(), i));
-                    let eject = Eject::new(timed, config, publish);
-                    let probe = super::monitor::eject_probe(&eject);
-                    (BoxCloneSyncService::new(eject), Some(probe))
+                    let ejecting = Eject::new(timed, config, publish);
+                    state.eject = Some(ejecting.clone());
+                    servers.push(state);
+                    SharedService::new(count.layer(measure(SharedService::new(ejecting))))
                 }
-                None => (timed, None),
-            };
-            match watch.as_deref_mut() {
-                Some(w) => w.watch(spec, backend_handle, ejected, service),
-                None => service,
+                None => {
+                    servers.push(state);
+                    SharedService::new(count.layer(measure(timed)))
+                }
             }
         })
         .collect();
-    let options = ShardOptions {
-        partial_failure: match pool.partial_failure {
-            PartialFailureSetting::Error => PartialFailure::Error,
-            PartialFailureSetting::Miss => PartialFailure::Miss,
-        },
-        ..ShardOptions::default()
-    };
-    let shard = match pool.eject {
-        Some(e) if e.rebuild_ring => Shard::following(builder, live.subscribe(), services, options)
-            .map_err(|e| format!("pool {name}: {e}"))?,
-        _ => Shard::new(
-            builder.build().map_err(|e| format!("pool {name}: {e}"))?,
-            services,
-            options,
-        ),
-    };
-    Ok(BoxCloneService::new(shard))
+    let views = (0..pool.replicas.max(1))
+        .map(|replica| {
+            let options = ShardOptions {
+                partial_failure: match pool.partial_failure {
+                    PartialFailureSetting::Error => PartialFailure::Error,
+                    PartialFailureSetting::Miss => PartialFailure::Miss,
+                },
+                replica,
+                ..ShardOptions::default()
+            };
+            let services = services.clone();
+            let shard = match pool.eject {
+                Some(e) if e.rebuild_ring => {
+                    Shard::following(builder.clone(), live.subscribe(), services, options)
+                        .map_err(|e| format!("pool {name}: {e}"))?
+                }
+                _ => Shard::new(
+                    builder
+                        .clone()
+                        .build()
+                        .map_err(|e| format!("pool {name}: {e}"))?,
+                    services,
+                    options,
+                ),
+            };
+            Ok(SharedService::new(shard))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(PoolStack { views, servers })
 }

@@ -44,6 +44,8 @@ impl AdminProxy {
                 .arg("-c")
                 .arg(&path)
                 .args(["--admin", &format!("127.0.0.1:{admin}")])
+                // The stats port is on by default with -c (22222): one per proxy.
+                .args(["-s", &free_port().to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .spawn()

@@ -15,7 +15,10 @@ pub struct Proxy {
     child: Child,
     /// The pool's port.
     pub port: u16,
-    _dir: TempDir,
+    /// The stats port, when it has one.
+    pub stats_port: Option<u16>,
+    /// Where its configuration file is.
+    pub dir: TempDir,
 }
 
 /// A directory removed on drop.
@@ -66,6 +69,31 @@ impl Proxy {
         Self::start("nutcracker", "-c", "nutcracker.yml", config)
     }
 
+    /// memkeep-proxy with magent's flags: `-p PORT -l 127.0.0.1` and `args`.
+    pub fn magent(args: &[&str]) -> Proxy {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_memkeep-proxy"))
+                .args(["-p", &port.to_string(), "-l", "127.0.0.1"])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start memkeep-proxy");
+            if wait_until_accepting(port, &mut child) {
+                return Proxy {
+                    child,
+                    port,
+                    stats_port: None,
+                    dir: TempDir::new(),
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("memkeep-proxy did not start");
+    }
+
     fn start(program: &str, flag: &str, name: &str, config: impl Fn(u16) -> String) -> Proxy {
         for _ in 0..5 {
             let dir = TempDir::new();
@@ -74,11 +102,12 @@ impl Proxy {
             std::fs::write(&path, config(port)).unwrap();
             let mut command = Command::new(program);
             command.arg(flag).arg(&path);
+            // twemproxy's stats port defaults to 22222: pick one.
+            let stats_port = free_port();
+            command.arg("-s").arg(stats_port.to_string());
             if program == "nutcracker" {
                 // Its stats port defaults to 22222: pick one too.
                 command
-                    .arg("-s")
-                    .arg(free_port().to_string())
                     .arg("-p")
                     .arg(dir.0.join("pid"))
                     .arg("-o")
@@ -93,7 +122,8 @@ impl Proxy {
                 return Proxy {
                     child,
                     port,
-                    _dir: dir,
+                    stats_port: Some(stats_port),
+                    dir,
                 };
             }
             let _ = child.kill();
@@ -107,6 +137,21 @@ impl Proxy {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         stream.set_nodelay(true).unwrap();
         stream
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -136,6 +181,17 @@ impl Drop for Proxy {
 pub fn exchange(conn: &mut TcpStream, request: &[u8], end: &[u8]) -> Vec<u8> {
     conn.write_all(request).unwrap();
     read_until(conn, Duration::from_secs(5), |got| got.ends_with(end)).0
+}
+
+/// Waits until the proxy's `stats` shows a connection to `addr` in `pool` (a
+/// restarted server is reconnected to after a backoff).
+pub fn wait_connected(proxy: &Proxy, pool: &str, addr: &str) -> bool {
+    let mut conn = proxy.connect();
+    let line = format!("STAT server:{pool}:{addr}:connections 1\r\n");
+    wait_for(Duration::from_secs(10), || {
+        let stats = exchange(&mut conn, b"stats\r\n", b"END\r\n");
+        String::from_utf8_lossy(&stats).contains(&line)
+    })
 }
 
 /// `set` then read one reply line.
@@ -179,4 +235,88 @@ pub fn memcached_on(port: u16) -> Child {
         "memcached did not start"
     );
     child
+}
+
+/// Clients that set and read back keys in a loop, one request in flight each, and
+/// count what they saw.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<ClientTally>>,
+}
+
+/// What one load client saw.
+#[derive(Debug, Default, Clone)]
+pub struct ClientTally {
+    /// Requests answered.
+    pub ops: u64,
+    /// Replies that were errors (`SERVER_ERROR ...`), or reads of a wrong value.
+    pub errors: u64,
+    /// Gets that missed.
+    pub misses: u64,
+}
+
+impl Load {
+    /// `clients` connections to `port`, each on its own keys (`load:CLIENT:N`, N
+    /// cycling over `keys`).
+    pub fn start(port: u16, clients: usize, keys: usize) -> Load {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ops = Arc::new(AtomicU64::new(0));
+        let threads = (0..clients)
+            .map(|client| {
+                let (stop, ops) = (stop.clone(), ops.clone());
+                std::thread::spawn(move || {
+                    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    conn.set_nodelay(true).unwrap();
+                    let mut tally = ClientTally::default();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let key = format!("load:{client}:{}", i % keys);
+                        let value = format!("v{i}");
+                        let stored = set(&mut conn, &key, &value);
+                        tally.ops += 1;
+                        if stored != "STORED\r\n" {
+                            assert!(stored.starts_with("SERVER_ERROR "), "{stored}");
+                            tally.errors += 1;
+                        }
+                        match get(&mut conn, &key) {
+                            Ok(Some(v)) if v == value => {}
+                            Ok(Some(_)) if stored != "STORED\r\n" => {}
+                            Ok(Some(v)) => panic!("{key}: read {v}, wrote {value}"),
+                            Ok(None) => tally.misses += 1,
+                            Err(e) => {
+                                assert!(e.starts_with("SERVER_ERROR "), "{e}");
+                                tally.errors += 1;
+                            }
+                        }
+                        tally.ops += 1;
+                        ops.fetch_add(2, Ordering::Relaxed);
+                        i += 1;
+                    }
+                    tally
+                })
+            })
+            .collect();
+        Load { stop, ops, threads }
+    }
+
+    /// Waits until `n` more requests were answered (false after 20 s).
+    pub fn wait_ops(&self, n: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let target = self.ops.load(Ordering::Relaxed) + n;
+        wait_for(Duration::from_secs(20), || {
+            self.ops.load(Ordering::Relaxed) >= target
+        })
+    }
+
+    /// Stops the clients; what each saw.
+    pub fn finish(self) -> Vec<ClientTally> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.threads
+            .into_iter()
+            .map(|t| t.join().expect("load client panicked"))
+            .collect()
+    }
 }

@@ -1,6 +1,7 @@
-//! The proxy's Prometheus scrape: per pool, its clients' requests and its
-//! listener's counters; per backend, its state, the requests the proxy sent it,
-//! their failures by cause, ejections, and figures from its polled `stats`.
+//! The proxy's Prometheus scrape: per listener (labelled `pool`, the route or pool
+//! it serves), its clients' requests and connection counters; read-repairs per
+//! route; per backend, its state, the requests the proxy sent it, their failures by
+//! cause, ejections, and figures from its polled `stats`.
 
 use memkeep_admin::{Encoder, Kind};
 use memkeep_server::stats::ConnectionStats;
@@ -70,10 +71,10 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
         "1 while the proxy is serving.",
     )
     .sample("memkeep_proxy_up", &[], 1.0);
-    let pools: Vec<_> = report
-        .pools
+    let listeners = report.listeners();
+    let pools: Vec<_> = listeners
         .iter()
-        .map(|p| (vec![("pool", p.name.as_str())], p.requests.snapshot()))
+        .map(|(route, _, requests)| (vec![("pool", route.as_str())], requests.snapshot()))
         .collect();
     write_requests(out, "memkeep_proxy", &pools);
     out.family(
@@ -123,29 +124,21 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
     ];
     for (name, kind, help, read) in connection_figures {
         out.family(name, kind, help);
-        for pool in &report.pools {
-            out.sample(
-                name,
-                &[("pool", &pool.name)],
-                read(&pool.connections) as f64,
-            );
+        for (route, connections, _) in &listeners {
+            out.sample(name, &[("pool", route)], read(connections) as f64);
         }
     }
-    let repairing: Vec<_> = report
-        .pools
-        .iter()
-        .filter_map(|p| p.read_repairs().map(|n| (p, n)))
-        .collect();
+    let repairing = report.read_repairs();
     if !repairing.is_empty() {
         out.family(
             "memkeep_proxy_read_repairs_total",
             Kind::Counter,
-            "Items read repair wrote back to a replica that missed them.",
+            "Items read repair wrote back to a replica that missed them, by route.",
         );
-        for (pool, n) in repairing {
+        for (route, n) in repairing {
             out.sample(
                 "memkeep_proxy_read_repairs_total",
-                &[("pool", &pool.name)],
+                &[("route", &route)],
                 n as f64,
             );
         }
@@ -153,20 +146,21 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
     backend_metrics(report, out);
 }
 fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
-    let labelled: Vec<_> = report
-        .backends()
-        .map(|(pool, b)| {
+    let backends = report.backends();
+    let labelled: Vec<_> = backends
+        .iter()
+        .map(|b| {
             let labels = vec![
-                ("pool", pool.name.as_str()),
+                ("pool", b.pool.as_str()),
                 ("backend", b.name.as_str()),
-                ("address", b.backend.addr()),
+                ("address", b.address()),
             ];
-            (labels, b)
+            (labels, &**b)
         })
         .collect();
     let requests: Vec<_> = labelled
         .iter()
-        .map(|(l, b)| (l.clone(), b.requests.snapshot()))
+        .map(|(l, b)| (l.clone(), b.requests().snapshot()))
         .collect();
     write_requests(out, "memkeep_backend", &requests);
     out.family(
@@ -192,7 +186,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         "Requests to the backend that got no reply, by cause (timeout, ejected, down, other).",
     );
     for (labels, b) in &labelled {
-        for (cause, n) in b.requests.snapshot().failures() {
+        for (cause, n) in b.requests().snapshot().failures() {
             let mut l = labels.clone();
             l.push(("cause", cause));
             out.sample("memkeep_backend_errors_total", &l, n as f64);
@@ -204,7 +198,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         "Requests to the backend that timed out.",
     );
     for (labels, b) in &labelled {
-        let counted = b.requests.snapshot();
+        let counted = b.requests().snapshot();
         let timeouts = counted.failures().find(|(c, _)| *c == "timeout");
         let n = timeouts.map_or(0, |(_, n)| n);
         out.sample("memkeep_backend_timeouts_total", labels, n as f64);
@@ -218,7 +212,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
         out.sample(
             "memkeep_backend_ejections_total",
             labels,
-            b.ejected().1 as f64,
+            b.ejections() as f64,
         );
     }
     out.family(
@@ -265,38 +259,5 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
                 f64::from(u8::from(w)),
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-
-    use memkeep_admin::Report;
-
-    use super::super::{PoolWatch, ProxyReport};
-    use super::*;
-
-    #[test]
-    fn read_repairs_are_counted_for_pools_that_repair() {
-        let repairs = Arc::new(AtomicU64::new(0));
-        let mut repairing = PoolWatch::new("replicated", Arc::default());
-        repairing.count_read_repairs(repairs.clone());
-        repairing.count_read_repairs(Arc::new(AtomicU64::new(2)));
-        let plain = PoolWatch::new("plain", Arc::default());
-        let report = ProxyReport::new(vec![repairing, plain]);
-        repairs.store(3, Ordering::Relaxed);
-        let mut out = Encoder::new();
-        report.metrics(&mut out);
-        let text = out.finish();
-        assert!(
-            text.contains("memkeep_proxy_read_repairs_total{pool=\"replicated\"} 5\n"),
-            "{text}"
-        );
-        assert!(
-            !text.contains("read_repairs_total{pool=\"plain\"}"),
-            "{text}"
-        );
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::detect::{Detection, Probed};
 use super::secure::{self, Opened};
 use super::translate::Expect;
 use super::{BackendConfig, BackendError, ErrorKind};
@@ -51,11 +52,12 @@ pub(super) async fn run(
     config: Arc<BackendConfig>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     state: Arc<AtomicU8>,
+    dialect: Arc<Detection>,
 ) {
     let mut backoff = config.backoff_min;
     // Log a failure to connect once per outage, not once per attempt.
     let mut was_up = true;
-    loop {
+    'connect: loop {
         state.store(State::Connecting as u8, Ordering::Relaxed);
         let connected = tokio::time::timeout(
             config.connect_timeout,
@@ -64,7 +66,20 @@ pub(super) async fn run(
         .await;
         let session = matches!(connected, Ok(Ok(_)));
         match connected {
-            Ok(Ok(stream)) => {
+            Ok(Ok(mut stream)) => 'session: {
+                let limit = config.connect_timeout;
+                let probed = match &mut stream {
+                    Opened::Plain(tcp) => dialect.probe(tcp, &addr, limit).await,
+                    Opened::Secured(secured) => dialect.probe(secured, &addr, limit).await,
+                };
+                match probed {
+                    Probed::Usable => {}
+                    Probed::UsedUp => continue 'connect,
+                    Probed::Failed => {
+                        warn!(%addr, "backend did not answer the protocol probe");
+                        break 'session;
+                    }
+                }
                 debug!(%addr, "backend connected");
                 state.store(State::Up as u8, Ordering::Relaxed);
                 backoff = config.backoff_min;

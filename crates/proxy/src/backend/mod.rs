@@ -7,7 +7,9 @@
 //! stalls on one of them.
 
 mod connection;
+mod detect;
 mod secure;
+mod text_dialect;
 mod translate;
 
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
@@ -26,6 +28,7 @@ use tower_service::Service;
 
 use crate::BoxError;
 use connection::{Job, State};
+use detect::Detection;
 use translate::Local;
 
 /// How a backend connects and how long it waits.
@@ -46,6 +49,24 @@ pub struct BackendConfig {
     pub limits: Limits,
     /// TLS and login on each new connection; plain TCP when `None`.
     pub security: Option<Arc<BackendSecurity>>,
+    /// The protocol spoken to the server.
+    pub dialect: Dialect,
+}
+
+/// The protocol a backend speaks to its server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Ask the server at the first connection (`mn`): meta if it answers `MN`, else
+    /// text. Requests sent before the answer wait for it (up to the connect timeout).
+    #[default]
+    Detect,
+    /// memcached's meta protocol (memcached 1.6 and later, memkeepd): items come with
+    /// their TTL and flags, so read-repair can copy them faithfully.
+    Meta,
+    /// The classic text protocol, for older servers. Meta-only options (`mg N`,
+    /// `md I`, ...) are answered `ERROR`, as such a server would, and items carry no
+    /// TTL, so they are not copied by read-repair or warm-up.
+    Text,
 }
 
 impl Default for BackendConfig {
@@ -58,6 +79,7 @@ impl Default for BackendConfig {
             backoff_max: Duration::from_secs(2),
             limits: Limits::default(),
             security: None,
+            dialect: Dialect::Detect,
         }
     }
 }
@@ -70,6 +92,8 @@ pub struct Backend {
 
 struct Shared {
     addr: Arc<str>,
+    dialect: Arc<Detection>,
+    connect_timeout: Duration,
     connections: Vec<Handle>,
     next: AtomicUsize,
 }
@@ -85,6 +109,8 @@ impl Backend {
     /// tokio runtime; the tasks stop when the last clone is dropped.
     pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
         let addr: Arc<str> = addr.into().into();
+        let dialect = Arc::new(Detection::new(config.dialect));
+        let connect_timeout = config.connect_timeout;
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
@@ -98,6 +124,7 @@ impl Backend {
                     config.clone(),
                     jobs,
                     state.clone(),
+                    dialect.clone(),
                 ));
                 Handle { queue, state }
             })
@@ -105,6 +132,8 @@ impl Backend {
         Backend {
             shared: Arc::new(Shared {
                 addr,
+                dialect,
+                connect_timeout,
                 connections,
                 next: AtomicUsize::new(0),
             }),
@@ -122,6 +151,32 @@ impl Backend {
             .connections
             .iter()
             .any(|h| h.state.load(Ordering::Relaxed) != State::Down as u8)
+    }
+
+    /// How many of its connections are established.
+    pub fn connections_up(&self) -> usize {
+        self.shared
+            .connections
+            .iter()
+            .filter(|h| h.state.load(Ordering::Relaxed) == State::Up as u8)
+            .count()
+    }
+
+    /// A request that arrived before the server's dialect is known: sent once it is,
+    /// or failed as `Down` if the server cannot be reached within the connect timeout.
+    fn after_detection(&self, request: Request) -> ResponseFuture {
+        let backend = self.clone();
+        let wait = async move {
+            let shared = &backend.shared;
+            let known = tokio::time::timeout(shared.connect_timeout, shared.dialect.known());
+            if known.await.is_err() {
+                return Err(backend.error(ErrorKind::Down).into());
+            }
+            backend.clone().call(request).await
+        };
+        ResponseFuture {
+            state: FutureState::Detecting(Box::pin(wait)),
+        }
     }
 
     fn error(&self, kind: ErrorKind) -> BackendError {
@@ -150,7 +205,12 @@ impl Service<Request> for Backend {
     }
 
     fn call(&mut self, request: Request) -> ResponseFuture {
-        let (request, expect) = match translate::to_meta(request) {
+        let local = match self.shared.dialect.current() {
+            Some(Dialect::Text) => text_dialect::to_text(request),
+            Some(_) => translate::to_meta(request),
+            None => return self.after_detection(request),
+        };
+        let (request, expect) = match local {
             Local::Send(request, expect) => (request, expect),
             Local::Answer(response) => return ResponseFuture::ready(Ok(response)),
         };
@@ -187,6 +247,8 @@ pub struct ResponseFuture {
 enum FutureState {
     Waiting(oneshot::Receiver<Result<Response, BackendError>>, Arc<str>),
     Ready(Option<Result<Response, BackendError>>),
+    // Only while a server's dialect is being found out, at its first connection.
+    Detecting(Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>),
 }
 
 impl ResponseFuture {
@@ -203,6 +265,7 @@ impl Future for ResponseFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let result = match &mut this.state {
+            FutureState::Detecting(wait) => return wait.as_mut().poll(cx),
             FutureState::Ready(result) => result.take().expect("polled after completion"),
             FutureState::Waiting(rx, addr) => match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,

@@ -167,6 +167,8 @@ async fn silent_server_times_out() {
         addr,
         BackendConfig {
             request_timeout: Some(Duration::from_millis(50)),
+            // Told, not asked: a silent server would not answer the probe either.
+            dialect: Dialect::Meta,
             ..Default::default()
         },
     );
@@ -188,10 +190,75 @@ async fn garbage_reply_is_a_protocol_error() {
         let _ = s.write_all(b"WHAT\r\n").await;
         let _ = s.read(&mut buf).await;
     });
-    let backend = Backend::new(addr, BackendConfig::default());
+    let meta = BackendConfig {
+        dialect: Dialect::Meta,
+        ..Default::default()
+    };
+    let backend = Backend::new(addr, meta);
     let err = ask(&backend, "get a\r\n").await.unwrap_err();
     assert_eq!(
         err.downcast_ref::<BackendError>().unwrap().kind(),
         ErrorKind::Protocol
     );
+}
+
+/// A server from before meta: `ERROR` to anything but `gets`/`set`, which it answers
+/// from one remembered item. Records what it was sent.
+async fn old_server(closes_on_unknown: bool) -> (String, Arc<parking_lot::Mutex<String>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = Arc::new(parking_lot::Mutex::new(String::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut item = None;
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            let mut s = BufReader::new(s);
+            let mut line = String::new();
+            while s.read_line(&mut line).await.unwrap_or(0) > 0 {
+                log.lock().push_str(&line);
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let reply = match words.as_slice() {
+                    ["set", key, flags, _, len] => {
+                        let mut data = vec![0; len.parse::<usize>().unwrap() + 2];
+                        s.read_exact(&mut data).await.unwrap();
+                        data.truncate(data.len() - 2);
+                        item = Some((key.to_string(), flags.to_string(), data));
+                        "STORED\r\n".to_owned()
+                    }
+                    ["gets", key] => match &item {
+                        Some((k, flags, data)) if k == key => format!(
+                            "VALUE {k} {flags} {} 1\r\n{}\r\nEND\r\n",
+                            data.len(),
+                            String::from_utf8_lossy(data)
+                        ),
+                        _ => "END\r\n".to_owned(),
+                    },
+                    _ if closes_on_unknown => break,
+                    _ => "ERROR\r\n".to_owned(),
+                };
+                s.write_all(reply.as_bytes()).await.unwrap();
+                line.clear();
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_server_without_meta_is_detected_and_spoken_to_in_text() {
+    for closes in [false, true] {
+        let (addr, seen) = old_server(closes).await;
+        let backend = Backend::new(addr, BackendConfig::default());
+        let set = "ms k 2 F3\r\nhi\r\n";
+        assert_eq!(encoded(set, &ask(&backend, set).await.unwrap()), "HD\r\n");
+        let get = "get k\r\n";
+        assert_eq!(
+            encoded(get, &ask(&backend, get).await.unwrap()),
+            "VALUE k 3 2\r\nhi\r\nEND\r\n"
+        );
+        // Asked once, then text only.
+        assert_eq!(*seen.lock(), "mn\r\nset k 3 0 2\r\ngets k\r\n");
+    }
 }

@@ -1,6 +1,8 @@
 //! Routing layers. Each is a tower `Layer` + `Service` with a named response future
 //! and a small error type, tested alone with mock inner services and paused time.
 
+mod background;
+pub mod count;
 pub mod eject;
 pub mod failover;
 #[cfg(test)]

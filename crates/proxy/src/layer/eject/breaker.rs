@@ -109,10 +109,15 @@ impl Breaker {
         tokio::spawn(self.probe_until_back());
     }
 
-    /// Waits, probes, and re-admits on the first good answer.
+    /// Waits, probes, and re-admits on the first good answer. Stops when nothing but
+    /// this task holds the breaker (its pool was dropped, e.g. by a reload): the probe
+    /// holds the server's connections, which would otherwise live on.
     async fn probe_until_back(self: Arc<Self>) {
         loop {
             tokio::time::sleep(self.config.retry_timeout).await;
+            if Arc::strong_count(&self) == 1 {
+                return;
+            }
             if (self.probe)().await {
                 break;
             }

@@ -16,8 +16,10 @@ use tokio::time::Sleep;
 use tower::Layer;
 use tower_service::Service;
 
+use super::eject::Ejected;
 use super::multi_get;
 use super::write_back::is_plain_get;
+use crate::backend::{BackendError, ErrorKind};
 use crate::BoxError;
 
 #[cfg(test)]
@@ -66,8 +68,9 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 
 /// Sends each request to replica 0 and, while it fails, to the next ones in order.
 ///
-/// A request that could not be sent (the replica's `poll_ready` failed: no connection)
-/// always moves on. Once sent, only idempotent requests
+/// A request that could not be sent (the replica's `poll_ready` failed, or it failed
+/// with a [`BackendError`] of kind [`ErrorKind::Down`] or with
+/// [`Ejected`]: it never left the proxy) always moves on. Once sent, only idempotent requests
 /// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
 /// failed may have been applied, and must not be applied twice.
 pub struct Failover<S> {
@@ -206,6 +209,16 @@ impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
     }
 }
 
+/// Whether the error says the request never left the proxy: the server was down
+/// (the backend failed it without writing it) or ejected. Such a request may go to
+/// the next replica whatever it is.
+fn never_sent(error: &BoxError) -> bool {
+    error.is::<Ejected>()
+        || error
+            .downcast_ref::<BackendError>()
+            .is_some_and(|e| e.kind() == ErrorKind::Down)
+}
+
 /// Why an attempt was abandoned: the error the client sees if it was the last one.
 fn timed_out(after: Duration) -> BoxError {
     format!("replica did not answer within {after:?}").into()
@@ -243,7 +256,10 @@ where
                                 Some(reply) => return Poll::Ready(Ok(reply)),
                                 None => continue,
                             },
-                            Err(error) => (error, *this.idempotent),
+                            Err(error) => {
+                                let retry = *this.idempotent || never_sent(&error);
+                                (error, retry)
+                            }
                         }
                     }
                 }

@@ -124,6 +124,24 @@ async fn an_incr_that_could_not_be_sent_goes_to_the_next_replica() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_incr_failed_by_a_down_backend_was_never_sent_and_moves_on() {
+    use crate::backend::{BackendError, ErrorKind};
+    use tower::util::BoxCloneService;
+    let log = Log::default();
+    let r = replicas(&log);
+    let down = BoxCloneService::new(tower::service_fn(|_: Request| async {
+        Err::<Response, BoxError>(BackendError::new(ErrorKind::Down, "127.0.0.1:1".into()).into())
+    }));
+    let reply = FailoverLayer::new()
+        .layer(vec![down, BoxCloneService::new(r[1].clone())])
+        .oneshot(incr("n"))
+        .await
+        .unwrap();
+    assert!(matches!(reply, Response::Number(1, _)));
+    assert_eq!(log.take(), ["r1: incr n"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_miss_is_a_miss_unless_asked_otherwise() {
     let log = Log::default();
     let r = replicas(&log);

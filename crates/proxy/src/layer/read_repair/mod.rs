@@ -14,11 +14,11 @@ use bytes::Bytes;
 use futures_util::future::{join_all, JoinAll};
 use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
-use tokio::sync::Semaphore;
 use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
+use super::background::Background;
 use super::{multi_get, write_back};
 use crate::BoxError;
 
@@ -29,7 +29,7 @@ mod tests;
 #[derive(Debug, Clone)]
 pub struct ReadRepairLayer {
     read_from: usize,
-    background: Arc<Semaphore>,
+    background: Background,
     repairs: Arc<AtomicU64>,
 }
 
@@ -48,7 +48,7 @@ impl ReadRepairLayer {
     pub fn new() -> Self {
         ReadRepairLayer {
             read_from: usize::MAX,
-            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
+            background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
             repairs: Arc::default(),
         }
     }
@@ -64,7 +64,7 @@ impl ReadRepairLayer {
     /// its repair is skipped (a later read of the key repairs it): repairs must never
     /// pile up in memory behind a slow replica.
     pub fn background_limit(mut self, limit: usize) -> Self {
-        self.background = Arc::new(Semaphore::new(limit));
+        self.background = Background::new(limit);
         self
     }
 
@@ -72,6 +72,11 @@ impl ReadRepairLayer {
     /// every service this layer builds.
     pub fn repairs(&self) -> Arc<AtomicU64> {
         self.repairs.clone()
+    }
+
+    /// How many gets' repairs were skipped because the bound was reached.
+    pub fn skipped(&self) -> Arc<AtomicU64> {
+        self.background.skipped()
     }
 }
 
@@ -332,17 +337,13 @@ where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let Ok(permit) = layer.background.clone().try_acquire_owned() else {
-        tracing::debug!(items = writes.len(), "read-repair: at the bound, skipping");
-        return;
-    };
+    let items = writes.len();
     let writes: Vec<_> = writes
         .into_iter()
         .map(|(replica, req)| replicas[replica].clone().oneshot(req))
         .collect();
     let repairs = layer.repairs.clone();
-    tokio::spawn(async move {
-        let _permit = permit;
+    let spawned = layer.background.spawn(async move {
         for reply in join_all(writes).await {
             match reply {
                 Ok(Response::Stored(_)) => {
@@ -354,4 +355,7 @@ where
             }
         }
     });
+    if !spawned {
+        tracing::debug!(items, "read-repair: at the bound, skipping");
+    }
 }

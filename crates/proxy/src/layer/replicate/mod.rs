@@ -12,11 +12,12 @@ use std::task::{Context, Poll};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use memkeep_protocol::{Command, Request, Response};
 use pin_project_lite::pin_project;
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
+use super::background::Background;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -45,8 +46,8 @@ pub enum Policy {
 #[derive(Debug, Clone)]
 pub struct ReplicateLayer {
     policy: Policy,
-    background: Arc<Semaphore>,
-    dropped: Arc<AtomicU64>,
+    background: Background,
+    waited: Arc<AtomicU64>,
 }
 
 impl ReplicateLayer {
@@ -59,22 +60,23 @@ impl ReplicateLayer {
     pub fn new(policy: Policy) -> Self {
         ReplicateLayer {
             policy,
-            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
-            dropped: Arc::default(),
+            background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
+            waited: Arc::default(),
         }
     }
 
-    /// Bounds the background writes in flight. Past the bound a background write is
-    /// dropped (and counted, see [`Self::dropped`]) rather than queued without limit:
-    /// a dead replica must not make the proxy hold every write in memory.
+    /// Bounds the background writes in flight. Past the bound the client's reply
+    /// waits for every replica instead (and is counted, see [`Self::waited`]): a slow
+    /// replica must make the proxy neither hold writes without limit nor drop them.
     pub fn background_limit(mut self, limit: usize) -> Self {
-        self.background = Arc::new(Semaphore::new(limit));
+        self.background = Background::new(limit);
         self
     }
 
-    /// How many background replica writes were dropped because the bound was reached.
-    pub fn dropped(&self) -> Arc<AtomicU64> {
-        self.dropped.clone()
+    /// How many replies waited for every replica because the background writes were
+    /// at their bound.
+    pub fn waited(&self) -> Arc<AtomicU64> {
+        self.waited.clone()
     }
 }
 
@@ -164,13 +166,17 @@ where
             return ResponseFuture::single(primary.oneshot(req));
         }
         if self.layer.policy == Policy::PrimaryThenAsync {
-            let rest: FuturesUnordered<_> = self.replicas[1..]
-                .iter()
-                .enumerate()
-                .map(|(i, s)| Indexed::new(i + 1, s.clone().oneshot(req.clone())))
-                .collect();
-            background(rest, &self.layer);
-            return ResponseFuture::single(primary.oneshot(req));
+            if let Some(permit) = self.layer.background.try_reserve() {
+                let rest: FuturesUnordered<_> = self.replicas[1..]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| Indexed::new(i + 1, s.clone().oneshot(req.clone())))
+                    .collect();
+                background(permit, rest);
+                return ResponseFuture::single(primary.oneshot(req));
+            }
+            // At the bound: this reply waits for every replica (backpressure).
+            self.layer.waited.fetch_add(1, Ordering::Relaxed);
         }
         let pending: FuturesUnordered<_> = self
             .replicas
@@ -182,14 +188,15 @@ where
             state: State::Fanout {
                 replies: (0..self.replicas.len()).map(|_| None).collect(),
                 pending,
+                decided: None,
                 layer: self.layer.clone(),
             },
         }
     }
 }
 
-/// Lets the writes nobody waits for finish on their own task, within the bound.
-fn background<S>(rest: FuturesUnordered<Indexed<Oneshot<S, Request>>>, layer: &ReplicateLayer)
+/// Lets the writes nobody waits for finish on their own task, in a reserved place.
+fn background<S>(permit: OwnedSemaphorePermit, rest: FuturesUnordered<Indexed<Oneshot<S, Request>>>)
 where
     S: Service<Request, Response = Response, Error = BoxError> + Send + 'static,
     S::Future: Send + 'static,
@@ -197,13 +204,7 @@ where
     if rest.is_empty() {
         return;
     }
-    let Ok(permit) = layer.background.clone().try_acquire_owned() else {
-        layer.dropped.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("replicate: background writes at their bound, dropping one");
-        return;
-    };
-    tokio::spawn(async move {
-        let _permit = permit;
+    Background::spawn_reserved(permit, async move {
         let mut rest = rest;
         while let Some((replica, reply)) = rest.next().await {
             match reply {
@@ -312,6 +313,9 @@ pin_project! {
         Fanout {
             pending: FuturesUnordered<Indexed<Oneshot<S, Request>>>,
             replies: Vec<Option<Result<Response, BoxError>>>,
+            // The policy's answer, given before every replica answered, when the rest
+            // could not be left to the background (at its bound): sent once they have.
+            decided: Option<Result<Response, BoxError>>,
             layer: ReplicateLayer,
         },
     }
@@ -344,17 +348,37 @@ where
             StateProj::Fanout {
                 pending,
                 replies,
+                decided,
                 layer,
             } => loop {
                 let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
-                    // Every replica answered and no policy decided earlier.
+                    // Every replica answered.
+                    if let Some(reply) = decided.take() {
+                        return Poll::Ready(finish(reply));
+                    }
+                    if layer.policy == Policy::PrimaryThenAsync {
+                        // Waited for all only for backpressure: still the primary's reply.
+                        let primary = replies[0].take().expect("the primary answered");
+                        return Poll::Ready(finish(primary));
+                    }
                     let all = replies.iter_mut().filter_map(Option::take);
                     return Poll::Ready(finish(worst(all).expect("replicas answered")));
                 };
                 replies[index] = Some(reply);
+                if decided.is_some() {
+                    continue;
+                }
                 if let Some(reply) = decide(layer.policy, replies) {
-                    background(std::mem::take(pending), layer);
-                    return Poll::Ready(finish(reply));
+                    match layer.background.try_reserve() {
+                        Some(permit) => {
+                            background(permit, std::mem::take(pending));
+                            return Poll::Ready(finish(reply));
+                        }
+                        None => {
+                            layer.waited.fetch_add(1, Ordering::Relaxed);
+                            *decided = Some(reply);
+                        }
+                    }
                 }
             },
         }

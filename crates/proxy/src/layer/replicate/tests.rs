@@ -157,21 +157,45 @@ async fn primary_then_async_answers_with_the_primary_and_writes_the_rest_later()
 }
 
 #[tokio::test(start_paused = true)]
-async fn background_writes_past_the_bound_are_dropped_and_counted() {
+async fn past_the_background_bound_the_reply_waits_for_every_replica() {
     let log = Log::default();
     let b = replicas(&log, &["main", "backup"]);
     b[1].delay(Duration::from_secs(1));
     let layer = ReplicateLayer::new(Policy::PrimaryThenAsync).background_limit(1);
-    let dropped = layer.dropped();
+    let waited = layer.waited();
     let svc = layer.layer(b.clone());
 
+    let start = Instant::now();
     svc.clone().oneshot(set("k1", "v")).await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "the first leaves the backup to the background"
+    );
+    // The background is full: the second write's reply waits for the backup too,
+    // rather than the backup's copy being dropped.
     svc.clone().oneshot(set("k2", "v")).await.unwrap();
-    assert_eq!(dropped.load(Ordering::Relaxed), 1);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(waited.load(Ordering::Relaxed), 1);
+    assert!(b[1].item("k2").is_some());
     settle().await;
     assert!(b[1].item("k1").is_some());
-    assert!(b[1].item("k2").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_early_majority_waits_for_the_rest_when_the_background_is_full() {
+    let log = Log::default();
+    let r = replicas(&log, &["a", "b", "c"]);
+    r[2].delay(Duration::from_secs(1));
+    let layer = ReplicateLayer::new(Policy::Majority).background_limit(0);
+    let waited = layer.waited();
+    let reply = layer.layer(r.clone()).oneshot(set("k", "v")).await.unwrap();
+    assert!(matches!(reply, Response::Stored(_)));
+    assert_eq!(waited.load(Ordering::Relaxed), 1);
+    assert!(
+        r[2].item("k").is_some(),
+        "the slow replica's write was waited for"
+    );
 }
 
 fn reply_strategy() -> impl Strategy<Value = (u8, u8)> {

@@ -9,11 +9,11 @@ use std::task::{Context, Poll};
 
 use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
-use tokio::sync::Semaphore;
 use tower::util::ServiceExt;
 use tower::Layer;
 use tower_service::Service;
 
+use super::background::Background;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -28,7 +28,7 @@ pub struct ShadowLayer<T> {
     shadow: T,
     rate: u64,
     counter: Arc<AtomicU64>,
-    background: Arc<Semaphore>,
+    background: Background,
 }
 
 impl<T> ShadowLayer<T> {
@@ -47,14 +47,14 @@ impl<T> ShadowLayer<T> {
             shadow,
             rate: (fraction.clamp(0.0, 1.0) * SCALE as f64).round() as u64,
             counter: Arc::default(),
-            background: Arc::new(Semaphore::new(Self::DEFAULT_IN_FLIGHT_LIMIT)),
+            background: Background::new(Self::DEFAULT_IN_FLIGHT_LIMIT),
         }
     }
 
     /// Bounds the copies in flight. Past it a copy is skipped: a slow shadow pool must
     /// cost the proxy neither memory nor the client latency.
     pub fn in_flight_limit(mut self, limit: usize) -> Self {
-        self.background = Arc::new(Semaphore::new(limit));
+        self.background = Background::new(limit);
         self
     }
 }
@@ -115,17 +115,14 @@ where
         if req.command.key().is_some() {
             let n = self.layer.counter.fetch_add(1, Ordering::Relaxed);
             if self.selected(n) {
-                match self.layer.background.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let copy = self.layer.shadow.clone().oneshot(req.clone());
-                        tokio::spawn(async move {
-                            let _permit = permit;
-                            if let Err(error) = copy.await {
-                                tracing::trace!(%error, "shadow request failed");
-                            }
-                        });
+                let copy = self.layer.shadow.clone().oneshot(req.clone());
+                let spawned = self.layer.background.spawn(async move {
+                    if let Err(error) = copy.await {
+                        tracing::trace!(%error, "shadow request failed");
                     }
-                    Err(_) => tracing::trace!("shadow copies at their bound, skipping"),
+                });
+                if !spawned {
+                    tracing::trace!("shadow copies at their bound, skipping");
                 }
             }
         }

@@ -49,6 +49,11 @@ pub struct ShardOptions {
     pub partial_failure: PartialFailure,
     /// The version string `version` answers with.
     pub version: Bytes,
+    /// Which of a key's replicas this shard sends it to: 0 for the key's own server
+    /// (the primary), 1 for the next distinct server the ring gives it
+    /// ([`Ring::replicas_for`]), and so on. Shards of one pool with replicas 0..N,
+    /// under `Replicate`, `Failover` or `ReadRepair`, keep each key on N servers.
+    pub replica: usize,
 }
 
 impl Default for ShardOptions {
@@ -56,6 +61,7 @@ impl Default for ShardOptions {
         ShardOptions {
             partial_failure: PartialFailure::Error,
             version: Bytes::from(concat!("1.6.18-memkeep-proxy-", env!("CARGO_PKG_VERSION"))),
+            replica: 0,
         }
     }
 }
@@ -134,10 +140,12 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let ring = self.router.ring();
+        let replica = self.options.replica;
+        let node_for = |key: &[u8]| node_for(&ring, key, replica);
         let call = |i: usize, request: Request| self.services[i].clone().oneshot(request);
         match &request.command {
             Command::Get(get) if get.keys.len() > 1 => {
-                let nodes: Vec<usize> = get.keys.iter().map(|k| ring.node_for(k)).collect();
+                let nodes: Vec<usize> = get.keys.iter().map(|k| node_for(k)).collect();
                 if nodes.iter().all(|&n| n == nodes[0]) {
                     return ResponseFuture::one(call(nodes[0], request));
                 }
@@ -155,7 +163,7 @@ where
                 ResponseFuture::ready(Response::Values(Vec::new()))
             }
             command if command.key().is_some() => {
-                let node = ring.node_for(command.key().expect("checked"));
+                let node = node_for(command.key().expect("checked"));
                 ResponseFuture::one(call(node, request))
             }
             Command::FlushAll(_) | Command::Verbosity(_) => {
@@ -180,6 +188,17 @@ where
             _ => ResponseFuture::ready(Response::Error),
         }
     }
+}
+
+/// The server holding `key`'s replica number `replica` (0: the primary). A ring with
+/// fewer servers than that gives the last of its servers in replica order.
+fn node_for(ring: &Ring, key: &[u8], replica: usize) -> usize {
+    if replica == 0 {
+        return ring.node_for(key);
+    }
+    ring.replicas_for(key, replica + 1)
+        .last()
+        .unwrap_or_else(|| ring.node_for(key))
 }
 
 /// One request per server holding some of the keys, keys in request order.

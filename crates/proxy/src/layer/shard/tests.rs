@@ -243,3 +243,30 @@ async fn the_ring_follows_the_live_set() {
         .collect();
     assert_eq!(back, before);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_shard_sends_each_key_to_its_next_distinct_server() {
+    let ring = builder(3).build().unwrap();
+    let (fakes, _) = make_fakes(3, &[]);
+    let second = Shard::new(
+        ring.clone(),
+        fakes,
+        ShardOptions {
+            replica: 1,
+            ..ShardOptions::default()
+        },
+    );
+    for i in 0..30 {
+        let key = format!("key:{i}");
+        let want: Vec<usize> = ring.replicas_for(key.as_bytes(), 2).collect();
+        assert_ne!(want[0], want[1]);
+        let got = values(
+            second
+                .clone()
+                .oneshot(request(&format!("get {key}\r\n")))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, [(key, want[1].to_string())]);
+    }
+}

@@ -13,11 +13,11 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use memkeep_protocol::{Request, Response, Value};
 use pin_project_lite::pin_project;
-use tokio::sync::Semaphore;
 use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
+use super::background::Background;
 use super::{multi_get, write_back};
 use crate::BoxError;
 
@@ -29,7 +29,7 @@ mod tests;
 pub struct WarmUpLayer<S> {
     warm: S,
     fills: Arc<AtomicU64>,
-    background: Arc<Semaphore>,
+    background: Background,
 }
 
 impl<S> WarmUpLayer<S> {
@@ -42,14 +42,14 @@ impl<S> WarmUpLayer<S> {
         WarmUpLayer {
             warm,
             fills: Arc::default(),
-            background: Arc::new(Semaphore::new(Self::DEFAULT_BACKGROUND_LIMIT)),
+            background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
         }
     }
 
     /// Bounds the fill tasks in flight; past it a fill is skipped (the next read of
     /// the key fills it).
     pub fn background_limit(mut self, limit: usize) -> Self {
-        self.background = Arc::new(Semaphore::new(limit));
+        self.background = Background::new(limit);
         self
     }
 
@@ -260,13 +260,8 @@ where
     if writes.is_empty() {
         return;
     }
-    let Ok(permit) = plain.layer.background.clone().try_acquire_owned() else {
-        tracing::debug!("warm-up: fills at their bound, skipping");
-        return;
-    };
     let fills = plain.layer.fills.clone();
-    tokio::spawn(async move {
-        let _permit = permit;
+    let spawned = plain.layer.background.spawn(async move {
         for reply in join_all(writes).await {
             match reply {
                 Ok(Response::Stored(_)) => {
@@ -277,4 +272,7 @@ where
             }
         }
     });
+    if !spawned {
+        tracing::debug!("warm-up: fills at their bound, skipping");
+    }
 }

@@ -1,11 +1,23 @@
 //! Configuration types: twemproxy's `nutcracker.yml` as it is, and memkeep-proxy's
 //! own route tree (TOML). Plain typed structs; the binary reads and parses files.
 
+mod check;
+mod security;
+mod tree;
+
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
 use serde::Deserialize;
+
+pub use security::{
+    AuthMechanismSetting, BackendAuthSettings, BackendTlsSettings, ClientCertSetting,
+    ListenerTlsSettings,
+};
+pub use tree::{
+    BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
+    PoolConfig, RouteConfig, RouteSpec,
+};
 
 /// A `nutcracker.yml`: pools by name.
 pub type NutcrackerConfig = BTreeMap<String, NutcrackerPool>;
@@ -63,22 +75,22 @@ pub struct NutcrackerPool {
     pub servers: Vec<String>,
 }
 
-fn default_hash() -> String {
+pub(crate) fn default_hash() -> String {
     "fnv1a_64".into()
 }
-fn default_distribution() -> String {
+pub(crate) fn default_distribution() -> String {
     "ketama".into()
 }
-fn default_backlog() -> u32 {
+pub(crate) fn default_backlog() -> u32 {
     512
 }
-fn default_server_connections() -> usize {
+pub(crate) fn default_server_connections() -> usize {
     1
 }
-fn default_retry_timeout() -> u64 {
+pub(crate) fn default_retry_timeout() -> u64 {
     30_000
 }
-fn default_failure_limit() -> u32 {
+pub(crate) fn default_failure_limit() -> u32 {
     2
 }
 
@@ -160,193 +172,38 @@ impl NutcrackerPool {
                 rebuild_ring: true,
             }),
             partial_failure: PartialFailureSetting::Error,
+            replicas: 1,
+            protocol: BackendProtocol::Auto,
             tls: None,
             auth: None,
         })
     }
 }
 
-/// memkeep-proxy's own configuration: pools of servers, and listeners each
-/// serving a route over them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteConfig {
-    /// Pools by name.
-    pub pools: BTreeMap<String, PoolConfig>,
-    /// Where clients connect, and what each listener serves.
-    pub listeners: Vec<ListenerConfig>,
-}
-
-/// A set of memcached servers sharded by a ring.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoolConfig {
-    /// `host:port[:weight] [name]` entries.
-    pub servers: Vec<String>,
-    /// Key hash name (`fnv1a_64` by default).
-    #[serde(default = "default_hash")]
-    pub hash: String,
-    /// Distribution name (`ketama` by default).
-    #[serde(default = "default_distribution")]
-    pub distribution: String,
-    /// Two characters; only the key part between them is hashed.
-    #[serde(default)]
-    pub hash_tag: Option<String>,
-    /// Per-request timeout in milliseconds; none by default.
-    #[serde(default)]
-    pub timeout_ms: Option<u64>,
-    /// Connections to each server.
-    #[serde(default = "default_server_connections")]
-    pub connections: usize,
-    /// Eject failing servers; off when absent.
-    #[serde(default)]
-    pub eject: Option<EjectSettings>,
-    /// What a multi-get answers when one server's part fails.
-    #[serde(default)]
-    pub partial_failure: PartialFailureSetting,
-    /// TLS to the servers; plain TCP when absent.
-    #[serde(default)]
-    pub tls: Option<BackendTlsSettings>,
-    /// A login sent on every connection to the servers.
-    #[serde(default)]
-    pub auth: Option<BackendAuthSettings>,
-}
-
-impl PoolConfig {
-    /// The request timeout, if any.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.timeout_ms.map(Duration::from_millis)
+/// A whole `nutcracker.yml` as a route tree: each pool under its own name, served
+/// by its own listener.
+pub fn nutcracker_tree(config: &NutcrackerConfig) -> Result<RouteConfig, ConfigError> {
+    if config.is_empty() {
+        return Err(ConfigError("no pools".into()));
     }
-}
-
-/// When to eject a server and what then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EjectSettings {
-    /// Consecutive failures that eject a server.
-    #[serde(default = "default_failure_limit")]
-    pub failure_limit: u32,
-    /// Milliseconds before an ejected server is probed.
-    #[serde(default = "default_retry_timeout")]
-    pub retry_timeout_ms: u64,
-    /// Rebuild the ring without ejected servers (twemproxy); else their keys fail
-    /// fast until they are back.
-    #[serde(default = "default_true")]
-    pub rebuild_ring: bool,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-/// What a multi-get answers when one server's part fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PartialFailureSetting {
-    /// The whole reply is an error (twemproxy).
-    #[default]
-    Error,
-    /// The failed server's keys read as misses.
-    Miss,
-}
-
-/// One listener and the route it serves.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerConfig {
-    /// `host:port` to listen on.
-    pub listen: String,
-    /// The pool requests are sharded over.
-    pub pool: String,
-    /// Most client connections (unlimited when absent).
-    #[serde(default)]
-    pub max_connections: Option<usize>,
-    /// TLS for clients; plain TCP when absent.
-    #[serde(default)]
-    pub tls: Option<ListenerTlsSettings>,
-    /// memcached's auth file (`user:password` lines): clients must log in (ASCII
-    /// auth or SASL PLAIN) before anything else.
-    #[serde(default)]
-    pub authfile: Option<String>,
-}
-
-/// TLS from the proxy to a pool's servers (TLS 1.2 or later).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackendTlsSettings {
-    /// The CA that signs the servers' certificates, PEM.
-    pub ca: String,
-    /// A client certificate chain for servers that require one, PEM.
-    #[serde(default)]
-    pub cert: Option<String>,
-    /// The client certificate's key, PEM, when not in `cert`.
-    #[serde(default)]
-    pub key: Option<String>,
-}
-
-/// How the proxy logs in to a pool's servers.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackendAuthSettings {
-    /// The user name.
-    pub username: String,
-    /// The password.
-    pub password: String,
-    /// `ascii` (memcached's `-Y`, the default) or `sasl` (SASL PLAIN, `-S`).
-    #[serde(default)]
-    pub mechanism: AuthMechanismSetting,
-}
-
-impl fmt::Debug for BackendAuthSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the password.
-        f.debug_struct("BackendAuthSettings")
-            .field("username", &self.username)
-            .field("mechanism", &self.mechanism)
-            .finish_non_exhaustive()
+    let mut pools = BTreeMap::new();
+    let mut listeners = Vec::new();
+    for (name, pool) in config {
+        pools.insert(name.clone(), pool.to_pool(name)?);
+        listeners.push(ListenerConfig {
+            listen: pool.listen.clone(),
+            route: name.clone(),
+            max_connections: pool.client_connections,
+            backlog: pool.backlog,
+            tls: None,
+            authfile: None,
+        });
     }
-}
-
-/// The login exchange a pool's servers expect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthMechanismSetting {
-    /// memcached's ASCII auth.
-    #[default]
-    Ascii,
-    /// SASL PLAIN over the binary protocol.
-    Sasl,
-}
-
-/// TLS on a listener (TLS 1.2 or later).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListenerTlsSettings {
-    /// The certificate chain, PEM.
-    pub cert: String,
-    /// The private key, PEM, when not in `cert`.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// CAs that sign client certificates, PEM (needed unless `verify_clients` is
-    /// `none`).
-    #[serde(default)]
-    pub client_ca: Option<String>,
-    /// `none` (default), `optional` or `required`.
-    #[serde(default)]
-    pub verify_clients: ClientCertSetting,
-}
-
-/// Whether a listener asks clients for certificates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientCertSetting {
-    /// Not asked for.
-    #[default]
-    None,
-    /// Checked when presented.
-    Optional,
-    /// Required.
-    Required,
+    Ok(RouteConfig {
+        pools,
+        routes: BTreeMap::new(),
+        listeners,
+    })
 }
 
 /// A configuration that cannot be served; the message says why.

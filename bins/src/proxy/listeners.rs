@@ -1,0 +1,216 @@
+//! The running listeners: bound at start, each serving a [`Front`] over its route;
+//! on reload, listeners that stay get the new routes in place (their client
+//! connections stay open), new ones are bound, removed ones drain.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use memkeep_admin::RequestMetrics;
+use memkeep_proxy::config::{ListenerConfig, RouteConfig};
+use memkeep_server::stats::ConnectionStats;
+use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use super::front::Front;
+use super::stats::{Snapshot, Status};
+use super::tree::{build, Tree};
+
+/// Binds a listener's address (before the runtime starts, so a busy port is
+/// reported at once).
+pub fn bind(listener: &ListenerConfig) -> Result<std::net::TcpListener, String> {
+    use socket2::{Domain, Socket, Type};
+    let who = format!("listener {}", listener.listen);
+    let addr: SocketAddr = listener
+        .listen
+        .to_socket_addrs()
+        .map_err(|e| format!("{who}: cannot resolve: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{who}: resolves to nothing"))?;
+    let listen = || -> std::io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(i32::try_from(listener.backlog).unwrap_or(i32::MAX))?;
+        socket.set_nonblocking(true)?;
+        Ok(socket.into())
+    };
+    listen().map_err(|e| format!("{who}: cannot listen on {addr}: {e}"))
+}
+
+struct Running {
+    config: ListenerConfig,
+    front: Front,
+    stats: Arc<ConnectionStats>,
+    requests: Arc<RequestMetrics>,
+    stop: watch::Sender<bool>,
+}
+
+/// Every listener of the process.
+pub struct Listeners {
+    running: BTreeMap<String, Running>,
+    status: Arc<Status>,
+    tasks: JoinSet<()>,
+}
+
+impl Listeners {
+    /// Builds the tree and serves each listener on its bound socket (in
+    /// configuration order). Call inside the runtime.
+    pub fn start(config: &RouteConfig, bound: Vec<std::net::TcpListener>) -> Result<Self, String> {
+        let tree = build(config)?;
+        let status = Arc::new(Status::new(Snapshot {
+            pools: BTreeMap::new(),
+            counters: Vec::new(),
+            listeners: Vec::new(),
+        }));
+        let mut listeners = Listeners {
+            running: BTreeMap::new(),
+            status,
+            tasks: JoinSet::new(),
+        };
+        let Tree {
+            listeners: services,
+            pools,
+            counters,
+        } = tree;
+        for ((listener, service), socket) in config.listeners.iter().zip(services).zip(bound) {
+            listeners.serve(listener, service, socket)?;
+        }
+        listeners
+            .status
+            .replace(listeners.snapshot(pools, counters));
+        Ok(listeners)
+    }
+
+    /// The shared status, for the stats port.
+    pub fn status(&self) -> Arc<Status> {
+        self.status.clone()
+    }
+
+    fn snapshot(
+        &self,
+        pools: BTreeMap<String, Vec<super::stack::ServerState>>,
+        counters: Vec<super::tree::Counter>,
+    ) -> Snapshot {
+        Snapshot {
+            pools,
+            counters,
+            listeners: self
+                .running
+                .values()
+                .map(|r| {
+                    (
+                        r.config.listen.clone(),
+                        r.config.route.clone(),
+                        r.stats.clone(),
+                        r.requests.clone(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn serve(
+        &mut self,
+        listener: &ListenerConfig,
+        service: super::stack::SharedService,
+        socket: std::net::TcpListener,
+    ) -> Result<(), String> {
+        let socket = tokio::net::TcpListener::from_std(socket).map_err(|e| e.to_string())?;
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let clients = super::security::listener(listener)?;
+        if !addr.ip().is_loopback() && clients.auth.is_none() {
+            warn!(%addr, "listening beyond loopback without authentication (authfile)");
+        }
+        if !addr.ip().is_loopback() && clients.tls.is_none() {
+            warn!(%addr, "listening beyond loopback without TLS");
+        }
+        info!(route = %listener.route, %addr, "listening");
+        let mut config = ServeConfig::new(
+            listener.max_connections.unwrap_or(1 << 20),
+            ConnectionConfig {
+                auth: clients.auth,
+                ..ConnectionConfig::default()
+            },
+        );
+        config.tls = clients.tls;
+        let requests = Arc::new(RequestMetrics::default());
+        let front = Front::new(service, self.status.clone(), requests.clone());
+        let (stop, mut stopped) = watch::channel(false);
+        self.running.insert(
+            listener.listen.clone(),
+            Running {
+                config: listener.clone(),
+                front: front.clone(),
+                stats: config.stats.clone(),
+                requests,
+                stop,
+            },
+        );
+        self.tasks
+            .spawn(serve(Listener::Tcp(socket), front, config, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+        Ok(())
+    }
+
+    /// Switches to `config` (already checked): binds its new listeners first (if
+    /// one cannot be bound nothing changes), then swaps every route.
+    pub fn reload(&mut self, config: &RouteConfig) -> Result<(), String> {
+        let mut fresh = Vec::new();
+        for listener in &config.listeners {
+            if !self.running.contains_key(&listener.listen) {
+                fresh.push((listener, bind(listener)?));
+            }
+        }
+        let Tree {
+            listeners: services,
+            pools,
+            counters,
+        } = build(config)?;
+        let mut fresh = fresh.into_iter();
+        for (listener, service) in config.listeners.iter().zip(services) {
+            match self.running.get_mut(&listener.listen) {
+                Some(running) => {
+                    running.front.replace(service);
+                    if (running.config.max_connections, running.config.backlog)
+                        != (listener.max_connections, listener.backlog)
+                    {
+                        warn!(listen = %listener.listen,
+                            "max_connections and backlog of a running listener change on restart only");
+                    }
+                    running.config.route = listener.route.clone();
+                }
+                None => {
+                    let (_, socket) = fresh.next().expect("bound above, in the same order");
+                    self.serve(listener, service, socket)?;
+                }
+            }
+        }
+        let kept: Vec<&String> = config.listeners.iter().map(|l| &l.listen).collect();
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|l| !kept.contains(l))
+            .cloned()
+            .collect();
+        for listen in gone {
+            if let Some(running) = self.running.remove(&listen) {
+                info!(%listen, "listener removed: draining");
+                let _ = running.stop.send(true);
+            }
+        }
+        self.status.replace(self.snapshot(pools, counters));
+        Ok(())
+    }
+
+    /// Tells every listener to drain and waits until they have.
+    pub async fn drain(mut self) {
+        for running in self.running.values() {
+            let _ = running.stop.send(true);
+        }
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

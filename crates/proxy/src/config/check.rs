@@ -1,0 +1,93 @@
+//! Whether a route tree can be served: every name resolves, routes form no cycle,
+//! replicated pools are named only where replicas are taken, numbers make sense.
+
+use std::collections::BTreeSet;
+
+use super::{ConfigError, RouteConfig, RouteSpec};
+
+impl RouteConfig {
+    /// Checks that every name resolves, routes form no cycle, replicated pools are
+    /// only named where replicas are taken, and numbers make sense.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        if self.listeners.is_empty() {
+            return err("no listeners".into());
+        }
+        for (name, pool) in &self.pools {
+            if self.routes.contains_key(name) {
+                return err(format!("{name:?} names both a pool and a route"));
+            }
+            if pool.replicas == 0 || pool.replicas > pool.servers.len() {
+                return err(format!(
+                    "pool {name}: replicas = {} but it has {} servers",
+                    pool.replicas,
+                    pool.servers.len()
+                ));
+            }
+        }
+        for (name, route) in &self.routes {
+            if route.targets().iter().any(|t| t.is_empty()) || route.targets().is_empty() {
+                return err(format!("route {name}: names no target"));
+            }
+            for target in route.targets() {
+                self.check_target(target, route.takes_replicas(), &format!("route {name}"))?;
+            }
+            match route {
+                RouteSpec::Shadow { fraction, .. } if !(0.0..=1.0).contains(fraction) => {
+                    return err(format!("route {name}: fraction must be within 0.0 and 1.0"))
+                }
+                RouteSpec::ReadRepair {
+                    read_from: Some(0), ..
+                } => return err(format!("route {name}: read_from must be at least 1")),
+                _ => {}
+            }
+            self.check_acyclic(name, &mut BTreeSet::new())?;
+        }
+        for listener in &self.listeners {
+            self.check_target(
+                &listener.route,
+                false,
+                &format!("listener {}", listener.listen),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn check_target(
+        &self,
+        target: &str,
+        takes_replicas: bool,
+        who: &str,
+    ) -> Result<(), ConfigError> {
+        match self.pools.get(target) {
+            Some(pool) if pool.replicas > 1 && !takes_replicas => Err(ConfigError(format!(
+                "{who}: pool {target} has replicas = {}; name it in a replicate, failover or \
+                 read_repair route, which decide how its replicas are used",
+                pool.replicas
+            ))),
+            Some(_) => Ok(()),
+            None if self.routes.contains_key(target) => Ok(()),
+            None => Err(ConfigError(format!(
+                "{who}: no pool or route named {target:?}"
+            ))),
+        }
+    }
+
+    fn check_acyclic<'a>(
+        &'a self,
+        name: &'a str,
+        path: &mut BTreeSet<&'a str>,
+    ) -> Result<(), ConfigError> {
+        let Some(route) = self.routes.get(name) else {
+            return Ok(());
+        };
+        if !path.insert(name) {
+            return Err(ConfigError(format!("route {name} leads back to itself")));
+        }
+        for target in route.targets() {
+            self.check_acyclic(target, path)?;
+        }
+        path.remove(name);
+        Ok(())
+    }
+}

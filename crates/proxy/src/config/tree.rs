@@ -1,0 +1,336 @@
+//! memkeep-proxy's own route tree (TOML): pools of servers, named routes built from
+//! the layers over pools and other routes, and listeners each serving one of them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    default_backlog, default_distribution, default_failure_limit, default_hash,
+    default_retry_timeout, default_server_connections, BackendAuthSettings, BackendTlsSettings,
+    ListenerTlsSettings,
+};
+
+/// memkeep-proxy's own configuration: pools of servers, routes over them, and
+/// listeners each serving a pool or a route.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Pools by name.
+    pub pools: BTreeMap<String, PoolConfig>,
+    /// Routes by name: layers over pools and other routes.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteSpec>,
+    /// Where clients connect, and what each listener serves.
+    pub listeners: Vec<ListenerConfig>,
+}
+
+/// A set of memcached servers sharded by a ring.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// `host:port[:weight] [name]` entries.
+    pub servers: Vec<String>,
+    /// Key hash name (`fnv1a_64` by default).
+    #[serde(default = "default_hash")]
+    pub hash: String,
+    /// Distribution name (`ketama` by default).
+    #[serde(default = "default_distribution")]
+    pub distribution: String,
+    /// Two characters; only the key part between them is hashed.
+    #[serde(default)]
+    pub hash_tag: Option<String>,
+    /// Per-request timeout in milliseconds; none by default.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Connections to each server.
+    #[serde(default = "default_server_connections")]
+    pub connections: usize,
+    /// Eject failing servers; off when absent.
+    #[serde(default)]
+    pub eject: Option<EjectSettings>,
+    /// What a multi-get answers when one server's part fails.
+    #[serde(default)]
+    pub partial_failure: PartialFailureSetting,
+    /// How many servers hold each key (1 by default): its first N distinct servers
+    /// on the ring. A pool with more than one replica is named in the `to` list of a
+    /// `replicate`, `failover` or `read_repair` route, where it stands for its N
+    /// replicas.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
+    /// The dialect spoken to the servers.
+    #[serde(default)]
+    pub protocol: BackendProtocol,
+    /// TLS to the servers; plain TCP when absent.
+    #[serde(default)]
+    pub tls: Option<BackendTlsSettings>,
+    /// A login sent on every connection to the servers.
+    #[serde(default)]
+    pub auth: Option<BackendAuthSettings>,
+}
+
+fn default_replicas() -> usize {
+    1
+}
+
+impl PoolConfig {
+    /// The request timeout, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// The dialect the proxy speaks to a pool's servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendProtocol {
+    /// Meta if the server answers meta's `mn` at the first connection, else text.
+    #[default]
+    Auto,
+    /// memcached's meta protocol (1.6 and later, memkeepd): carries TTL and flags,
+    /// which read-repair and warm-up need to copy an item faithfully.
+    Meta,
+    /// The classic text protocol, for servers older than memcached 1.6. Items read
+    /// this way carry no TTL, so read-repair and warm-up cannot copy them.
+    Text,
+}
+
+/// When to eject a server and what then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EjectSettings {
+    /// Consecutive failures that eject a server.
+    #[serde(default = "default_failure_limit")]
+    pub failure_limit: u32,
+    /// Milliseconds before an ejected server is probed.
+    #[serde(default = "default_retry_timeout")]
+    pub retry_timeout_ms: u64,
+    /// Rebuild the ring without ejected servers (twemproxy); else their keys fail
+    /// fast until they are back (put the pool under a `failover` route to serve
+    /// them from another replica meanwhile).
+    #[serde(default = "default_true")]
+    pub rebuild_ring: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// What a multi-get answers when one server's part fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartialFailureSetting {
+    /// The whole reply is an error (twemproxy).
+    #[default]
+    Error,
+    /// The failed server's keys read as misses.
+    Miss,
+}
+
+/// When a replicated write is answered (see the `Replicate` layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicySetting {
+    /// When every replica answered; the worst reply wins.
+    #[default]
+    All,
+    /// When more than half answered.
+    Majority,
+    /// With the first success.
+    FirstSuccess,
+    /// With the first replica's reply; the others are written in the background.
+    PrimaryThenAsync,
+}
+
+/// One named route: a layer over the pools and routes it names.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RouteSpec {
+    /// Mutations go to every target; reads to the first.
+    Replicate {
+        /// The replicas, primary first.
+        to: Vec<String>,
+        /// When the client is answered.
+        #[serde(default)]
+        policy: PolicySetting,
+    },
+    /// Requests go to the first target, and idempotent ones to the next while they
+    /// fail.
+    Failover {
+        /// The targets, in the order they are tried.
+        to: Vec<String>,
+        /// Also try the next target when a get misses.
+        #[serde(default)]
+        on_miss: bool,
+        /// Give up on a target after this many milliseconds (idempotent requests).
+        #[serde(default)]
+        attempt_timeout_ms: Option<u64>,
+    },
+    /// Gets read the targets, answer with a hit and write it back to the targets
+    /// that missed it; everything else goes to the first target.
+    ReadRepair {
+        /// The replicas, in order of preference.
+        to: Vec<String>,
+        /// Read only the first N targets (all by default).
+        #[serde(default)]
+        read_from: Option<usize>,
+    },
+    /// Serve from `to` and copy a fraction of the requests to `shadow`.
+    Shadow {
+        /// What answers the client.
+        to: String,
+        /// Where copies go; their replies are ignored.
+        shadow: String,
+        /// The fraction copied, 0.0 to 1.0.
+        fraction: f64,
+    },
+    /// Read `cold` first; its misses are read from `warm` and copied into `cold`.
+    WarmUp {
+        /// The pool being filled: takes every write.
+        cold: String,
+        /// The full pool: read on a miss.
+        warm: String,
+    },
+    /// Keys starting with a prefix go to its target (longest prefix wins).
+    Prefix {
+        /// Prefix -> target.
+        prefixes: BTreeMap<String, String>,
+        /// Other keys, and requests without a key.
+        default: String,
+    },
+    /// Mutations to `writes`, everything else to `reads`.
+    Operation {
+        /// Gets and every other non-mutation.
+        reads: String,
+        /// Stores, deletes, incr/decr, touch, flush_all.
+        writes: String,
+    },
+}
+
+impl RouteSpec {
+    /// The pools and routes this route names, in order.
+    pub fn targets(&self) -> Vec<&str> {
+        match self {
+            RouteSpec::Replicate { to, .. }
+            | RouteSpec::Failover { to, .. }
+            | RouteSpec::ReadRepair { to, .. } => to.iter().map(String::as_str).collect(),
+            RouteSpec::Shadow { to, shadow, .. } => vec![to, shadow],
+            RouteSpec::WarmUp { cold, warm } => vec![cold, warm],
+            RouteSpec::Prefix { prefixes, default } => prefixes
+                .values()
+                .map(String::as_str)
+                .chain([default.as_str()])
+                .collect(),
+            RouteSpec::Operation { reads, writes } => vec![reads, writes],
+        }
+    }
+
+    /// Whether the route takes a list of replicas, where a pool with several
+    /// replicas stands for all of them.
+    pub fn takes_replicas(&self) -> bool {
+        matches!(
+            self,
+            RouteSpec::Replicate { .. } | RouteSpec::Failover { .. } | RouteSpec::ReadRepair { .. }
+        )
+    }
+}
+
+/// One listener and the route it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConfig {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// The pool or route served (`pool` is accepted as another name for it).
+    #[serde(alias = "pool")]
+    pub route: String,
+    /// Most client connections (unlimited when absent).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+    /// Listen backlog (512 by default).
+    #[serde(default = "default_backlog")]
+    pub backlog: u32,
+    /// TLS for clients; plain TCP when absent.
+    #[serde(default)]
+    pub tls: Option<ListenerTlsSettings>,
+    /// memcached's auth file (`user:password` lines): clients must log in (ASCII
+    /// auth or SASL PLAIN) before anything else.
+    #[serde(default)]
+    pub authfile: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RouteConfig, String> {
+        let config: RouteConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check().map_err(|e| e.to_string())?;
+        Ok(config)
+    }
+
+    const POOLS: &str = "[pools.a]\nservers = [\"127.0.0.1:1\"]\n\
+                         [pools.b]\nservers = [\"127.0.0.1:2\"]\n\
+                         [pools.r]\nservers = [\"127.0.0.1:3\", \"127.0.0.1:4\"]\nreplicas = 2\n";
+
+    #[test]
+    fn routes_parse_and_resolve() {
+        let config = parse(&format!(
+            "{POOLS}[routes.writes]\nkind = \"replicate\"\nto = [\"a\", \"b\"]\npolicy = \"majority\"\n\
+             [routes.reads]\nkind = \"read_repair\"\nto = [\"r\"]\n\
+             [routes.main]\nkind = \"operation\"\nreads = \"reads\"\nwrites = \"writes\"\n\
+             [[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"main\"\n\
+             [[listeners]]\nlisten = \"127.0.0.1:6\"\npool = \"a\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.routes["writes"],
+            RouteSpec::Replicate {
+                to: vec!["a".into(), "b".into()],
+                policy: PolicySetting::Majority
+            }
+        );
+        assert_eq!(config.listeners[1].route, "a");
+    }
+
+    #[test]
+    fn bad_trees_are_refused_with_the_reason() {
+        let listen = "[[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"x\"\n";
+        let cases = [
+            (
+                "[routes.x]\nkind = \"failover\"\nto = [\"nope\"]\n",
+                "no pool or route named \"nope\"",
+            ),
+            (
+                "[routes.x]\nkind = \"operation\"\nreads = \"x\"\nwrites = \"a\"\n",
+                "leads back to itself",
+            ),
+            (
+                "[routes.x]\nkind = \"operation\"\nreads = \"r\"\nwrites = \"a\"\n",
+                "has replicas = 2",
+            ),
+            (
+                "[routes.x]\nkind = \"shadow\"\nto = \"a\"\nshadow = \"b\"\nfraction = 2.0\n",
+                "fraction",
+            ),
+            (
+                "[routes.x]\nkind = \"mirror\"\nto = [\"a\"]\n",
+                "unknown variant",
+            ),
+            (
+                "[routes.x]\nkind = \"failover\"\nto = [\"a\"]\ntimeout = 3\n",
+                "unknown field",
+            ),
+        ];
+        for (routes, want) in cases {
+            let error = parse(&format!("{POOLS}{routes}{listen}")).unwrap_err();
+            assert!(error.contains(want), "{routes}: {error}");
+        }
+        let too_many = "[pools.a]\nservers = [\"127.0.0.1:1\"]\nreplicas = 2\n\
+                        [[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"a\"\n";
+        assert!(parse(too_many)
+            .unwrap_err()
+            .contains("replicas = 2 but it has 1 servers"));
+    }
+}
