@@ -96,11 +96,14 @@ def main():
     parser.add_argument("--rate", type=int, default=10_000, help="sets/s on the primary")
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--timeout", type=float, default=300, help="most seconds for one copy")
+    parser.add_argument("--copy-mbps", type=int, default=0,
+                        help="the primary's --replication-copy-mbps (0: uncapped)")
     args = parser.parse_args()
 
     repl_port = free_port()
     primary = Server("primary", [MEMKEEPD, "-m", str(args.memory_mb), "-t", "2",
-                                 "-X", str(repl_port)])
+                                 "-X", str(repl_port),
+                                 "--replication-copy-mbps", str(args.copy_mbps)])
     primary.repl_port = repl_port
     try:
         preload(primary, args.items)
@@ -132,13 +135,15 @@ def main():
         "items": items,
         "replica_items": replica_items,
         "write_rate": args.rate,
+        "copy_mbps_cap": args.copy_mbps,
         "copy_s": copy_s,
         "items_per_s": items / copy_s,
         "baseline": latency(baseline),
         "during_copy": latency(during),
     }
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"copy-{datetime.date.today()}.json")
+    suffix = f"-capped{args.copy_mbps}" if args.copy_mbps else ""
+    path = os.path.join(RESULTS, f"copy-{datetime.date.today()}{suffix}.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
     print(f"full copy of {items} items: {copy_s:.2f} s, {items / copy_s:,.0f} items/s "

@@ -583,3 +583,33 @@ fn replication_pair_under_mixed_write_load_on_both_sides_ends_identical() {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     assert_same_items(&p.a, &p.b, &refs);
 }
+
+#[test]
+fn replication_copy_rate_cap_is_kept() {
+    // 6 MB of items, copied at most 4 MB/s: the copy cannot take less than ~1.5 s.
+    let ra = free_port();
+    let primary = Server::memkeepd(&[
+        "-t",
+        "2",
+        "-X",
+        &ra.to_string(),
+        "--replication-copy-mbps",
+        "4",
+    ]);
+    let value = "v".repeat(1000);
+    let mut c = Client::new(&primary);
+    let sets: Vec<_> = (0..6_000)
+        .map(|i| set(&format!("big{i}"), 0, &value))
+        .collect();
+    c.pipeline(&sets);
+    let started = Instant::now();
+    let replica = Server::memkeepd(&["-t", "2", "--replica-of", &format!("127.0.0.1:{ra}")]);
+    wait_synced(&replica, 1);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1_200),
+        "a capped copy took {took:?}"
+    );
+    let stats = Client::new(&replica).stats();
+    assert_eq!(stats["curr_items"], "6000", "{stats:?}");
+}

@@ -101,6 +101,10 @@ pub struct Args {
     /// stay away, and still resume without a full copy.
     #[arg(long = "replication-backlog-mb", default_value_t = 64)]
     pub replication_backlog_mb: usize,
+    /// Most megabytes per second a full copy to a peer sends (0: as fast as it can).
+    /// A full-speed copy takes a core and the link from the clients for its duration.
+    #[arg(long = "replication-copy-mbps", default_value_t = 0)]
+    pub replication_copy_mbps: u64,
     /// Serve TLS on every TCP listener (certificates from -o ssl_chain_cert=FILE,
     /// ssl_key=FILE; client certificates with ssl_ca_cert=FILE, ssl_verify_mode=N).
     #[arg(short = 'Z', long = "enable-ssl")]

@@ -73,6 +73,8 @@ pub fn start(
             peer: connect.clone().unwrap_or_else(|| "none".into()),
             starts_warming: connect.is_some(),
             backlog_bytes: args.replication_backlog_mb.saturating_mul(1 << 20),
+            copy_bytes_per_second: Some(args.replication_copy_mbps.saturating_mul(1 << 20))
+                .filter(|&r| r > 0),
             ..ReplicationConfig::default()
         },
     );

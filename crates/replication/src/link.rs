@@ -290,8 +290,11 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         self.flush().await?;
         let (tx, mut rx) = mpsc::channel::<BytesMut>(8);
         let store = shared.store.clone();
+        let rate = shared.config.copy_bytes_per_second.filter(|&r| r > 0);
         let copier = tokio::task::spawn_blocking(move || {
             let now = store.unix_now();
+            let started = std::time::Instant::now();
+            let mut sent = 0u64;
             let mut buf = BytesMut::with_capacity(BATCH_BYTES + 4096);
             let mut items = 0u64;
             let mut open = true;
@@ -317,7 +320,15 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
                 .encode(&mut buf);
                 items += 1;
                 if buf.len() >= BATCH_BYTES {
+                    sent += buf.len() as u64;
                     open = tx.blocking_send(buf.split()).is_ok();
+                    if let Some(rate) = rate {
+                        // Ahead of the allowed rate: wait until the bytes sent are due.
+                        let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
+                        if let Some(early) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(early);
+                        }
+                    }
                 }
             });
             if open && !buf.is_empty() {

@@ -29,6 +29,9 @@ pub struct ReplicationConfig {
     pub backlog_bytes: usize,
     /// How many recent deletes are remembered to refuse older copies of their items.
     pub tombstones: usize,
+    /// Most bytes per second a full copy sends (None: as fast as it can). A copy at
+    /// full speed takes a core and the link; capping it leaves both to the clients.
+    pub copy_bytes_per_second: Option<u64>,
 }
 
 impl Default for ReplicationConfig {
@@ -40,6 +43,7 @@ impl Default for ReplicationConfig {
             backlog_records: 1 << 20,
             backlog_bytes: 64 << 20,
             tombstones: 1 << 16,
+            copy_bytes_per_second: None,
         }
     }
 }
