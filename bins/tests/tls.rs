@@ -7,6 +7,8 @@ mod support;
 mod client;
 #[path = "security/fixtures.rs"]
 mod fixtures;
+#[path = "proxy/harness.rs"]
+mod harness;
 #[path = "security/pki.rs"]
 mod pki;
 
@@ -296,4 +298,47 @@ fn notls_keeps_one_listener_plain_under_tls() {
     assert!(closed && !got.starts_with(b"VERSION"), "{got:?}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn memkeep_proxy_reloads_its_listener_certificates_on_sighup() {
+    let (dir, ca) = setup();
+    let backend = Server::memkeepd(&[]);
+    let (cert, key) = (dir.arg("server.crt"), dir.arg("server.key"));
+    let proxy = harness::Proxy::memkeep("--config", "route.toml", |port| {
+        format!(
+            "[pools.p]\nservers = [\"{}\"]\n\n[[listeners]]\nlisten = \"127.0.0.1:{port}\"\n\
+             route = \"p\"\ntls = {{ cert = \"{cert}\", key = \"{key}\" }}\n",
+            backend.addr()
+        )
+    });
+    let client = pki::client_config(&dir.file("ca.crt"), None);
+    let common_name = || {
+        let mut conn = Conn::tcp(proxy.port, Some(&client));
+        conn.handshake().unwrap();
+        match &conn {
+            Conn::Tls(s) => pki::peer_common_name(&s.conn),
+            _ => unreachable!(),
+        }
+    };
+    assert_eq!(common_name(), "server-one");
+    let mut before = Conn::tcp(proxy.port, Some(&client));
+    assert_eq!(before.call(b"set k 0 0 1\r\nv\r\n", b"\r\n"), b"STORED\r\n");
+
+    let staging = TempDir::new();
+    ca.issue(&staging, "server", "server-two");
+    for f in ["server.crt", "server.key"] {
+        std::fs::copy(staging.file(f), dir.file(&format!("{f}.new"))).unwrap();
+        std::fs::rename(dir.file(&format!("{f}.new")), dir.file(f)).unwrap();
+    }
+    proxy.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        wait_for(Duration::from_secs(10), || common_name() == "server-two"),
+        "new handshakes did not get the new certificate"
+    );
+    // The connection opened before the reload carries on.
+    assert_eq!(
+        before.call(b"get k\r\n", b"END\r\n"),
+        b"VALUE k 0 1\r\nv\r\nEND\r\n"
+    );
 }

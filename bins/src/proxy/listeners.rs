@@ -45,6 +45,8 @@ struct Running {
     front: Front,
     stats: Arc<ConnectionStats>,
     requests: Arc<RequestMetrics>,
+    /// The listener's TLS, reloaded in place on SIGHUP.
+    tls: Option<memkeep_server::TlsAcceptor>,
     stop: watch::Sender<bool>,
 }
 
@@ -135,7 +137,7 @@ impl Listeners {
                 ..ConnectionConfig::default()
             },
         );
-        config.tls = clients.tls;
+        config.tls = clients.tls.clone();
         let requests = Arc::new(RequestMetrics::default());
         let front = Front::new(service, self.status.clone(), requests.clone());
         let (stop, mut stopped) = watch::channel(false);
@@ -146,6 +148,7 @@ impl Listeners {
                 front: front.clone(),
                 stats: config.stats.clone(),
                 requests,
+                tls: clients.tls,
                 stop,
             },
         );
@@ -170,11 +173,25 @@ impl Listeners {
             pools,
             counters,
         } = build(config)?;
+        // Every listener's certificates read before anything changes: a file that
+        // cannot be read refuses the whole reload.
+        let security = config
+            .listeners
+            .iter()
+            .map(super::security::listener)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut fresh = fresh.into_iter();
-        for (listener, service) in config.listeners.iter().zip(services) {
+        for ((listener, service), clients) in config.listeners.iter().zip(services).zip(security) {
             match self.running.get_mut(&listener.listen) {
                 Some(running) => {
                     running.front.replace(service);
+                    // New certificates for new handshakes; open sessions keep theirs.
+                    match (&running.tls, &clients.tls) {
+                        (Some(now), Some(read)) => now.reload_from(read),
+                        (None, None) => {}
+                        _ => warn!(listen = %listener.listen,
+                            "turning TLS on or off for a running listener takes a restart"),
+                    }
                     if (running.config.max_connections, running.config.backlog)
                         != (listener.max_connections, listener.backlog)
                     {

@@ -43,6 +43,13 @@ impl TlsAcceptor {
         *self.current.write() = Arc::new(config);
     }
 
+    /// Takes `other`'s configuration for handshakes that start from now on (a
+    /// listener kept across a reload gets the certificates just read).
+    pub fn reload_from(&self, other: &TlsAcceptor) {
+        let config = other.current.read().clone();
+        *self.current.write() = config;
+    }
+
     /// Runs the server side of the handshake on `io`.
     pub async fn accept<IO>(&self, io: IO) -> io::Result<TlsStream<IO>>
     where
