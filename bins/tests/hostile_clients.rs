@@ -1,22 +1,70 @@
-//! Clients that misbehave at scale, against a real memkeepd (and stock memcached
-//! where the reply bytes are compared): a key repeated ten thousand times in one
-//! multi-get, a 100,000-key multi-get, a client that never reads its replies, ten
-//! thousand connections at once. Each gets memcached's reply or a closed connection,
-//! the server's memory stays bounded, and the next client is served normally.
+//! Clients that misbehave at scale, against both binaries (memkeepd, and
+//! memkeep-proxy in front of memkeepd) and stock memcached where the reply bytes are
+//! compared: a key repeated ten thousand times in one multi-get, a 100,000-key
+//! multi-get, a client that never reads its replies, ten thousand connections at
+//! once, a client that trickles its request. Each gets memcached's reply or a closed
+//! connection, the process's memory stays bounded, and the next client is served
+//! normally.
 
+#[path = "proxy/harness.rs"]
+mod harness;
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use harness::Proxy;
 use support::{read_until, Server};
 
-fn servers() -> [Server; 2] {
-    [Server::memkeepd(&[]), Server::memcached(&[])]
+/// What a test talks to: a server, or a proxy with its backend.
+struct Target {
+    name: &'static str,
+    port: u16,
+    pid: u32,
+    _processes: (Option<Proxy>, Server),
 }
 
-fn served_normally(server: &Server) {
+impl Target {
+    fn server(server: Server) -> Target {
+        Target {
+            name: server.name,
+            port: server.port,
+            pid: server.pid(),
+            _processes: (None, server),
+        }
+    }
+
+    fn proxy(backend_flags: &[&str]) -> Target {
+        let backend = Server::memkeepd(backend_flags);
+        let servers = [backend.addr()];
+        let proxy = Proxy::memkeep("-c", "nutcracker.yml", |port| {
+            harness::nutcracker_yml(port, &servers, "")
+        });
+        Target {
+            name: "memkeep-proxy",
+            port: proxy.port,
+            pid: proxy.pid(),
+            _processes: (Some(proxy), backend),
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+}
+
+fn targets() -> [Target; 3] {
+    [
+        Target::server(Server::memkeepd(&[])),
+        Target::server(Server::memcached(&[])),
+        Target::proxy(&[]),
+    ]
+}
+
+fn served_normally(server: &Target) {
     let mut c = server.connect();
     c.write_all(b"set after 0 0 2\r\nok\r\nget after\r\n")
         .unwrap();
@@ -28,8 +76,8 @@ fn served_normally(server: &Server) {
     );
 }
 
-fn rss_bytes(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+fn rss_bytes(server: &Target) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid)).unwrap();
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -40,7 +88,7 @@ fn rss_bytes(server: &Server) -> u64 {
 }
 
 /// Sends `request` and reads until `end` or the server stops sending.
-fn call(server: &Server, request: &[u8], end: &[u8]) -> Vec<u8> {
+fn call(server: &Target, request: &[u8], end: &[u8]) -> Vec<u8> {
     let mut c = server.connect();
     let writer = {
         let mut w = c.try_clone().unwrap();
@@ -55,7 +103,7 @@ fn call(server: &Server, request: &[u8], end: &[u8]) -> Vec<u8> {
 #[test]
 fn a_key_repeated_ten_thousand_times_in_one_get_is_answered_like_memcached() {
     let mut replies = Vec::new();
-    for server in servers() {
+    for server in targets() {
         let mut request = b"set k 0 0 3\r\nabc\r\nget".to_vec();
         for _ in 0..10_000 {
             request.extend_from_slice(b" k");
@@ -66,14 +114,16 @@ fn a_key_repeated_ten_thousand_times_in_one_get_is_answered_like_memcached() {
         served_normally(&server);
     }
     let values = |r: &[u8]| r.windows(6).filter(|w| w == b"VALUE ").count();
-    assert_eq!(values(&replies[0].1), 10_000);
-    assert_eq!(replies[0].1, replies[1].1, "memkeepd and memcached differ");
+    assert_eq!(values(&replies[1].1), 10_000, "memcached");
+    for (name, reply) in &replies {
+        assert_eq!(reply, &replies[1].1, "{name} and memcached differ");
+    }
 }
 
 #[test]
 fn a_hundred_thousand_key_get_is_answered_like_memcached() {
     let mut replies = Vec::new();
-    for server in servers() {
+    for server in targets() {
         let mut request = Vec::new();
         for i in 0..1_000 {
             request.extend_from_slice(format!("set key{i} {i} 0 1\r\nv\r\n").as_bytes());
@@ -94,13 +144,22 @@ fn a_hundred_thousand_key_get_is_answered_like_memcached() {
         served_normally(&server);
     }
     let values = |r: &[u8]| r.windows(6).filter(|w| w == b"VALUE ").count();
-    assert_eq!(values(&replies[0].1), 10_000);
-    assert_eq!(replies[0].1, replies[1].1, "memkeepd and memcached differ");
+    assert_eq!(values(&replies[1].1), 10_000, "memcached");
+    for (name, reply) in &replies {
+        assert_eq!(reply, &replies[1].1, "{name} and memcached differ");
+    }
 }
 
 #[test]
 fn a_client_that_never_reads_does_not_grow_the_server() {
-    let server = Server::memkeepd(&["-m", "64"]);
+    // memkeepd stops reading once 4 MiB of replies wait; the proxy once 1,024
+    // requests of this client are outstanding, each holding a 100 KiB value.
+    let memkeepd = Target::server(Server::memkeepd(&["-m", "64"]));
+    never_reading_client(&memkeepd, 64 << 20);
+    never_reading_client(&Target::proxy(&["-m", "64"]), 160 << 20);
+}
+
+fn never_reading_client(server: &Target, bound: u64) {
     let value = vec![b'x'; 100 * 1024];
     let mut c = server.connect();
     c.write_all(format!("set big 0 0 {}\r\n", value.len()).as_bytes())
@@ -110,9 +169,9 @@ fn a_client_that_never_reads_does_not_grow_the_server() {
     read_until(&mut c, Duration::from_secs(10), |g| {
         g.ends_with(b"STORED\r\n")
     });
-    let before = rss_bytes(&server);
+    let before = rss_bytes(server);
     // Ask for 200 GB of replies and never read one: the writer blocks once the
-    // server stops reading this client (and the kernel's buffers are full), which
+    // process stops reading this client (and the kernel's buffers are full), which
     // is the point.
     let hostile = server.connect();
     let mut w = hostile.try_clone().unwrap();
@@ -133,14 +192,16 @@ fn a_client_that_never_reads_does_not_grow_the_server() {
     .unwrap();
     assert!(
         written < REQUESTS * 9,
-        "the server kept reading from a client that reads nothing"
+        "{}: kept reading from a client that reads nothing",
+        server.name
     );
-    let grown = rss_bytes(&server).saturating_sub(before);
+    let grown = rss_bytes(server).saturating_sub(before);
     assert!(
-        grown < 64 * 1024 * 1024,
-        "RSS grew by {grown} bytes for one client that never reads"
+        grown < bound,
+        "{}: RSS grew by {grown} bytes for one client that never reads",
+        server.name
     );
-    served_normally(&server);
+    served_normally(server);
     drop(hostile);
 }
 
@@ -163,8 +224,19 @@ fn allow_open_files(need: u64) {
 #[test]
 fn ten_thousand_connections_at_once_are_all_served() {
     const CONNECTIONS: usize = 10_000;
-    allow_open_files(CONNECTIONS as u64 + 200);
-    let server = Server::memkeepd(&["-c", "10100"]);
+    // The proxy is started by this process and inherits its open-files limit.
+    allow_open_files(CONNECTIONS as u64 + 400);
+    for server in [
+        Target::server(Server::memkeepd(&["-c", "10100"])),
+        Target::proxy(&[]),
+    ] {
+        ten_thousand_connections(&server, CONNECTIONS);
+    }
+}
+
+fn ten_thousand_connections(server: &Target, connections: usize) {
+    const CONNECTIONS: usize = 10_000;
+    assert_eq!(connections, CONNECTIONS);
     let mut conns: Vec<TcpStream> = (0..CONNECTIONS)
         .map(|i| {
             TcpStream::connect(("127.0.0.1", server.port))
@@ -204,7 +276,7 @@ fn ten_thousand_connections_at_once_are_all_served() {
 
 #[test]
 fn a_client_that_trickles_a_request_is_closed_after_the_request_timeout() {
-    let server = Server::memkeepd(&["-o", "request_timeout=1"]);
+    let server = Target::server(Server::memkeepd(&["-o", "request_timeout=1"]));
     let mut slow = server.connect();
     slow.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -230,4 +302,27 @@ fn a_client_that_trickles_a_request_is_closed_after_the_request_timeout() {
     let text = String::from_utf8(got).unwrap();
     assert!(text.contains("STAT slow_request_kicks 1\r\n"), "{text}");
     served_normally(&server);
+}
+
+#[test]
+fn a_pipeline_whose_replies_outgrow_the_write_buffer_is_answered_whole() {
+    // 100 gets of a 100 KiB value sent at once, then the client only reads: ten
+    // times the server's write buffer. Every reply must come, on every target.
+    for server in targets() {
+        let value = vec![b'y'; 100 * 1024];
+        let mut request = format!("set big 0 0 {}\r\n", value.len()).into_bytes();
+        request.extend_from_slice(&value);
+        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(&b"get big\r\n".repeat(100));
+        let ends = |g: &[u8]| g.windows(5).filter(|w| w == b"END\r\n").count();
+        let mut c = server.connect();
+        c.write_all(&request).unwrap();
+        // Counting only when a reply just ended keeps the check cheap on 10 MB.
+        let (got, _) = read_until(&mut c, Duration::from_secs(30), |g| {
+            g.ends_with(b"END\r\n") && ends(g) == 100
+        });
+        let ends = ends(&got);
+        assert_eq!(ends, 100, "{}: {} of 100 replies", server.name, ends);
+        served_normally(&server);
+    }
 }

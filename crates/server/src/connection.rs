@@ -82,6 +82,10 @@ pub async fn serve_connection<IO, S>(
     let mut partial_since: Option<tokio::time::Instant> = None;
 
     loop {
+        // Set when decoding stops because enough output is waiting: requests may
+        // still be buffered, and they must be decoded after the write, not after
+        // the next read (the client may have sent everything and be waiting).
+        let mut output_full = false;
         // Dispatch every complete request already buffered. While nothing is queued,
         // a reply that is ready at once is encoded straight away: the cache service
         // answers synchronously, and the ordered queue costs an allocation per entry.
@@ -124,6 +128,7 @@ pub async fn serve_connection<IO, S>(
                 None => pending.push_back(reply),
             }
             if wbuf.len() >= config.max_write_buffer {
+                output_full = true;
                 break;
             }
         }
@@ -137,6 +142,9 @@ pub async fn serve_connection<IO, S>(
             }
             ConnectionStats::add(&stats.bytes_written, wbuf.len() as u64);
             wbuf.clear();
+        }
+        if output_full {
+            continue;
         }
         if (closing || eof) && pending.is_empty() {
             let _ = io.shutdown().await;
