@@ -271,7 +271,7 @@ fn ten_thousand_connections(server: &Target, connections: usize) {
         .unwrap();
     assert!(curr > CONNECTIONS, "curr_connections {curr}");
     drop(conns);
-    served_normally(&server);
+    served_normally(server);
 }
 
 #[test]
