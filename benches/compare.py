@@ -478,7 +478,9 @@ def main():
         "rss": rss,
         "proxy": proxy,
     }
-    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d") + ".json")
+    # A proxy-only run does not replace the day's full record.
+    suffix = "-proxy" if args.proxy_only else ""
+    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d") + suffix + ".json")
     with open(path, "w") as f:
         json.dump(record, f, indent=1)
     print(f"results: {os.path.relpath(path, ROOT)}")
