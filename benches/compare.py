@@ -265,7 +265,7 @@ def proxy_comparison(args):
     """memkeep-proxy vs nutcracker, each with the same nutcracker.yml in front of the
     same memcached, plus that memcached directly: proxy CPU per request and
     proxy/direct throughput, A B C A B C rounds."""
-    proxy_bin = os.path.join(RELEASE, "memkeep-proxy")
+    proxy_bin = args.proxy_bin or os.path.join(RELEASE, "memkeep-proxy")
     if not os.path.exists(proxy_bin):
         return {"skipped": "no memkeep-proxy binary (target/release/memkeep-proxy)"}
     if not shutil.which("nutcracker"):
@@ -445,21 +445,28 @@ def main():
     p.add_argument("--only", nargs="*", help="run only these workloads")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--quick", action="store_true", help="1 s runs, 100k RSS items")
+    p.add_argument("--proxy-bin", help="the memkeep-proxy binary to measure "
+                   "(default: target/release/memkeep-proxy)")
+    p.add_argument("--proxy-only", action="store_true",
+                   help="only the memkeep-proxy / nutcracker comparison (no RSS, no memkeepd)")
     args = p.parse_args()
     if args.quick:
         args.duration, args.rss_items = 1.0, 100_000
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--bin", "memkeepd", "--bin", "memkeep"],
+        subprocess.run(["cargo", "build", "--release", "--bin", "memkeepd", "--bin", "memkeep",
+                        "--bin", "memkeep-proxy"],
                        cwd=ROOT, check=True)
     started = datetime.datetime.now(datetime.timezone.utc)
     info = machine()
-    servers = start_servers(args.memory, args.threads)
-    try:
-        results = compare_workloads(servers, args)
-    finally:
-        for s in servers:
-            s.stop()
-    rss = None if args.skip_rss else rss_per_item(args)
+    results = {}
+    if not args.proxy_only:
+        servers = start_servers(args.memory, args.threads)
+        try:
+            results = compare_workloads(servers, args)
+        finally:
+            for s in servers:
+                s.stop()
+    rss = None if args.skip_rss or args.proxy_only else rss_per_item(args)
     proxy = proxy_comparison(args)
     print_table(results, rss, proxy)
     os.makedirs(RESULTS, exist_ok=True)
@@ -471,7 +478,9 @@ def main():
         "rss": rss,
         "proxy": proxy,
     }
-    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d") + ".json")
+    # A proxy-only run does not replace the day's full record.
+    suffix = "-proxy" if args.proxy_only else ""
+    path = os.path.join(RESULTS, started.strftime("%Y-%m-%d") + suffix + ".json")
     with open(path, "w") as f:
         json.dump(record, f, indent=1)
     print(f"results: {os.path.relpath(path, ROOT)}")

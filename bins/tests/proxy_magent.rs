@@ -162,3 +162,38 @@ fn without_read_repair_reads_fail_over_on_a_miss() {
     // Not repaired: the main still misses.
     assert_eq!(get(&mut main.connect(), "only-backup").unwrap(), None);
 }
+
+/// One thread (the default) and a thread pool serve the same: clients at once on
+/// their own connections, each reading back its own writes, on both servers.
+#[test]
+fn one_thread_and_a_thread_pool_serve_concurrent_clients_alike() {
+    for threads in [None, Some("3")] {
+        let main = Server::memcached(&[]);
+        let backup = Server::memcached(&[]);
+        // Writes wait for both servers, so the backup holds every key once acknowledged.
+        let mut args = vec!["-s".to_owned(), main.addr(), "-b".to_owned(), backup.addr()];
+        args.extend(["--write-policy".to_owned(), "all".to_owned()]);
+        if let Some(n) = threads {
+            args.extend(["--threads".to_owned(), n.to_owned()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proxy = Proxy::magent(&args);
+        std::thread::scope(|scope| {
+            for client in 0..6 {
+                let proxy = &proxy;
+                scope.spawn(move || {
+                    let mut conn = proxy.connect();
+                    let keys: Vec<String> = (0..200).map(|i| format!("c{client}:k{i}")).collect();
+                    set_all(&mut conn, &keys);
+                    assert_eq!(hits(&mut conn, &keys), keys.len(), "threads {threads:?}");
+                });
+            }
+        });
+        let mut direct = backup.connect();
+        assert_eq!(
+            get(&mut direct, "c5:k199").unwrap(),
+            Some("v-c5:k199".to_owned()),
+            "threads {threads:?}: written to the backup too"
+        );
+    }
+}

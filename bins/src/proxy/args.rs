@@ -60,7 +60,8 @@ pub struct Args {
     /// (127.0.0.1) or ADDR:PORT. Off unless given.
     #[arg(long = "admin", value_name = "ADDR:PORT")]
     pub admin: Option<String>,
-    /// Worker threads (default: the number of CPUs).
+    /// Worker threads (default: 1, one event loop as nutcracker runs; with more, client
+    /// connections are spread over a thread pool).
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,
 }

@@ -98,7 +98,8 @@ pub struct MagentArgs {
     /// default each server is asked at its first connection whether it speaks meta).
     #[arg(long = "text-backends")]
     pub text_backends: bool,
-    /// Worker threads (default: the number of CPUs).
+    /// Worker threads (default: 1, one event loop as nutcracker runs; with more, client
+    /// connections are spread over a thread pool).
     #[arg(long = "threads", value_name = "N")]
     pub threads: Option<usize>,
     /// Serve /metrics, /status, /healthz and a status page over HTTP on PORT

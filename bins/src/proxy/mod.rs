@@ -146,14 +146,20 @@ fn run(options: Options) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = options.threads {
-        runtime.worker_threads(threads.max(1));
+    let runtime = match options.threads.unwrap_or(1).max(1) {
+        // One thread runs every client connection and every backend connection, so
+        // a request and its backend reply never hop between threads: on a loaded
+        // machine those cross-thread wakeups cost more than the proxy's own work.
+        1 => tokio::runtime::Builder::new_current_thread(),
+        threads => {
+            let mut pool = tokio::runtime::Builder::new_multi_thread();
+            pool.worker_threads(threads);
+            pool
+        }
     }
-    let runtime = runtime
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    .enable_all()
+    .build()
+    .map_err(|e| format!("cannot start runtime: {e}"))?;
     let result = runtime.block_on(async {
         let mut running = listeners::Listeners::start(&config, bound)?;
         let stats_task = stats.map(|s| tokio::spawn(stats_port::serve(s, running.status())));

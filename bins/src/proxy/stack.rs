@@ -133,8 +133,6 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
             let counters = Arc::new(ServerCounters::default());
             let count = CountLayer::new(counters.clone());
             let metrics = Arc::new(super::monitor::backend_metrics());
-            let measure =
-                |service: SharedService| SharedService::new(Measure::new(service, metrics.clone()));
             let mut state = ServerState {
                 spec: spec.clone(),
                 backend: backend.clone(),
@@ -143,9 +141,11 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                 metrics: metrics.clone(),
             };
             let backend = backend.clone();
+            // Boxed once here and once at the top of the server's stack: the
+            // layers in between are measured and counted without boxing again.
             let timed = match pool.timeout() {
-                Some(limit) => BoxCloneSyncService::new(Timeout::new(backend, limit)),
-                None => BoxCloneSyncService::new(backend),
+                Some(limit) => SharedService::new(Timeout::new(backend, limit)),
+                None => SharedService::new(backend),
             };
             match pool.eject {
                 Some(eject) => {
@@ -157,11 +157,11 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                     let ejecting = Eject::new(timed, config, publish);
                     state.eject = Some(ejecting.clone());
                     servers.push(state);
-                    SharedService::new(count.layer(measure(SharedService::new(ejecting))))
+                    SharedService::new(count.layer(Measure::new(ejecting, metrics)))
                 }
                 None => {
                     servers.push(state);
-                    SharedService::new(count.layer(measure(timed)))
+                    SharedService::new(count.layer(Measure::new(timed, metrics)))
                 }
             }
         })

@@ -205,6 +205,13 @@ async fn read_loop(
     current: &mut Option<InFlight>,
 ) -> ErrorKind {
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    // One timer for the whole connection, moved only when it fires: a timer made
+    // afresh per read would be registered and removed again for every reply.
+    // Deadlines grow in the order requests were written, so when it fires at an
+    // older request's deadline it is moved on to the current request's.
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut armed = false;
     loop {
         // Decode every reply already buffered.
         loop {
@@ -232,13 +239,12 @@ async fn read_loop(
         if current.is_none() && !buf.is_empty() {
             return ErrorKind::Protocol;
         }
-        let deadline = current.as_ref().and_then(|f| f.deadline);
-        let timeout = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+        if !armed {
+            if let Some(at) = current.as_ref().and_then(|f| f.deadline) {
+                timer.as_mut().reset(at);
+                armed = true;
             }
-        };
+        }
         tokio::select! {
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => return ErrorKind::Closed,
@@ -248,7 +254,13 @@ async fn read_loop(
                 Some(flight) => *current = Some(flight),
                 None => return ErrorKind::Closed,
             },
-            () = timeout => return ErrorKind::Timeout,
+            () = timer.as_mut(), if armed => {
+                match current.as_ref().and_then(|f| f.deadline) {
+                    Some(at) if at <= Instant::now() => return ErrorKind::Timeout,
+                    Some(at) => timer.as_mut().reset(at),
+                    None => armed = false,
+                }
+            }
         }
     }
 }

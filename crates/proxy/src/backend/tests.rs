@@ -178,6 +178,69 @@ async fn silent_server_times_out() {
     assert!(err.to_string().contains("timed out"));
 }
 
+/// A server that answers its connection's first `answered` requests with a miss and
+/// then says nothing more.
+async fn answers_then_falls_silent(answered: usize) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let (rd, mut wr) = s.into_split();
+        let mut lines = BufReader::new(rd).lines();
+        let mut seen = 0;
+        while let Ok(Some(_)) = lines.next_line().await {
+            seen += 1;
+            if seen <= answered {
+                wr.write_all(b"EN\r\n").await.unwrap();
+            }
+        }
+    });
+    addr
+}
+
+fn timing_out_backend(addr: String) -> Backend {
+    Backend::new(
+        addr,
+        BackendConfig {
+            request_timeout: Some(Duration::from_millis(50)),
+            dialect: Dialect::Meta,
+            ..Default::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_request_behind_an_answered_one_still_times_out() {
+    // Both leave together: the connection's timer is first set for the answered
+    // request, and must move on to the one behind it.
+    let backend = timing_out_backend(answers_then_falls_silent(1).await);
+    let (first, second) = tokio::join!(ask(&backend, "get a\r\n"), ask(&backend, "get b\r\n"));
+    assert_eq!(first.unwrap(), Response::Values(Vec::new()));
+    let err = second.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<BackendError>().unwrap().kind(),
+        ErrorKind::Timeout
+    );
+}
+
+#[tokio::test]
+async fn a_request_after_an_idle_spell_still_times_out() {
+    let backend = timing_out_backend(answers_then_falls_silent(1).await);
+    assert_eq!(
+        ask(&backend, "get a\r\n").await.unwrap(),
+        Response::Values(Vec::new())
+    );
+    // Past the first request's deadline with nothing in flight: the timer fires
+    // idle and is disarmed, then armed again by the next request.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let err = ask(&backend, "get b\r\n").await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<BackendError>().unwrap().kind(),
+        ErrorKind::Timeout
+    );
+}
+
 #[tokio::test]
 async fn garbage_reply_is_a_protocol_error() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
