@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::budget::{BufferedBytes, PendingSlot};
 use super::detect::{Detection, Probed};
 use super::secure::{self, Opened};
 use super::translate::Expect;
@@ -34,6 +35,10 @@ pub(super) struct Job {
     pub(super) request: Request,
     pub(super) expect: Expect,
     pub(super) reply: oneshot::Sender<Result<Response, BackendError>>,
+    /// Its place among the backend's pending requests, held until it is answered.
+    pub(super) slot: PendingSlot,
+    /// Its bytes in the backend's budget, held until it is written.
+    pub(super) bytes: BufferedBytes,
 }
 
 /// A request written to the server, waiting for its reply.
@@ -41,6 +46,8 @@ struct InFlight {
     expect: Expect,
     reply: oneshot::Sender<Result<Response, BackendError>>,
     deadline: Option<Instant>,
+    // Released with the reply (or the failure) by dropping the `InFlight`.
+    _slot: PendingSlot,
 }
 
 /// Most bytes gathered into one write.
@@ -179,7 +186,10 @@ async fn write_loop(
                     expect: job.expect,
                     reply: job.reply,
                     deadline,
+                    _slot: job.slot,
                 };
+                // Encoded: the request's own bytes are no longer held.
+                drop(job.bytes);
                 if sent.send(flight).is_err() {
                     return Ending::Failed(ErrorKind::Closed);
                 }

@@ -6,12 +6,14 @@
 //! and fails fast while its server is down, so a layer over many backends never
 //! stalls on one of them.
 
+mod budget;
 mod connection;
 mod detect;
 mod secure;
 mod text_dialect;
 mod translate;
 
+pub use budget::QueueLimits;
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
 use std::fmt;
@@ -27,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 use tower_service::Service;
 
 use crate::BoxError;
+use budget::Budget;
 use connection::{Job, State};
 use detect::Detection;
 use translate::Local;
@@ -51,6 +54,9 @@ pub struct BackendConfig {
     pub security: Option<Arc<BackendSecurity>>,
     /// The protocol spoken to the server.
     pub dialect: Dialect,
+    /// Bounds on the requests held for the server; past them requests are refused
+    /// with [`ErrorKind::Overloaded`].
+    pub queue: QueueLimits,
 }
 
 /// The protocol a backend speaks to its server.
@@ -80,6 +86,7 @@ impl Default for BackendConfig {
             limits: Limits::default(),
             security: None,
             dialect: Dialect::Detect,
+            queue: QueueLimits::default(),
         }
     }
 }
@@ -96,6 +103,7 @@ struct Shared {
     connect_timeout: Duration,
     connections: Vec<Handle>,
     next: AtomicUsize,
+    budget: Arc<Budget>,
 }
 
 /// The request side of one connection task.
@@ -114,9 +122,10 @@ impl Backend {
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
-                // Unbounded: a caller is never made to wait here; the memory in the
-                // queue is bounded by the clients' own in-flight limits, and while
-                // the server is down the queue is drained with errors.
+                // Unbounded as a channel: a caller is never made to wait here. What
+                // it holds is bounded by the backend's budget (`QueueLimits`), which
+                // refuses requests past it, and while the server is down the queue
+                // is drained with errors.
                 let (queue, jobs) = mpsc::unbounded_channel();
                 let state = Arc::new(AtomicU8::new(State::Connecting as u8));
                 tokio::spawn(connection::run(
@@ -136,6 +145,7 @@ impl Backend {
                 connect_timeout,
                 connections,
                 next: AtomicUsize::new(0),
+                budget: Arc::new(Budget::new(config.queue)),
             }),
         }
     }
@@ -160,6 +170,21 @@ impl Backend {
             .iter()
             .filter(|h| h.state.load(Ordering::Relaxed) == State::Up as u8)
             .count()
+    }
+
+    /// Requests accepted and not yet answered (queued or sent to the server).
+    pub fn pending_requests(&self) -> usize {
+        self.shared.budget.pending()
+    }
+
+    /// Bytes of accepted requests not yet written to the server.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.budget.buffered()
+    }
+
+    /// Requests refused since start because a [`QueueLimits`] bound was reached.
+    pub fn rejected_requests(&self) -> u64 {
+        self.shared.budget.rejected()
     }
 
     /// A request that arrived before the server's dialect is known: sent once it is,
@@ -224,11 +249,16 @@ impl Service<Request> for Backend {
         else {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
         };
+        let Some((slot, bytes)) = shared.budget.admit(budget::request_bytes(&request)) else {
+            return ResponseFuture::ready(Err(self.error(ErrorKind::Overloaded)));
+        };
         let (reply, rx) = oneshot::channel();
         let job = Job {
             request,
             expect,
             reply,
+            slot,
+            bytes,
         };
         if handle.queue.send(job).is_err() {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
@@ -301,6 +331,9 @@ pub enum ErrorKind {
     Timeout,
     /// The server sent something that is not a reply to the request.
     Protocol,
+    /// Refused before it was queued: the backend holds as many requests or bytes
+    /// for its server as its [`QueueLimits`] allow.
+    Overloaded,
 }
 
 impl BackendError {
@@ -326,6 +359,16 @@ impl fmt::Display for BackendError {
             ErrorKind::Closed => "closed the connection",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Protocol => "sent an invalid reply",
+            // memcached's wording for a request it has no room for ("SERVER_ERROR
+            // out of memory storing object", "... reading request"): clients that
+            // look for "out of memory" treat it as a full cache, not a broken server.
+            ErrorKind::Overloaded => {
+                return write!(
+                    f,
+                    "out of memory queueing request: backend {} has too many pending requests",
+                    self.addr
+                )
+            }
         };
         write!(f, "backend {} {what}", self.addr)
     }

@@ -68,6 +68,33 @@ pub struct PoolConfig {
     /// A login sent on every connection to the servers.
     #[serde(default)]
     pub auth: Option<BackendAuthSettings>,
+    /// Most requests each server may have accepted and not yet answered (queued or
+    /// sent); past it requests to that server get `SERVER_ERROR out of memory ...`.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Most bytes of requests queued for each server and not yet written to it;
+    /// past it requests to that server get `SERVER_ERROR out of memory ...`.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+}
+
+/// Requests per server accepted and not yet answered, by default.
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// Bytes of requests queued per server, by default (64 MiB).
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+/// Requests one client connection may have unanswered, by default.
+pub const DEFAULT_MAX_OUTSTANDING: usize = 1024;
+
+fn default_max_pending() -> usize {
+    DEFAULT_MAX_PENDING
+}
+
+fn default_max_buffered_bytes() -> usize {
+    DEFAULT_MAX_BUFFERED_BYTES
+}
+
+fn default_max_outstanding() -> usize {
+    DEFAULT_MAX_OUTSTANDING
 }
 
 fn default_replicas() -> usize {
@@ -258,6 +285,11 @@ pub struct ListenerConfig {
     /// auth or SASL PLAIN) before anything else.
     #[serde(default)]
     pub authfile: Option<String>,
+    /// Most requests one client connection may have unanswered: past it the proxy
+    /// stops reading from that client until replies go out (memcached's way with a
+    /// client that pipelines faster than it is served; counted as `conn_yields`).
+    #[serde(default = "default_max_outstanding")]
+    pub max_outstanding: usize,
 }
 
 #[cfg(test)]
