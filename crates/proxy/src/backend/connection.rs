@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use memkeep_protocol::{decode_response, encode_request, Request, Response};
+use memkeep_protocol::{encode_request, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -14,6 +14,7 @@ use tracing::{debug, warn};
 
 use super::budget::{BufferedBytes, PendingSlot};
 use super::detect::{Detection, Probed};
+use super::replies::read_reply;
 use super::secure::{self, Opened};
 use super::translate::Expect;
 use super::{BackendConfig, BackendError, ErrorKind};
@@ -225,12 +226,10 @@ async fn read_loop(
                 }
             }
             let flight = current.as_mut().expect("set above");
-            match decode_response(flight.expect.next_form(), &mut buf, &config.limits) {
-                Ok(Some(response)) => {
-                    if let Some(whole) = flight.expect.accept(response) {
-                        let flight = current.take().expect("set above");
-                        let _ = flight.reply.send(Ok(whole));
-                    }
+            match read_reply(&mut flight.expect, &mut buf, &config.limits) {
+                Ok(Some(whole)) => {
+                    let flight = current.take().expect("set above");
+                    let _ = flight.reply.send(Ok(whole));
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -9,11 +9,15 @@
 mod budget;
 mod connection;
 mod detect;
+mod replies;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod reply_check;
 mod secure;
 mod text_dialect;
 mod translate;
 
 pub use budget::QueueLimits;
+pub use replies::{ReplyError, ReplyReader};
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
 use std::fmt;
