@@ -4,6 +4,7 @@
 //! at once, the proxy's memory stays bounded, and once the relay heals everything is
 //! served again; past a listener's `max_outstanding` a client is not read from.
 
+mod admin;
 #[path = "proxy/harness.rs"]
 mod harness;
 mod support;
@@ -12,6 +13,8 @@ use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
+use admin::http::{scrape, value};
+use admin::proxy::AdminProxy;
 use harness::{exchange, get, set, wait_connected, Proxy};
 use support::relay::{Fault, Relay};
 use support::{read_until, wait_for, Server};
@@ -194,4 +197,68 @@ fn a_client_past_max_outstanding_is_not_read_from_until_replies_go_out() {
         .all(|r| *r == "END" || r.starts_with("SERVER_ERROR ")));
     assert!(wait_for(Duration::from_secs(10), || get(&mut client, "k0")
         == Ok(None)));
+}
+
+#[test]
+fn a_nutcracker_pool_gets_the_default_limits_and_the_admin_metrics_show_them() {
+    let memcached = Server::memcached(&[]);
+    let relay = Relay::start(memcached.port);
+    let proxy = AdminProxy::start(&[relay.addr()], "timeout: 3000");
+    let labels = format!(
+        "pool=\"alpha\",backend=\"{0}\",address=\"{0}\"",
+        relay.addr()
+    );
+    let series = |name: &str| format!("{name}{{{labels}}}");
+    assert!(wait_for(Duration::from_secs(10), || {
+        let mut conn = proxy.connect();
+        exchange(&mut conn, b"version\r\n", b"\r\n");
+        get(&mut conn, "warm").is_ok()
+    }));
+
+    relay.set_both(blackhole());
+    // 10 clients x 1,024 outstanding gets (the listener default) is more than the
+    // 10,000 pending requests a server may have by default.
+    const CLIENTS: usize = 10;
+    const GETS: usize = 1_100;
+    let mut clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let mut conn = proxy.connect();
+            let gets: String = (0..GETS).map(|i| format!("get k{c}:{i}\r\n")).collect();
+            conn.write_all(gets.as_bytes()).unwrap();
+            conn
+        })
+        .collect();
+    let mut m = scrape(proxy.admin);
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            m = scrape(proxy.admin);
+            value(&m, &series("memkeep_backend_pending_requests")) == 10_000.0
+                && value(&m, &series("memkeep_backend_rejected_requests_total")) > 0.0
+        }),
+        "pending {:?}, rejected {:?}",
+        m.get(&series("memkeep_backend_pending_requests")),
+        m.get(&series("memkeep_backend_rejected_requests_total"))
+    );
+    let rejected = value(&m, &series("memkeep_backend_rejected_requests_total"));
+    let overloaded = format!("memkeep_backend_errors_total{{{labels},cause=\"overloaded\"}}");
+    assert_eq!(value(&m, &overloaded), rejected);
+    assert!(m.contains_key(&series("memkeep_backend_buffered_request_bytes")));
+
+    relay.heal();
+    for conn in &mut clients {
+        let (replies, _) = read_until(conn, Duration::from_secs(60), |got| lines(got) >= GETS);
+        let replies = String::from_utf8(replies).unwrap();
+        assert_eq!(replies.lines().count(), GETS, "every request is answered");
+        assert!(replies
+            .lines()
+            .all(|r| r == "END" || r.starts_with("SERVER_ERROR ")));
+    }
+    assert!(wait_for(Duration::from_secs(10), || value(
+        &scrape(proxy.admin),
+        &series("memkeep_backend_pending_requests")
+    ) == 0.0));
+    let mut conn = proxy.connect();
+    assert!(wait_for(Duration::from_secs(10), || set(
+        &mut conn, "after", "1"
+    ) == "STORED\r\n"));
 }
