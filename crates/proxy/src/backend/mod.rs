@@ -3,8 +3,9 @@
 //! writes, with connect and request timeouts and reconnection with backoff.
 //!
 //! The backend is always ready (`poll_ready` never waits: the queue is in front)
-//! and fails fast while its server is down, so a layer over many backends never
-//! stalls on one of them.
+//! and fails fast while its server is down or while it holds as many requests for
+//! it as its [`QueueLimits`] allow, so a layer over many backends never stalls on
+//! one of them and a silent server costs bounded memory.
 
 mod budget;
 mod connection;

@@ -327,6 +327,35 @@ mod tests {
     }
 
     #[test]
+    fn limits_have_defaults_and_zero_is_refused() {
+        let listen = "[[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"a\"\n";
+        let config = parse(&format!("{POOLS}{listen}")).unwrap();
+        assert_eq!(config.pools["a"].max_pending, 10_000);
+        assert_eq!(config.pools["a"].max_buffered_bytes, 64 << 20);
+        assert_eq!(config.listeners[0].max_outstanding, 1024);
+        let set =
+            "[pools.a]\nservers = [\"127.0.0.1:1\"]\nmax_pending = 5\nmax_buffered_bytes = 9\n\
+                   [[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"a\"\nmax_outstanding = 7\n";
+        let config = parse(set).unwrap();
+        assert_eq!(
+            (
+                config.pools["a"].max_pending,
+                config.pools["a"].max_buffered_bytes
+            ),
+            (5, 9)
+        );
+        assert_eq!(config.listeners[0].max_outstanding, 7);
+        assert!(parse(&set.replace("max_pending = 5", "max_pending = 0"))
+            .unwrap_err()
+            .contains("max_pending and max_buffered_bytes must be at least 1"));
+        assert!(
+            parse(&set.replace("max_outstanding = 7", "max_outstanding = 0"))
+                .unwrap_err()
+                .contains("max_outstanding must be at least 1")
+        );
+    }
+
+    #[test]
     fn bad_trees_are_refused_with_the_reason() {
         let listen = "[[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"x\"\n";
         let cases = [
