@@ -46,7 +46,7 @@ pub(crate) fn read_reply(
         let Some(part) = decode_response(form, buf, limits).map_err(ReplyError::Invalid)? else {
             return Ok(None);
         };
-        if !answers(form, &part) {
+        if !answers(form, &part) || !expect.asked_for(&part) {
             return Err(ReplyError::Unexpected);
         }
         if let Some(whole) = expect.accept(part) {

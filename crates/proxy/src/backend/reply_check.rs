@@ -7,8 +7,8 @@
 //! reply bytes, read as replies to that request sent again and again (a pipeline).
 //!
 //! Checked: nothing panics; every whole reply consumed bytes; every reply is of a
-//! kind that answers the request (a get gets values, never `STORED`; at most one
-//! item per key); reading the bytes whole or in small chunks gives the same replies
+//! kind that answers the request (a get gets values, never `STORED`; items only
+//! for the keys asked, in order); reading the bytes whole or in small chunks gives the same replies
 //! and ends the same way.
 
 use bytes::BytesMut;
@@ -164,7 +164,9 @@ fn assert_answers(command: &Command, response: &Response, limits: &Limits) {
     let fits = match (command, response) {
         (_, R::Error | R::ClientError(_) | R::ServerError(_)) => true,
         (Command::Get(get), R::Values(values)) => {
-            values.len() <= get.keys.len()
+            // Items only for keys asked for, in the order asked, within the limits.
+            let mut keys = get.keys.iter();
+            values.iter().all(|v| keys.any(|k| *k == v.key))
                 && values.iter().all(|v| v.data.len() <= limits.max_value_len)
         }
         (

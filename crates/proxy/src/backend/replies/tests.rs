@@ -47,6 +47,41 @@ fn a_reply_of_the_wrong_kind_is_refused() {
 }
 
 #[test]
+fn items_for_keys_not_asked_for_are_refused() {
+    // Found by the fuzz target: a text server's reply with an item for another key
+    // was passed on as if it had been asked for.
+    let extra = b"VALUE k0 0 1 3\r\nx\r\nVALUE k4 1 2 4\r\nhi\r\nEND\r\n";
+    assert_eq!(
+        read(b"get k0\r\n", Dialect::Text, extra),
+        Err(ReplyError::Unexpected)
+    );
+    assert!(matches!(
+        read(b"get k0 k4\r\n", Dialect::Text, extra),
+        Ok(Some(Response::Values(v))) if v.len() == 2
+    ));
+    // Out of request order, or twice: not memcached's reply to this request.
+    assert_eq!(
+        read(b"get k4 k0\r\n", Dialect::Text, extra),
+        Err(ReplyError::Unexpected)
+    );
+    assert_eq!(
+        read(b"get a\r\n", Dialect::Meta, b"VA 1 kb\r\nx\r\n"),
+        Err(ReplyError::Unexpected)
+    );
+    assert_eq!(
+        read(b"get a b\r\n", Dialect::Meta, b"VA 1 kb\r\nx\r\nEN\r\n"),
+        Err(ReplyError::Unexpected)
+    );
+}
+
+#[test]
+fn the_fuzz_regressions_keep_the_invariants() {
+    check(include_bytes!(
+        "../../../../../fuzz/regressions/backend_replies/text_get_extra_value"
+    ));
+}
+
+#[test]
 fn a_multi_get_is_read_across_chunks() {
     let mut reader = reader(b"get a b\r\n", Dialect::Meta);
     let limits = Limits::default();
