@@ -79,6 +79,9 @@ fn the_fuzz_regressions_keep_the_invariants() {
     check(include_bytes!(
         "../../../../../fuzz/regressions/backend_replies/text_get_extra_value"
     ));
+    check(include_bytes!(
+        "../../../../../fuzz/regressions/backend_replies/meta_stats_split"
+    ));
 }
 
 #[test]
