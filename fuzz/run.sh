@@ -10,7 +10,7 @@ set -uo pipefail
 
 seconds="${1:-60}"
 cd "$(dirname "$0")/.."
-targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response cache_model}"
+targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response backend_replies cache_model}"
 logs=fuzz/logs
 mkdir -p "$logs"
 
@@ -19,7 +19,7 @@ dict_for() {
         decode_text) echo fuzz/dicts/text.dict ;;
         decode_meta) echo fuzz/dicts/meta.dict ;;
         decode_binary) echo fuzz/dicts/binary.dict ;;
-        decode_response) echo fuzz/dicts/response.dict ;;
+        decode_response | backend_replies) echo fuzz/dicts/response.dict ;;
         # Operations are read from raw bytes, not words: no dictionary helps.
         cache_model) ;;
         decode_any)

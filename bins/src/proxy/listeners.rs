@@ -134,6 +134,7 @@ impl Listeners {
             listener.max_connections.unwrap_or(1 << 20),
             ConnectionConfig {
                 auth: clients.auth,
+                max_in_flight: listener.max_outstanding,
                 ..ConnectionConfig::default()
             },
         );

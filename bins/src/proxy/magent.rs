@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use clap::Parser;
 use memkeep_proxy::config::{
     BackendProtocol, ListenerConfig, PartialFailureSetting, PolicySetting, PoolConfig, RouteConfig,
-    RouteSpec,
+    RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
 };
 
 /// memkeep-proxy with magent's flags: every key on a main server and a backup
@@ -178,6 +178,8 @@ impl MagentArgs {
                 },
                 tls: None,
                 auth: None,
+                max_pending: DEFAULT_MAX_PENDING,
+                max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             })
         };
         let mut pools = BTreeMap::from([("main".to_owned(), pool(&self.servers)?)]);
@@ -228,6 +230,7 @@ impl MagentArgs {
                 backlog: 1024,
                 tls: None,
                 authfile: None,
+                max_outstanding: DEFAULT_MAX_OUTSTANDING,
             }],
         })
     }

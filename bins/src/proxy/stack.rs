@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Request, Response};
-use memkeep_proxy::backend::{Backend, BackendConfig, Dialect};
+use memkeep_proxy::backend::{Backend, BackendConfig, Dialect, QueueLimits};
 use memkeep_proxy::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSpec};
 use memkeep_proxy::layer::count::{CountLayer, ServerCounters};
 use memkeep_proxy::layer::eject::{Eject, EjectConfig, LiveSet};
@@ -118,6 +118,10 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                         BackendProtocol::Auto => Dialect::Detect,
                         BackendProtocol::Meta => Dialect::Meta,
                         BackendProtocol::Text => Dialect::Text,
+                    },
+                    queue: QueueLimits {
+                        max_pending: pool.max_pending,
+                        max_buffered_bytes: pool.max_buffered_bytes,
                     },
                     ..BackendConfig::default()
                 },

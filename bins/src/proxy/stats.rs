@@ -176,6 +176,17 @@ impl Status {
             ("curr_connections".to_owned(), curr.to_string()),
             ("total_connections".to_owned(), total.to_string()),
             ("pools".to_owned(), snapshot.pools.len().to_string()),
+            (
+                // Times a client reached its listener's max_outstanding and was not
+                // read from until its replies went out (memcached's name).
+                "conn_yields".to_owned(),
+                snapshot
+                    .listeners
+                    .iter()
+                    .map(|(_, _, s, _)| read(&s.conn_yields))
+                    .sum::<u64>()
+                    .to_string(),
+            ),
         ];
         lines.extend(self.commands.lines());
         for counter in &snapshot.counters {
@@ -193,6 +204,18 @@ impl Status {
                     ("errors", read(&c.errors).to_string()),
                     ("timeouts", read(&c.timeouts).to_string()),
                     ("ejected_requests", read(&c.ejected).to_string()),
+                    (
+                        "pending_requests",
+                        server.backend.pending_requests().to_string(),
+                    ),
+                    (
+                        "buffered_bytes",
+                        server.backend.buffered_bytes().to_string(),
+                    ),
+                    (
+                        "rejected_requests",
+                        server.backend.rejected_requests().to_string(),
+                    ),
                 ];
                 for (field, value) in fields {
                     lines.push((format!("{prefix}:{field}"), value));

@@ -82,17 +82,17 @@ pub async fn serve_connection<IO, S>(
     let mut partial_since: Option<tokio::time::Instant> = None;
 
     loop {
-        // Set when decoding stops because enough output is waiting: requests may
-        // still be buffered, and they must be decoded after the write, not after
-        // the next read (the client may have sent everything and be waiting).
-        let mut output_full = false;
         // Dispatch every complete request already buffered. While nothing is queued,
         // a reply that is ready at once is encoded straight away: the cache service
         // answers synchronously, and the ordered queue costs an allocation per entry.
+        let mut drained = false;
         while !closing && pending.len() < config.max_in_flight {
             let screened = match decoder.decode(&mut rbuf) {
                 Ok(Some(request)) => gate.screen(request),
-                Ok(None) => break,
+                Ok(None) => {
+                    drained = true;
+                    break;
+                }
                 Err(e) => {
                     debug!(error = %e.error, close = e.close, "bad request");
                     gate.screen_error(&e).unwrap_or(Screened::Answer {
@@ -128,7 +128,6 @@ pub async fn serve_connection<IO, S>(
                 None => pending.push_back(reply),
             }
             if wbuf.len() >= config.max_write_buffer {
-                output_full = true;
                 break;
             }
         }
@@ -143,7 +142,10 @@ pub async fn serve_connection<IO, S>(
             ConnectionStats::add(&stats.bytes_written, wbuf.len() as u64);
             wbuf.clear();
         }
-        if output_full {
+        // Stopped at the in-flight or write-buffer bound with whole requests still
+        // buffered, and there is room again: decode them before waiting, as the
+        // client may have nothing more to send (it pipelined them all at once).
+        if !drained && !closing && pending.len() < config.max_in_flight {
             continue;
         }
         if (closing || eof) && pending.is_empty() {
@@ -268,3 +270,6 @@ where
         Err(e) => Some(Reply::ready(form, error_response(&e))),
     }
 }
+
+#[cfg(test)]
+mod tests;

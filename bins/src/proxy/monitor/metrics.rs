@@ -183,7 +183,7 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
     out.family(
         "memkeep_backend_errors_total",
         Kind::Counter,
-        "Requests to the backend that got no reply, by cause (timeout, ejected, down, other).",
+        "Requests to the backend that got no reply, by cause (timeout, ejected, down, overloaded, other).",
     );
     for (labels, b) in &labelled {
         for (cause, n) in b.requests().snapshot().failures() {
@@ -213,6 +213,39 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
             "memkeep_backend_ejections_total",
             labels,
             b.ejections() as f64,
+        );
+    }
+    let queues: Vec<_> = labelled.iter().map(|(l, b)| (l, b.queue())).collect();
+    out.family(
+        "memkeep_backend_pending_requests",
+        Kind::Gauge,
+        "Requests accepted for the backend and not yet answered (limit: max_pending).",
+    );
+    for (labels, (pending, _, _)) in &queues {
+        out.sample("memkeep_backend_pending_requests", labels, *pending as f64);
+    }
+    out.family(
+        "memkeep_backend_buffered_request_bytes",
+        Kind::Gauge,
+        "Bytes of requests queued for the backend, not yet written (limit: max_buffered_bytes).",
+    );
+    for (labels, (_, bytes, _)) in &queues {
+        out.sample(
+            "memkeep_backend_buffered_request_bytes",
+            labels,
+            *bytes as f64,
+        );
+    }
+    out.family(
+        "memkeep_backend_rejected_requests_total",
+        Kind::Counter,
+        "Requests refused because the backend's max_pending or max_buffered_bytes was reached.",
+    );
+    for (labels, (_, _, rejected)) in &queues {
+        out.sample(
+            "memkeep_backend_rejected_requests_total",
+            labels,
+            *rejected as f64,
         );
     }
     out.family(

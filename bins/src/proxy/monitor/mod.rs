@@ -34,11 +34,15 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The metrics a backend's `Measure` layer fills: failures named by cause.
 pub fn backend_metrics() -> RequestMetrics {
-    RequestMetrics::new(&["timeout", "ejected", "down"], Some(classify))
+    RequestMetrics::new(
+        &["timeout", "ejected", "down", "overloaded"],
+        Some(classify),
+    )
 }
 
 /// Names the failures a backend's stack returns: timeouts (the timeout layer's or
-/// the backend's own), ejections (refused at the gate), or other.
+/// the backend's own), ejections (refused at the gate), servers down, requests
+/// refused by the backend's queue limits (overloaded), or other.
 fn classify(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<&'static str> {
     if error.is::<Elapsed>() {
         return Some("timeout");
@@ -49,6 +53,7 @@ fn classify(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<&
     match error.downcast_ref::<BackendError>().map(BackendError::kind) {
         Some(ErrorKind::Timeout) => Some("timeout"),
         Some(ErrorKind::Down) => Some("down"),
+        Some(ErrorKind::Overloaded) => Some("overloaded"),
         _ => None,
     }
 }
@@ -93,6 +98,16 @@ impl BackendWatch {
     /// Requests the proxy sent it.
     pub fn requests(&self) -> &RequestMetrics {
         &self.server.metrics
+    }
+
+    /// Its queue: requests pending, bytes buffered, requests refused since start.
+    fn queue(&self) -> (usize, usize, u64) {
+        let backend = &self.server.backend;
+        (
+            backend.pending_requests(),
+            backend.buffered_bytes(),
+            backend.rejected_requests(),
+        )
     }
 
     fn ejections(&self) -> u64 {

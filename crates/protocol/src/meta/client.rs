@@ -180,6 +180,11 @@ pub(super) fn decode_response(
             Ok(None)
         };
     };
+    // The same bound on a whole line as on a partial one, so a reply is refused
+    // or not whatever pieces it arrives in.
+    if lf > limits.max_line_len {
+        return Err(invalid("reply line too long"));
+    }
     if lf == 0 || buf[lf - 1] != b'\r' {
         return Err(invalid("reply line does not end in CRLF"));
     }
@@ -372,13 +377,18 @@ fn stats(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, Invali
     let mut stats = Vec::new();
     let mut at = 0;
     loop {
+        let bound = limits.max_value_len + limits.max_line_len;
         let Some(lf) = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i) else {
-            return if buf.len() > limits.max_value_len + limits.max_line_len {
+            return if buf.len() > bound {
                 Err(invalid("stats reply too long"))
             } else {
                 Ok(None)
             };
         };
+        // As above: whole or in pieces, the same replies are too long.
+        if lf > bound {
+            return Err(invalid("stats reply too long"));
+        }
         let line = buf[at..lf]
             .strip_suffix(b"\r")
             .ok_or(invalid("stats line without CR"))?;

@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use memkeep_protocol::{decode_response, encode_request, Request, Response};
+use memkeep_protocol::{encode_request, Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
+use super::budget::{BufferedBytes, PendingSlot};
 use super::detect::{Detection, Probed};
+use super::replies::read_reply;
 use super::secure::{self, Opened};
 use super::translate::Expect;
 use super::{BackendConfig, BackendError, ErrorKind};
@@ -34,6 +36,10 @@ pub(super) struct Job {
     pub(super) request: Request,
     pub(super) expect: Expect,
     pub(super) reply: oneshot::Sender<Result<Response, BackendError>>,
+    /// Its place among the backend's pending requests, held until it is answered.
+    pub(super) slot: PendingSlot,
+    /// Its bytes in the backend's budget, held until it is written.
+    pub(super) bytes: BufferedBytes,
 }
 
 /// A request written to the server, waiting for its reply.
@@ -41,6 +47,8 @@ struct InFlight {
     expect: Expect,
     reply: oneshot::Sender<Result<Response, BackendError>>,
     deadline: Option<Instant>,
+    // Released with the reply (or the failure) by dropping the `InFlight`.
+    _slot: PendingSlot,
 }
 
 /// Most bytes gathered into one write.
@@ -179,7 +187,10 @@ async fn write_loop(
                     expect: job.expect,
                     reply: job.reply,
                     deadline,
+                    _slot: job.slot,
                 };
+                // Encoded: the request's own bytes are no longer held.
+                drop(job.bytes);
                 if sent.send(flight).is_err() {
                     return Ending::Failed(ErrorKind::Closed);
                 }
@@ -222,12 +233,10 @@ async fn read_loop(
                 }
             }
             let flight = current.as_mut().expect("set above");
-            match decode_response(flight.expect.next_form(), &mut buf, &config.limits) {
-                Ok(Some(response)) => {
-                    if let Some(whole) = flight.expect.accept(response) {
-                        let flight = current.take().expect("set above");
-                        let _ = flight.reply.send(Ok(whole));
-                    }
+            match read_reply(&mut flight.expect, &mut buf, &config.limits) {
+                Ok(Some(whole)) => {
+                    let flight = current.take().expect("set above");
+                    let _ = flight.reply.send(Ok(whole));
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -3,15 +3,22 @@
 //! writes, with connect and request timeouts and reconnection with backoff.
 //!
 //! The backend is always ready (`poll_ready` never waits: the queue is in front)
-//! and fails fast while its server is down, so a layer over many backends never
-//! stalls on one of them.
+//! and fails fast while its server is down or while it holds as many requests for
+//! it as its [`QueueLimits`] allow, so a layer over many backends never stalls on
+//! one of them and a silent server costs bounded memory.
 
+mod budget;
 mod connection;
 mod detect;
+mod replies;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod reply_check;
 mod secure;
 mod text_dialect;
 mod translate;
 
+pub use budget::QueueLimits;
+pub use replies::{ReplyError, ReplyReader};
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
 use std::fmt;
@@ -27,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tower_service::Service;
 
 use crate::BoxError;
+use budget::Budget;
 use connection::{Job, State};
 use detect::Detection;
 use translate::Local;
@@ -51,6 +59,9 @@ pub struct BackendConfig {
     pub security: Option<Arc<BackendSecurity>>,
     /// The protocol spoken to the server.
     pub dialect: Dialect,
+    /// Bounds on the requests held for the server; past them requests are refused
+    /// with [`ErrorKind::Overloaded`].
+    pub queue: QueueLimits,
 }
 
 /// The protocol a backend speaks to its server.
@@ -80,6 +91,7 @@ impl Default for BackendConfig {
             limits: Limits::default(),
             security: None,
             dialect: Dialect::Detect,
+            queue: QueueLimits::default(),
         }
     }
 }
@@ -96,6 +108,7 @@ struct Shared {
     connect_timeout: Duration,
     connections: Vec<Handle>,
     next: AtomicUsize,
+    budget: Arc<Budget>,
 }
 
 /// The request side of one connection task.
@@ -114,9 +127,10 @@ impl Backend {
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
-                // Unbounded: a caller is never made to wait here; the memory in the
-                // queue is bounded by the clients' own in-flight limits, and while
-                // the server is down the queue is drained with errors.
+                // Unbounded as a channel: a caller is never made to wait here. What
+                // it holds is bounded by the backend's budget (`QueueLimits`), which
+                // refuses requests past it, and while the server is down the queue
+                // is drained with errors.
                 let (queue, jobs) = mpsc::unbounded_channel();
                 let state = Arc::new(AtomicU8::new(State::Connecting as u8));
                 tokio::spawn(connection::run(
@@ -136,6 +150,7 @@ impl Backend {
                 connect_timeout,
                 connections,
                 next: AtomicUsize::new(0),
+                budget: Arc::new(Budget::new(config.queue)),
             }),
         }
     }
@@ -160,6 +175,21 @@ impl Backend {
             .iter()
             .filter(|h| h.state.load(Ordering::Relaxed) == State::Up as u8)
             .count()
+    }
+
+    /// Requests accepted and not yet answered (queued or sent to the server).
+    pub fn pending_requests(&self) -> usize {
+        self.shared.budget.pending()
+    }
+
+    /// Bytes of accepted requests not yet written to the server.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.budget.buffered()
+    }
+
+    /// Requests refused since start because a [`QueueLimits`] bound was reached.
+    pub fn rejected_requests(&self) -> u64 {
+        self.shared.budget.rejected()
     }
 
     /// A request that arrived before the server's dialect is known: sent once it is,
@@ -224,11 +254,16 @@ impl Service<Request> for Backend {
         else {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
         };
+        let Some((slot, bytes)) = shared.budget.admit(budget::request_bytes(&request)) else {
+            return ResponseFuture::ready(Err(self.error(ErrorKind::Overloaded)));
+        };
         let (reply, rx) = oneshot::channel();
         let job = Job {
             request,
             expect,
             reply,
+            slot,
+            bytes,
         };
         if handle.queue.send(job).is_err() {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
@@ -301,6 +336,9 @@ pub enum ErrorKind {
     Timeout,
     /// The server sent something that is not a reply to the request.
     Protocol,
+    /// Refused before it was queued: the backend holds as many requests or bytes
+    /// for its server as its [`QueueLimits`] allow.
+    Overloaded,
 }
 
 impl BackendError {
@@ -326,6 +364,16 @@ impl fmt::Display for BackendError {
             ErrorKind::Closed => "closed the connection",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Protocol => "sent an invalid reply",
+            // memcached's wording for a request it has no room for ("SERVER_ERROR
+            // out of memory storing object", "... reading request"): clients that
+            // look for "out of memory" treat it as a full cache, not a broken server.
+            ErrorKind::Overloaded => {
+                return write!(
+                    f,
+                    "out of memory queueing request: backend {} has too many pending requests",
+                    self.addr
+                )
+            }
         };
         write!(f, "backend {} {what}", self.addr)
     }

@@ -78,12 +78,19 @@ pub(crate) fn to_text(request: Request) -> Local {
         verb,
         noreply: false,
     });
+    let expect = match &request.command {
+        Command::Get(get) => Expect::Items {
+            form: form.clone(),
+            keys: get.keys.clone(),
+        },
+        _ => Expect::One(form.clone()),
+    };
     Local::Send(
         Request {
             command: request.command,
-            form: form.clone(),
+            form,
         },
-        Expect::One(form),
+        expect,
     )
 }
 

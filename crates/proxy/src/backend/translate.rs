@@ -13,6 +13,13 @@ use memkeep_protocol::{
 pub(crate) enum Expect {
     /// One reply, decoded with this form.
     One(Form),
+    /// One text retrieval reply: its items may only be for these keys, in order.
+    Items {
+        /// The form the reply is decoded with.
+        form: Form,
+        /// The keys asked for.
+        keys: Vec<Bytes>,
+    },
     /// One `mg` reply per key, merged into one [`Response::Values`] in key order.
     Many {
         /// The forms of the replies still to come, in reverse (popped from the end).
@@ -149,15 +156,35 @@ impl Expect {
     /// The form of the next reply to decode.
     pub(crate) fn next_form(&self) -> &Form {
         match self {
-            Expect::One(form) => form,
+            Expect::One(form) | Expect::Items { form, .. } => form,
             Expect::Many { forms, .. } => forms.last().expect("parts remain"),
+        }
+    }
+
+    /// Whether the items of a retrieval reply are for the keys asked: one `mg`
+    /// line's own key, or a subsequence of a text get's keys (memcached answers in
+    /// request order and skips misses). Other replies are not checked here.
+    pub(crate) fn asked_for(&self, response: &Response) -> bool {
+        let Response::Values(values) = response else {
+            return true;
+        };
+        match self {
+            Expect::Items { keys, .. } => {
+                let mut keys = keys.iter();
+                values.iter().all(|v| keys.any(|k| *k == v.key))
+            }
+            // A meta part's item is for the key of the `mg` line it answers.
+            _ => match self.next_form() {
+                Form::Meta(meta) => values.iter().all(|v| v.key == meta.key),
+                _ => true,
+            },
         }
     }
 
     /// Takes one decoded reply; the whole response once the last part is in.
     pub(crate) fn accept(&mut self, response: Response) -> Option<Response> {
         match self {
-            Expect::One(_) => Some(response),
+            Expect::One(_) | Expect::Items { .. } => Some(response),
             Expect::Many {
                 forms,
                 values,

@@ -24,6 +24,11 @@ impl RouteConfig {
                     pool.servers.len()
                 ));
             }
+            if pool.max_pending == 0 || pool.max_buffered_bytes == 0 {
+                return err(format!(
+                    "pool {name}: max_pending and max_buffered_bytes must be at least 1"
+                ));
+            }
         }
         for (name, route) in &self.routes {
             if route.targets().iter().any(|t| t.is_empty()) || route.targets().is_empty() {
@@ -44,6 +49,12 @@ impl RouteConfig {
             self.check_acyclic(name, &mut BTreeSet::new())?;
         }
         for listener in &self.listeners {
+            if listener.max_outstanding == 0 {
+                return err(format!(
+                    "listener {}: max_outstanding must be at least 1",
+                    listener.listen
+                ));
+            }
             self.check_target(
                 &listener.route,
                 false,

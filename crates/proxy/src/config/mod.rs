@@ -16,7 +16,8 @@ pub use security::{
 };
 pub use tree::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
-    PoolConfig, RouteConfig, RouteSpec,
+    PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
+    DEFAULT_MAX_PENDING,
 };
 
 /// A `nutcracker.yml`: pools by name.
@@ -176,6 +177,8 @@ impl NutcrackerPool {
             protocol: BackendProtocol::Auto,
             tls: None,
             auth: None,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
         })
     }
 }
@@ -197,6 +200,7 @@ pub fn nutcracker_tree(config: &NutcrackerConfig) -> Result<RouteConfig, ConfigE
             backlog: pool.backlog,
             tls: None,
             authfile: None,
+            max_outstanding: DEFAULT_MAX_OUTSTANDING,
         });
     }
     Ok(RouteConfig {

@@ -68,6 +68,33 @@ pub struct PoolConfig {
     /// A login sent on every connection to the servers.
     #[serde(default)]
     pub auth: Option<BackendAuthSettings>,
+    /// Most requests each server may have accepted and not yet answered (queued or
+    /// sent); past it requests to that server get `SERVER_ERROR out of memory ...`.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+    /// Most bytes of requests queued for each server and not yet written to it;
+    /// past it requests to that server get `SERVER_ERROR out of memory ...`.
+    #[serde(default = "default_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+}
+
+/// Requests per server accepted and not yet answered, by default.
+pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// Bytes of requests queued per server, by default (64 MiB).
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+/// Requests one client connection may have unanswered, by default.
+pub const DEFAULT_MAX_OUTSTANDING: usize = 1024;
+
+fn default_max_pending() -> usize {
+    DEFAULT_MAX_PENDING
+}
+
+fn default_max_buffered_bytes() -> usize {
+    DEFAULT_MAX_BUFFERED_BYTES
+}
+
+fn default_max_outstanding() -> usize {
+    DEFAULT_MAX_OUTSTANDING
 }
 
 fn default_replicas() -> usize {
@@ -258,6 +285,11 @@ pub struct ListenerConfig {
     /// auth or SASL PLAIN) before anything else.
     #[serde(default)]
     pub authfile: Option<String>,
+    /// Most requests one client connection may have unanswered: past it the proxy
+    /// stops reading from that client until replies go out (memcached's way with a
+    /// client that pipelines faster than it is served; counted as `conn_yields`).
+    #[serde(default = "default_max_outstanding")]
+    pub max_outstanding: usize,
 }
 
 #[cfg(test)]
@@ -292,6 +324,35 @@ mod tests {
             }
         );
         assert_eq!(config.listeners[1].route, "a");
+    }
+
+    #[test]
+    fn limits_have_defaults_and_zero_is_refused() {
+        let listen = "[[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"a\"\n";
+        let config = parse(&format!("{POOLS}{listen}")).unwrap();
+        assert_eq!(config.pools["a"].max_pending, 10_000);
+        assert_eq!(config.pools["a"].max_buffered_bytes, 64 << 20);
+        assert_eq!(config.listeners[0].max_outstanding, 1024);
+        let set =
+            "[pools.a]\nservers = [\"127.0.0.1:1\"]\nmax_pending = 5\nmax_buffered_bytes = 9\n\
+                   [[listeners]]\nlisten = \"127.0.0.1:5\"\nroute = \"a\"\nmax_outstanding = 7\n";
+        let config = parse(set).unwrap();
+        assert_eq!(
+            (
+                config.pools["a"].max_pending,
+                config.pools["a"].max_buffered_bytes
+            ),
+            (5, 9)
+        );
+        assert_eq!(config.listeners[0].max_outstanding, 7);
+        assert!(parse(&set.replace("max_pending = 5", "max_pending = 0"))
+            .unwrap_err()
+            .contains("max_pending and max_buffered_bytes must be at least 1"));
+        assert!(
+            parse(&set.replace("max_outstanding = 7", "max_outstanding = 0"))
+                .unwrap_err()
+                .contains("max_outstanding must be at least 1")
+        );
     }
 
     #[test]

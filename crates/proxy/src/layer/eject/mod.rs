@@ -21,6 +21,7 @@ use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::backend::{BackendError, ErrorKind};
 use crate::BoxError;
 pub use breaker::LiveSet;
 use breaker::{Breaker, Probe};
@@ -170,7 +171,16 @@ where
         };
         let result = std::task::ready!(inner.poll(cx));
         if let Some(breaker) = this.breaker.take() {
-            breaker.record(result.is_ok());
+            // A request the backend refused for its own queue limits never reached
+            // the server and says nothing of its health: a burst must not eject a
+            // server that answers (a silent one fails by timeouts anyway).
+            let refused = result.as_ref().err().is_some_and(|e| {
+                e.downcast_ref::<BackendError>()
+                    .is_some_and(|e| e.kind() == ErrorKind::Overloaded)
+            });
+            if !refused {
+                breaker.record(result.is_ok());
+            }
         }
         Poll::Ready(result)
     }

@@ -120,3 +120,19 @@ async fn a_success_resets_the_count() {
     assert!(!eject.is_ejected());
     assert_eq!(eject.ejections(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_refused_by_the_backend_queue_limits_do_not_eject() {
+    let overloaded = tower::service_fn(|_: Request| async {
+        Err::<Response, BoxError>(
+            BackendError::new(ErrorKind::Overloaded, "127.0.0.1:1".into()).into(),
+        )
+    });
+    let eject = Eject::new(overloaded, CONFIG, None);
+    for _ in 0..10 {
+        let err = eject.clone().oneshot(get()).await.unwrap_err();
+        assert!(!err.is::<Ejected>());
+    }
+    assert!(!eject.is_ejected());
+    assert_eq!(eject.ejections(), 0);
+}

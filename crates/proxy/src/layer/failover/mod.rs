@@ -69,7 +69,7 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 /// Sends each request to replica 0 and, while it fails, to the next ones in order.
 ///
 /// A request that could not be sent (the replica's `poll_ready` failed, or it failed
-/// with a [`BackendError`] of kind [`ErrorKind::Down`] or with
+/// with a [`BackendError`] of kind [`ErrorKind::Down`] or [`ErrorKind::Overloaded`], or with
 /// [`Ejected`]: it never left the proxy) always moves on. Once sent, only idempotent requests
 /// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
 /// failed may have been applied, and must not be applied twice.
@@ -210,13 +210,13 @@ impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
 }
 
 /// Whether the error says the request never left the proxy: the server was down
-/// (the backend failed it without writing it) or ejected. Such a request may go to
-/// the next replica whatever it is.
+/// or its backend was full (the backend failed it without writing it), or it was
+/// ejected. Such a request may go to the next replica whatever it is.
 fn never_sent(error: &BoxError) -> bool {
     error.is::<Ejected>()
         || error
             .downcast_ref::<BackendError>()
-            .is_some_and(|e| e.kind() == ErrorKind::Down)
+            .is_some_and(|e| matches!(e.kind(), ErrorKind::Down | ErrorKind::Overloaded))
 }
 
 /// Why an attempt was abandoned: the error the client sees if it was the last one.
