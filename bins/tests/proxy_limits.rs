@@ -176,6 +176,10 @@ fn a_client_past_max_outstanding_is_not_read_from_until_replies_go_out() {
         &proxy,
         &format!("{server}:pending_requests")
     ) == Some(4)));
+    // And those 4 really went into the blackhole (not still on their way).
+    assert!(wait_for(Duration::from_secs(10), || relay
+        .swallowed_lines()
+        >= 4));
     assert!(stat(&proxy, "conn_yields").unwrap() >= 1);
     assert_eq!(
         stat(&proxy, &format!("{server}:rejected_requests")),
@@ -196,7 +200,10 @@ fn a_client_past_max_outstanding_is_not_read_from_until_replies_go_out() {
         "every request is answered: {replies:?}\n{}",
         String::from_utf8_lossy(&exchange(&mut proxy.connect(), b"stats\r\n", b"END\r\n"))
     );
-    assert!(replies[..4].iter().all(|r| r.starts_with("SERVER_ERROR ")));
+    assert!(
+        replies[..4].iter().all(|r| r.starts_with("SERVER_ERROR ")),
+        "{replies:?}"
+    );
     assert!(replies
         .iter()
         .all(|r| *r == "END" || r.starts_with("SERVER_ERROR ")));

@@ -41,6 +41,8 @@ struct State {
     refuse: bool,
     /// Both halves of every open connection, to reset or close them.
     open: Vec<(TcpStream, TcpStream)>,
+    /// Line ends in the bytes a blackhole threw away (requests swallowed, roughly).
+    swallowed_lines: u64,
 }
 
 /// A running relay; stops (and cuts every connection) when dropped.
@@ -99,6 +101,12 @@ impl Relay {
     pub fn set_both(&self, fault: Fault) {
         self.set(Direction::Up, fault);
         self.set(Direction::Down, fault);
+    }
+
+    /// How many line ends a blackhole has thrown away so far: a test can wait until
+    /// the requests it means to lose are really lost before it heals the relay.
+    pub fn swallowed_lines(&self) -> u64 {
+        self.state.lock().unwrap().swallowed_lines
     }
 
     /// Back to forwarding untouched, accepting new connections.
@@ -217,11 +225,15 @@ fn pump(
                 Err(_) => break,
             };
             let fault = {
-                let s = st.lock().unwrap();
-                match direction {
+                let mut s = st.lock().unwrap();
+                let fault = match direction {
                     Direction::Up => s.up,
                     Direction::Down => s.down,
+                };
+                if fault.blackhole {
+                    s.swallowed_lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
                 }
+                fault
             };
             if fault.blackhole {
                 continue;
