@@ -158,3 +158,27 @@ fn refuses_targets_beyond_loopback() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback"));
 }
+
+#[test]
+fn rate_holds_the_load_to_its_schedule() {
+    let server = Server::memkeepd(&[]);
+    // 500 operations a second for one second over 4 connections: however fast the
+    // server, no more than the schedule allows are sent.
+    let report = bench(
+        &server,
+        &["--rate", "500", "-d", "1s", "-c", "4", "--ratio", "1:1"],
+    );
+    let requests = report["requests"].as_u64().unwrap();
+    assert!(requests > 0, "{report}");
+    assert!(
+        requests <= 520,
+        "{requests} requests at 500/s for 1 s: {report}"
+    );
+    assert_eq!(report["errors"].as_u64(), Some(0), "{report}");
+    let refused = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args(["bench", "-s", &server.addr(), "--rate", "0", "-n", "1"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("bad rate"));
+}
