@@ -181,4 +181,19 @@ fn rate_holds_the_load_to_its_schedule() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("bad rate"));
+    // A key space the key arena cannot hold is refused, not a crash.
+    let huge = Command::new(env!("CARGO_BIN_EXE_memkeep"))
+        .args([
+            "bench",
+            "-s",
+            &server.addr(),
+            "-k",
+            "10000000000",
+            "-n",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!huge.status.success());
+    assert!(String::from_utf8_lossy(&huge.stderr).contains("too many keys"));
 }

@@ -6,10 +6,10 @@ mod harness;
 mod support;
 
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harness::{exchange, get, memcached_on, nutcracker_yml, set, Proxy};
-use support::Server;
+use support::{wait_for, Server};
 
 fn backends(n: usize) -> Vec<Server> {
     (0..n).map(|_| Server::memcached(&[])).collect()
@@ -207,17 +207,13 @@ fn ejected_backend_keys_remap_then_come_back() {
     // The backend comes back (empty) on its port: after the retry time and a
     // probe, its keys go to it again.
     let mut restarted = memcached_on(port);
-    let deadline = Instant::now() + Duration::from_secs(10);
     let key = &by[1][by[1].len() - 1];
-    loop {
+    let readmitted = wait_for(Duration::from_secs(10), || {
         assert_eq!(set(&mut conn, key, "home"), "STORED\r\n");
         let mut direct = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        if get(&mut direct, key).unwrap().as_deref() == Some("home") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never re-admitted");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        get(&mut direct, key).unwrap().as_deref() == Some("home")
+    });
+    assert!(readmitted, "never re-admitted");
     let _ = restarted.kill();
     let _ = restarted.wait();
 }

@@ -41,6 +41,14 @@ impl std::str::FromStr for KeySize {
 }
 
 impl KeySpace {
+    /// Whether `count` keys of `size` fit the key arena (offsets are 32-bit): the
+    /// flags are checked with this before [`KeySpace::new`] is asked for them.
+    pub fn fits(count: u64, size: KeySize) -> bool {
+        // A key is its length, or longer when its number needs more digits (20 at most).
+        let longest = size.max.max(21) as u64;
+        count.saturating_mul(longest) <= u64::from(u32::MAX)
+    }
+
     /// `count` keys `k<number>`, padded with zeros to their length. A key whose number
     /// does not fit its length is written longer: keys stay distinct.
     pub fn new(count: u64, size: KeySize) -> KeySpace {

@@ -109,6 +109,12 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
         (None, None) if measure => Some(Duration::from_secs(10)),
         (d, _) => d,
     };
+    if !KeySpace::fits(args.keys, args.key_size) {
+        return Err(format!(
+            "--keys {}: too many keys of up to {} bytes for one run (4 GiB of keys)",
+            args.keys, args.key_size.max
+        ));
+    }
     let chooser = match args.distribution {
         Distribution::Uniform => KeyChooser::Uniform(args.keys),
         Distribution::Zipf if args.zipf_exponent > 0.0 => {
