@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One client connection.
 pub enum Conn {
@@ -67,30 +67,7 @@ impl Conn {
     /// Reads until `done(bytes so far)`, the peer closes, or `limit` passes; returns
     /// the bytes and whether the peer closed.
     pub fn read_until(&mut self, limit: Duration, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, bool) {
-        let deadline = Instant::now() + limit;
-        let mut got = Vec::new();
-        let mut chunk = [0u8; 16384];
-        while !done(&got) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return (got, false);
-            }
-            self.set_read_timeout(left);
-            match self.read(&mut chunk) {
-                Ok(0) => return (got, true),
-                Ok(n) => got.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return (got, false)
-                }
-                Err(_) => return (got, true),
-            }
-        }
-        (got, false)
+        crate::support::read_until(self, limit, done)
     }
 
     /// Sends `request` and reads until the reply ends with `end`.
@@ -114,6 +91,12 @@ impl Conn {
         let (reply, _) = self.read_until(Duration::from_secs(10), binary_complete);
         let status = u16::from_be_bytes([reply[6], reply[7]]);
         (status, reply[24..].to_vec())
+    }
+}
+
+impl crate::support::TimedRead for Conn {
+    fn read_timeout(&mut self, limit: Duration) {
+        self.set_read_timeout(limit);
     }
 }
 

@@ -142,10 +142,23 @@ pub fn read_exact_or_close(stream: &mut TcpStream, n: usize, limit: Duration) ->
     read_until(stream, limit, |got| got.len() >= n).0
 }
 
-/// Reads until `done(bytes so far)` holds, the peer closes, or `limit` passes.
-/// Returns the bytes and whether the peer closed.
+/// A stream whose reads can be given a timeout: a plain socket, or a test's TLS
+/// connection.
+pub trait TimedRead: Read {
+    /// Makes the next reads give up after `limit`.
+    fn read_timeout(&mut self, limit: Duration);
+}
+
+impl TimedRead for TcpStream {
+    fn read_timeout(&mut self, limit: Duration) {
+        self.set_read_timeout(Some(limit)).unwrap();
+    }
+}
+
+/// Reads until `done` says the bytes so far are complete, the peer closes, or
+/// `limit` passes; returns the bytes and whether the peer closed.
 pub fn read_until(
-    stream: &mut TcpStream,
+    stream: &mut impl TimedRead,
     limit: Duration,
     mut done: impl FnMut(&[u8]) -> bool,
 ) -> (Vec<u8>, bool) {
@@ -157,7 +170,7 @@ pub fn read_until(
         if left.is_zero() {
             return (got, false);
         }
-        stream.set_read_timeout(Some(left)).unwrap();
+        stream.read_timeout(left);
         match stream.read(&mut chunk) {
             Ok(0) => return (got, true),
             Ok(n) => got.extend_from_slice(&chunk[..n]),
