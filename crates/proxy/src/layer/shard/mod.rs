@@ -143,6 +143,14 @@ where
         let replica = self.options.replica;
         let node_for = |key: &[u8]| node_for(&ring, key, replica);
         let call = |i: usize, request: Request| self.services[i].clone().oneshot(request);
+        // One key (a get of one key included): its server answers.
+        let single = match &request.command {
+            Command::Get(get) if get.keys.len() != 1 => None,
+            command => command.key().map(|key| node_for(key)),
+        };
+        if let Some(node) = single {
+            return ResponseFuture::one(call(node, request));
+        }
         match &request.command {
             Command::Get(get) if get.keys.len() > 1 => {
                 let nodes: Vec<usize> = get.keys.iter().map(|k| node_for(k)).collect();
@@ -161,10 +169,6 @@ where
             // memcached answers `gat 10` (a get without keys) with a bare END.
             Command::Get(get) if get.keys.is_empty() => {
                 ResponseFuture::ready(Response::Values(Vec::new()))
-            }
-            command if command.key().is_some() => {
-                let node = node_for(command.key().expect("checked"));
-                ResponseFuture::one(call(node, request))
             }
             Command::FlushAll(_) | Command::Verbosity(_) => {
                 let calls = ring
