@@ -72,6 +72,11 @@ pub struct Get {
     pub recache: Option<i64>,
     /// mg `u`: do not bump the item in the LRU.
     pub no_bump: bool,
+    /// The caller needs each hit's remaining TTL ([`ItemMeta::ttl`](crate::ItemMeta)),
+    /// though a text `get` shows none: set by a proxy layer that copies hits to
+    /// other servers (read-repair), so its backends fetch TTLs; left `false` by the
+    /// decoders, since a meta client asks with its own `t` flag. A server may ignore it.
+    pub want_ttl: bool,
 }
 
 /// How a store request treats an existing item.

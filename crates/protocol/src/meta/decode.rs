@@ -271,6 +271,7 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
             vivify: flags.vivify,
             recache: flags.recache,
             no_bump: flags.no_bump,
+            want_ttl: false,
         }),
         MetaVerb::Delete => Command::Delete(Delete {
             key,

@@ -87,6 +87,7 @@ fn request() -> impl Strategy<Value = Request> {
                 vivify,
                 recache,
                 no_bump,
+                want_ttl: false,
             }),
         });
     let store = (

@@ -104,10 +104,18 @@ impl Fake {
         }
         let items = &mut state.items;
         Ok(match &req.command {
+            // As memkeep's backends answer: a multi-get that does not ask for TTLs
+            // goes as a text `get`, whose items carry none (0).
             Command::Get(get) => Response::Values(
                 get.keys
                     .iter()
                     .filter_map(|k| items.get(k).cloned())
+                    .map(|mut v| {
+                        if get.keys.len() > 1 && !get.want_ttl {
+                            v.meta.ttl = 0;
+                        }
+                        v
+                    })
                     .collect(),
             ),
             Command::Store(s) => {

@@ -20,6 +20,15 @@ pub(crate) fn is_plain_get(command: &Command) -> Option<&Get> {
     }
 }
 
+/// The same get, asking its servers for each hit's remaining TTL, which
+/// [`write_back`] copies (a text multi-get would come back without it).
+pub(crate) fn wanting_ttl(mut req: Request) -> Request {
+    if let Command::Get(get) = &mut req.command {
+        get.want_ttl = true;
+    }
+    req
+}
+
 /// The `add` that writes `value` back under `key` with its flags and remaining TTL, or `None` when
 /// writing is pointless: the item is stale, or it expires within the second (TTL 0).
 ///

@@ -139,6 +139,7 @@ fn client_writes_requests() {
                 vivify: Some(5),
                 recache: Some(2),
                 no_bump: true,
+                want_ttl: false,
             }),
             b"mg foo T30 N5 R2 u v t f c O7\r\n",
         ),

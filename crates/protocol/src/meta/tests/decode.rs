@@ -21,6 +21,7 @@ fn decodes_every_verb_and_flag() {
                 vivify: Some(60),
                 recache: Some(10),
                 no_bump: true,
+                want_ttl: false,
             }),
             form(MetaVerb::Get, b"foo", b"svtcfhklOq", Some(b"123")),
         ),

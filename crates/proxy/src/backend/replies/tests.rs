@@ -68,8 +68,18 @@ fn items_for_keys_not_asked_for_are_refused() {
         read(b"get a\r\n", Dialect::Meta, b"VA 1 kb\r\nx\r\n"),
         Err(ReplyError::Unexpected)
     );
+    // A multi-get that goes as `mg` lines (a touch has no unbounded text line).
     assert_eq!(
-        read(b"get a b\r\n", Dialect::Meta, b"VA 1 kb\r\nx\r\nEN\r\n"),
+        read(b"gat 10 a b\r\n", Dialect::Meta, b"VA 1 kb\r\nx\r\nEN\r\n"),
+        Err(ReplyError::Unexpected)
+    );
+    // One that goes as a text line to a meta server is read as text.
+    assert_eq!(
+        read(
+            b"get a b\r\n",
+            Dialect::Meta,
+            b"VALUE c 0 1\r\nx\r\nEND\r\n"
+        ),
         Err(ReplyError::Unexpected)
     );
 }
@@ -86,7 +96,7 @@ fn the_fuzz_regressions_keep_the_invariants() {
 
 #[test]
 fn a_multi_get_is_read_across_chunks() {
-    let mut reader = reader(b"get a b\r\n", Dialect::Meta);
+    let mut reader = reader(b"gat 10 a b\r\n", Dialect::Meta);
     let limits = Limits::default();
     let mut buf = BytesMut::from(&b"VA 1 ka\r\nx\r\nE"[..]);
     assert_eq!(reader.read(&mut buf, &limits), Ok(None));
@@ -165,4 +175,22 @@ proptest! {
         }
         check(&input);
     }
+}
+
+#[test]
+fn a_text_multi_get_to_a_meta_server_is_read_across_chunks() {
+    let mut reader = reader(b"get a b\r\n", Dialect::Meta);
+    let limits = Limits::default();
+    let mut buf = BytesMut::from(&b"VALUE a 3 1\r\nx\r\nVALUE b 0 2\r\nh"[..]);
+    assert_eq!(reader.read(&mut buf, &limits), Ok(None));
+    buf.extend_from_slice(b"i\r\nEND\r\n");
+    let Ok(Some(Response::Values(values))) = reader.read(&mut buf, &limits) else {
+        panic!("whole reply expected")
+    };
+    let got: Vec<_> = values
+        .iter()
+        .map(|v| (&v.key[..], &v.data[..], v.meta.flags))
+        .collect();
+    assert_eq!(got, [(&b"a"[..], &b"x"[..], 3), (&b"b"[..], &b"hi"[..], 0)]);
+    assert!(buf.is_empty());
 }

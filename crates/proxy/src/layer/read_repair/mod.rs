@@ -170,6 +170,7 @@ where
                 };
             }
         };
+        let req = write_back::wanting_ttl(req);
         let reads = join_all(
             self.replicas[..reads]
                 .iter()

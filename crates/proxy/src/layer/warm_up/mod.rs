@@ -124,7 +124,8 @@ where
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let plain = write_back::is_plain_get(&req.command).map(|get| Plain {
             keys: get.keys.clone(),
-            req: req.clone(),
+            // Hits from the warm service are written to the cold one.
+            req: write_back::wanting_ttl(req.clone()),
             cold: self.cold.clone(),
             layer: self.layer.clone(),
         });
