@@ -61,20 +61,34 @@ struct ValueSpan {
 
 /// The reply to get/gets/gat/gats: `VALUE` blocks, then `END`; or an error line.
 fn decode_values(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, InvalidResponse> {
-    // First pass: find the end without allocating, so waiting costs nothing.
-    let Some(end) = walk_values(buf, limits, |_| ())? else {
+    // A reply that ends in `END` is most likely whole: walk it once, keeping where
+    // each value lies. Otherwise find the end first without allocating, so waiting
+    // for the rest of a long reply costs nothing but the walk.
+    let mut spans = Vec::new();
+    let walked = if buf.ends_with(b"END\r\n") {
+        walk_values(buf, limits, |span| spans.push(span))?
+    } else {
+        walk_values(buf, limits, |_| ())?
+    };
+    let Some(end) = walked else {
         return Ok(None);
     };
-    let (end, count) = match end {
-        Walk::End(end, count) => (end, count),
+    let end = match end {
+        Walk::End(end, count) => {
+            if spans.len() != count {
+                spans.clear();
+                spans.reserve_exact(count);
+                walk_values(buf, limits, |span| spans.push(span))?;
+            }
+            end
+        }
         Walk::Error(end) => {
             let frame = buf.split_to(end).freeze();
             return error_reply(&frame[..text_end(&frame)]).map(Some);
         }
     };
     let frame = buf.split_to(end).freeze();
-    let mut values = Vec::with_capacity(count);
-    walk_values(&frame, limits, |span| values.push(value(&frame, span)))?;
+    let values = spans.into_iter().map(|span| value(&frame, span)).collect();
     Ok(Some(Response::Values(values)))
 }
 
