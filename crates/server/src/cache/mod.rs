@@ -126,10 +126,7 @@ impl Cache {
         match request.command {
             Command::Get(get) => {
                 let touching = get.touch.is_some();
-                let mut hits = Vec::with_capacity(get.keys.len().min(64));
-                for key in &get.keys {
-                    hits.extend(store.get(key, &get));
-                }
+                let hits = store.get_many(&get.keys, &get);
                 // One add per counter per request, not per key: the counters are
                 // shared by every worker thread.
                 let (asked, found) = (get.keys.len() as u64, hits.len() as u64);

@@ -75,6 +75,7 @@ mod metadump;
 pub mod model;
 #[cfg(test)]
 mod model_tests;
+mod multi_get;
 mod ops;
 mod replica;
 mod shard;
@@ -197,8 +198,12 @@ impl Store {
 
     #[inline]
     fn shard(&self, hash: u64) -> &Mutex<Shard> {
-        let i = ((hash as u32 as u64 * self.shards.len() as u64) >> 32) as usize;
-        &self.shards[i]
+        &self.shards[self.shard_index(hash)]
+    }
+
+    #[inline]
+    fn shard_index(&self, hash: u64) -> usize {
+        ((hash as u32 as u64 * self.shards.len() as u64) >> 32) as usize
     }
 
     fn next_cas(&self) -> u64 {

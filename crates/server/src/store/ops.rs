@@ -12,8 +12,12 @@ impl Store {
     /// Looks `key` up, applying `get`'s touch (gat, mg `T`), vivify (mg `N`), recache
     /// (mg `R`), stale/win rules and `no_bump` (mg `u`). `None` is a miss.
     pub fn get(&self, key: &Bytes, get: &Get) -> Option<Value> {
+        self.get_hashed(key, self.hash(key), get)
+    }
+
+    /// [`Store::get`] with the key's hash already computed.
+    pub(super) fn get_hashed(&self, key: &Bytes, hash: u64, get: &Get) -> Option<Value> {
         let m = self.moment();
-        let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
         let (handle, created) = match shard.lookup(key, hash, &m) {
             Some((_, handle)) => (handle, false),

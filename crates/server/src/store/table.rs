@@ -77,6 +77,14 @@ impl Table {
         }
     }
 
+    /// The handle in `tag`'s home slot, whatever its key: read only to bring the
+    /// slot's cache line in (see `Store::get_many`).
+    #[inline]
+    pub(crate) fn home_handle(&self, tag: u32) -> Option<u64> {
+        let slot = self.slots[self.home(tag)];
+        (slot != EMPTY).then_some(slot & HANDLE_MASK)
+    }
+
     /// The slot index holding exactly `handle` (which has `tag`).
     pub(crate) fn find_handle(&self, tag: u32, handle: u64) -> Option<usize> {
         let want = (u64::from(tag) << HANDLE_BITS) | handle;
