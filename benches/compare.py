@@ -396,37 +396,59 @@ def print_table(results, rss, proxy):
               f"{(f'{ratio:.2f}' if ratio is not None else '-'):>8}")
 
 
-def plot(results, rss, path):
+def bars(ax, names, series, title):
+    """Grouped bars: one group per workload, one bar per (label, color, values)."""
+    w = 0.8 / len(series)
+    for i, (label, color, values) in enumerate(series):
+        offset = (i - (len(series) - 1) / 2) * w
+        ax.bar([x + offset for x in range(len(names))], values, w, label=label, color=color)
+    ax.set_xticks(list(range(len(names))))
+    ax.set_xticklabels(names, rotation=20)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def plot(results, rss, proxy, path):
+    """memkeepd vs memcached on the top row, memkeep-proxy vs nutcracker below."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("plot skipped: no matplotlib (apt-get install python3-matplotlib)",
-              file=sys.stderr)
+        print("plot skipped: no matplotlib (apt-get install python3-matplotlib; "
+              "run the script with Debian's /usr/bin/python3)", file=sys.stderr)
         return False
+    proxied = {n: r for n, r in (proxy or {}).items() if isinstance(r, dict) and "direct" in r}
+    rows = 2 if proxied else 1
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.2 * rows), squeeze=False)
+    mk, mc, nc = "#2a7ab9", "#999999", "#d98c3a"
     names = list(results)
-    xs = range(len(names))
-    w = 0.38
-    fig, axes = plt.subplots(1, 3 if rss else 2, figsize=(15 if rss else 11, 4.2))
-    panels = [
-        ("throughput (req/s)", lambda s, n: s[n]["requests_per_s"]),
-        ("server CPU-seconds per million requests", lambda s, n: s[n]["server_cpu_s_per_million"]),
-    ]
-    for ax, (title, get) in zip(axes, panels):
-        for i, (server, color) in enumerate((("memkeepd", "#2a7ab9"), ("memcached", "#999999"))):
-            ax.bar([x + (i - 0.5) * w for x in xs], [get(results[n], server) for n in names],
-                   w, label=server, color=color)
-        ax.set_xticks(list(xs))
-        ax.set_xticklabels(names, rotation=20)
-        ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=8)
+    for ax, title, key in (
+            (axes[0][0], "memkeepd vs memcached: throughput (req/s)", "requests_per_s"),
+            (axes[0][1], "server CPU-seconds per million requests", "server_cpu_s_per_million")):
+        bars(ax, names, [("memkeepd", mk, [results[n]["memkeepd"][key] for n in names]),
+                         ("memcached", mc, [results[n]["memcached"][key] for n in names])],
+             title)
+    # pipeline16 is several times the others: a log scale keeps them all readable.
+    axes[0][0].set_yscale("log")
     if rss:
-        ax = axes[2]
+        ax = axes[0][2]
         vals = [rss["memkeepd"]["bytes_per_item"], rss["memcached"]["bytes_per_item"]]
-        ax.bar(["memkeepd", "memcached"], vals, color=["#2a7ab9", "#999999"])
+        ax.bar(["memkeepd", "memcached"], vals, color=[mk, mc])
         ax.set_title(f"RSS bytes per item ({rss['memkeepd']['items_loaded']:,} items)",
                      fontsize=10)
+    else:
+        axes[0][2].axis("off")
+    if proxied:
+        names = list(proxied)
+        for ax, title, key in (
+                (axes[1][0], "proxy throughput over direct memcached", "over_direct"),
+                (axes[1][1], "proxy CPU-seconds per million requests", "cpu_s_per_million")):
+            bars(ax, names,
+                 [("memkeep-proxy", mk, [proxied[n]["memkeep-proxy"][key] for n in names]),
+                  ("nutcracker", nc, [proxied[n]["nutcracker"][key] for n in names])],
+                 title)
+        axes[1][2].axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
@@ -449,7 +471,15 @@ def main():
                    "(default: target/release/memkeep-proxy)")
     p.add_argument("--proxy-only", action="store_true",
                    help="only the memkeep-proxy / nutcracker comparison (no RSS, no memkeepd)")
+    p.add_argument("--plot", metavar="RESULTS_JSON",
+                   help="only redraw benches/results/latest.png from a saved record")
     args = p.parse_args()
+    if args.plot:
+        with open(args.plot) as f:
+            record = json.load(f)
+        latest = os.path.join(RESULTS, "latest.png")
+        ok = plot(record["workloads"], record.get("rss"), record.get("proxy"), latest)
+        sys.exit(0 if ok else 1)
     if args.quick:
         args.duration, args.rss_items = 1.0, 100_000
     if not args.no_build:
@@ -484,7 +514,7 @@ def main():
     with open(path, "w") as f:
         json.dump(record, f, indent=1)
     print(f"results: {os.path.relpath(path, ROOT)}")
-    if results and plot(results, rss, os.path.join(RESULTS, "latest.png")):
+    if results and plot(results, rss, proxy, os.path.join(RESULTS, "latest.png")):
         print(f"plot: {os.path.relpath(os.path.join(RESULTS, 'latest.png'), ROOT)}")
 
 

@@ -14,8 +14,8 @@ Three phases, each bounded in time: a trial copy to learn its duration T, a base
 load of length T, and the measured copy with a load of length T started together
 with the replica. Results go to benches/results/copy-<date>.json. Run from anywhere:
 
-    benches/copy.py                  # 1,000,000 items at 10,000 writes/s
-    benches/copy.py --items 100000   # a quick look
+    benches/full_copy.py                  # 1,000,000 items at 10,000 writes/s
+    benches/full_copy.py --items 100000   # a quick look
 
 Python 3 standard library only; builds nothing (run `cargo build --release` first).
 """
