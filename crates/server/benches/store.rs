@@ -1,5 +1,6 @@
-//! Store throughput: get hit, get miss, set of 100 bytes, and a 90/10 get/set mix on
-//! two threads.
+//! Store throughput: get hit, get miss, set of 100 bytes, a 16-key multi-get looked
+//! up one key at a time and with its reads overlapped (`get_many`), and a 90/10
+//! get/set mix on two threads.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -57,6 +58,28 @@ fn bench(c: &mut Criterion) {
                 ..Set::default()
             })
         })
+    });
+    // 16 keys spread over the whole store, so each lookup misses the cache as in a
+    // server whose items outgrow it.
+    let mut batch = |i: &mut usize| -> Vec<Bytes> {
+        (0..16)
+            .map(|_| {
+                *i = (*i + 7919) % KEYS;
+                keys[*i].clone()
+            })
+            .collect()
+    };
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("multi_get_16_one_by_one", |b| {
+        b.iter(|| {
+            let keys = batch(&mut i);
+            keys.iter()
+                .filter_map(|k| store.get(k, &get))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("multi_get_16_get_many", |b| {
+        b.iter(|| store.get_many(&batch(&mut i), &get))
     });
     group.throughput(Throughput::Elements(2 * 1000));
     group.bench_function("mixed_90_10_2_threads_x1000", |b| {
