@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
     });
     // 16 keys spread over the whole store, so each lookup misses the cache as in a
     // server whose items outgrow it.
-    let mut batch = |i: &mut usize| -> Vec<Bytes> {
+    let batch = |i: &mut usize| -> Vec<Bytes> {
         (0..16)
             .map(|_| {
                 *i = (*i + 7919) % KEYS;
