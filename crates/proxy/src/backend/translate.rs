@@ -1,7 +1,8 @@
 //! The client's request as the proxy sends it to a memcached backend: in meta, with
 //! the return flags the proxy needs (classic commands without a meta verb in text),
-//! never quiet (every request gets a reply, so
-//! replies can be matched by order), one `mg` line per key of a multi-get.
+//! never quiet (every request gets a reply, so replies can be matched by order). A
+//! multi-get goes as one text `get` line, or as one `mg` line per key when text
+//! cannot carry it (TTLs wanted, touches, meta-only options, binary keys).
 
 use bytes::Bytes;
 use memkeep_protocol::{
