@@ -2,9 +2,9 @@
 //! memkeep-proxy in front of memkeepd) and stock memcached where the reply bytes are
 //! compared: a key repeated ten thousand times in one multi-get, a 100,000-key
 //! multi-get, a client that never reads its replies, ten thousand connections at
-//! once, a client that trickles its request. Each gets memcached's reply or a closed
-//! connection, the process's memory stays bounded, and the next client is served
-//! normally.
+//! once, a client that trickles its request, large values pipelined among small
+//! ones. Each gets memcached's reply or a closed connection, the process's memory
+//! stays bounded, and the next client is served normally.
 
 #[path = "proxy/harness.rs"]
 mod harness;
@@ -324,5 +324,65 @@ fn a_pipeline_whose_replies_outgrow_the_write_buffer_is_answered_whole() {
         let ends = ends(&got);
         assert_eq!(ends, 100, "{}: {} of 100 replies", server.name, ends);
         served_normally(&server);
+    }
+}
+
+#[test]
+fn large_values_come_back_byte_for_byte_among_small_ones() {
+    // Values of 4 KiB to 300 KiB (several reads and writes each) next to small
+    // ones, pipelined, in text and meta: the bytes must be memcached's, on every
+    // target.
+    let pattern = |len: usize, seed: u8| -> Vec<u8> {
+        (0..len)
+            .map(|i| b'a' + ((i * 7 + seed as usize) % 26) as u8)
+            .collect()
+    };
+    let items = [
+        ("big", pattern(16 * 1024, 1)),
+        ("small", b"s".to_vec()),
+        ("edge", pattern(4096, 2)),
+        ("under", pattern(4095, 3)),
+        ("huge", pattern(300 * 1024, 4)),
+    ];
+    let mut request = Vec::new();
+    for (i, (key, value)) in items.iter().enumerate() {
+        request.extend_from_slice(format!("set {key} {i} 0 {}\r\n", value.len()).as_bytes());
+        request.extend_from_slice(value);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"get big small edge under huge missing\r\n");
+    request.extend_from_slice(b"mg huge v f k\r\nmg small v\r\nmg edge v\r\n");
+    request.extend_from_slice(&b"get big\r\n".repeat(20));
+    request.extend_from_slice(b"mn\r\n");
+    let mut expected = b"STORED\r\n".repeat(items.len());
+    for (i, (key, value)) in items.iter().enumerate() {
+        expected.extend_from_slice(format!("VALUE {key} {i} {}\r\n", value.len()).as_bytes());
+        expected.extend_from_slice(value);
+        expected.extend_from_slice(b"\r\n");
+    }
+    expected.extend_from_slice(b"END\r\n");
+    let meta = [(&items[4], " f4 khuge"), (&items[1], ""), (&items[2], "")];
+    for ((_, value), flags) in meta {
+        expected.extend_from_slice(format!("VA {}{flags}\r\n", value.len()).as_bytes());
+        expected.extend_from_slice(value);
+        expected.extend_from_slice(b"\r\n");
+    }
+    for _ in 0..20 {
+        expected.extend_from_slice(format!("VALUE big 0 {}\r\n", items[0].1.len()).as_bytes());
+        expected.extend_from_slice(&items[0].1);
+        expected.extend_from_slice(b"\r\nEND\r\n");
+    }
+    expected.extend_from_slice(b"MN\r\n");
+    for server in targets() {
+        let mut c = server.connect();
+        c.write_all(&request).unwrap();
+        let (got, _) = read_until(&mut c, Duration::from_secs(30), |g| g.ends_with(b"MN\r\n"));
+        assert!(
+            got == expected,
+            "{}: {} bytes, {} expected",
+            server.name,
+            got.len(),
+            expected.len()
+        );
     }
 }
