@@ -258,7 +258,8 @@ class Proc:
 
 
 # Workloads run through the proxies: the plain, pipelined and multi-get shapes.
-PROXY_WORKLOADS = ("get90", "pipeline16", "multiget16")
+# The proxies run every workload too: the same key space, value size and load.
+PROXY_WORKLOADS = tuple(name for name, _, _ in WORKLOADS)
 
 
 def proxy_comparison(args):
@@ -298,7 +299,8 @@ def proxy_comparison(args):
         for name, what, flags in WORKLOADS:
             if name not in PROXY_WORKLOADS or (args.only and name not in args.only):
                 continue
-            base = ["-k", str(args.keys), "--value-size", "100"]
+            keys, value = SIZES.get(name, (args.keys, 100))
+            base = ["-k", str(keys), "--value-size", str(value)]
             backend.flush()
             bench(backend, [*base, "--preload-only", "-c", "4", "--pipeline", "32"])
             runs = {"direct": [], "nutcracker": [], "memkeep-proxy": []}
