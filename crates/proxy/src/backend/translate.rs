@@ -151,7 +151,7 @@ pub(crate) fn to_meta(request: Request) -> Local {
 const TEXT_MULTI_GET_MAX_KEYS: usize = 128;
 
 /// Whether a multi-get can go as one text `get`: memcached then answers it with one
-/// lookup pass and one reply instead of a command and a reply per key (a third less
+/// lookup pass and one reply instead of a command and a reply per key (a quarter less
 /// of its CPU on 16 keys), and the proxy reads one `VALUE` line per hit. Text shows
 /// no TTL, so a get whose hits are copied elsewhere ([`Get::want_ttl`]) stays in meta,
 /// as do meta-only options and touches (memcached reads an unbounded line only for
