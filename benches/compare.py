@@ -50,6 +50,12 @@ WORKLOADS = [
 SIZES = {"value16k": (10_000, 16384)}
 
 
+def size_flags(name, args):
+    """memkeep bench's key count and value size for a workload."""
+    keys, value = SIZES.get(name, (args.keys, 100))
+    return ["-k", str(keys), "--value-size", str(value)]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -166,8 +172,7 @@ def compare_workloads(servers, args):
     for name, what, flags in WORKLOADS:
         if args.only and name not in args.only:
             continue
-        keys, value = SIZES.get(name, (args.keys, 100))
-        base = ["-k", str(keys), "--value-size", str(value)]
+        base = size_flags(name, args)
         for server in servers:
             server.flush()
             bench(server, [*base, "--preload-only", "-c", "4", "--pipeline", "32"])
@@ -299,8 +304,7 @@ def proxy_comparison(args):
         for name, what, flags in WORKLOADS:
             if name not in PROXY_WORKLOADS or (args.only and name not in args.only):
                 continue
-            keys, value = SIZES.get(name, (args.keys, 100))
-            base = ["-k", str(keys), "--value-size", str(value)]
+            base = size_flags(name, args)
             backend.flush()
             bench(backend, [*base, "--preload-only", "-c", "4", "--pipeline", "32"])
             runs = {"direct": [], "nutcracker": [], "memkeep-proxy": []}

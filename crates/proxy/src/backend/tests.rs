@@ -265,7 +265,7 @@ async fn garbage_reply_is_a_protocol_error() {
     );
 }
 
-/// A server from before meta: `ERROR` to anything but `gets`/`set`, which it answers
+/// A server from before meta: `ERROR` to anything but `get`/`gets`/`set`, which it answers
 /// from one remembered item. Records what it was sent.
 async fn old_server(closes_on_unknown: bool) -> (String, Arc<parking_lot::Mutex<String>>) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -290,10 +290,11 @@ async fn old_server(closes_on_unknown: bool) -> (String, Arc<parking_lot::Mutex<
                         item = Some((key.to_string(), flags.to_string(), data));
                         "STORED\r\n".to_owned()
                     }
-                    ["gets", key] => match &item {
+                    [verb @ ("get" | "gets"), key] => match &item {
                         Some((k, flags, data)) if k == key => format!(
-                            "VALUE {k} {flags} {} 1\r\n{}\r\nEND\r\n",
+                            "VALUE {k} {flags} {}{}\r\n{}\r\nEND\r\n",
                             data.len(),
+                            if *verb == "gets" { " 1" } else { "" },
                             String::from_utf8_lossy(data)
                         ),
                         _ => "END\r\n".to_owned(),
@@ -321,7 +322,13 @@ async fn a_server_without_meta_is_detected_and_spoken_to_in_text() {
             encoded(get, &ask(&backend, get).await.unwrap()),
             "VALUE k 3 2\r\nhi\r\nEND\r\n"
         );
+        // A client that may want the CAS is asked for it.
+        let mg = "mg k v c\r\n";
+        assert_eq!(
+            encoded(mg, &ask(&backend, mg).await.unwrap()),
+            "VA 2 c1\r\nhi\r\n"
+        );
         // Asked once, then text only.
-        assert_eq!(*seen.lock(), "mn\r\nset k 3 0 2\r\ngets k\r\n");
+        assert_eq!(*seen.lock(), "mn\r\nset k 3 0 2\r\nget k\r\ngets k\r\n");
     }
 }

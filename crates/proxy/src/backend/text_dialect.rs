@@ -13,8 +13,10 @@ pub(crate) fn to_text(request: Request) -> Local {
             return Local::Answer(Response::Values(Vec::new()))
         }
         Command::Get(get) if get.vivify.is_some() || get.recache.is_some() => return unsupported(),
-        // `gets`: the CAS costs nothing and a meta or binary client may want it.
         Command::Get(get) if get.touch.is_some() => TextVerb::Gats,
+        // A text client's `get` shows no CAS; any other client may want it (meta
+        // `c`, binary headers), so it gets `gets`.
+        Command::Get(_) if is_text_get(&request.form) => TextVerb::Get,
         Command::Get(_) => TextVerb::Gets,
         Command::Store(store)
             if store.new_cas.is_some() || store.invalidate || store.vivify.is_some() =>
@@ -94,6 +96,16 @@ pub(crate) fn to_text(request: Request) -> Local {
     )
 }
 
+fn is_text_get(form: &Form) -> bool {
+    matches!(
+        form,
+        Form::Text(TextForm {
+            verb: TextVerb::Get,
+            ..
+        })
+    )
+}
+
 /// What an old memcached answers a request it has no words for.
 fn unsupported() -> Local {
     Local::Answer(Response::Error)
@@ -128,7 +140,8 @@ mod tests {
 
     #[test]
     fn every_dialect_becomes_text_with_replies_on() {
-        assert_eq!(wire(b"get a b\r\n").unwrap(), b"gets a b\r\n");
+        assert_eq!(wire(b"get a b\r\n").unwrap(), b"get a b\r\n");
+        assert_eq!(wire(b"gets a b\r\n").unwrap(), b"gets a b\r\n");
         assert_eq!(wire(b"mg a v t\r\n").unwrap(), b"gets a\r\n");
         assert_eq!(wire(b"mg a v T30\r\n").unwrap(), b"gats 30 a\r\n");
         assert_eq!(

@@ -84,9 +84,9 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Get(get) if get.keys.is_empty() => {
             return Local::Answer(Response::Values(Vec::new()))
         }
+        // Exactly what a text-only server would be sent.
         Command::Get(get) if !base64 && plain_text_multi_get(get) => {
-            let keys = get.keys.clone();
-            return text_multi_get(request, keys);
+            return super::text_dialect::to_text(request);
         }
         Command::Get(get) => {
             if get.keys.len() == 1 {
@@ -163,33 +163,6 @@ fn plain_text_multi_get(get: &memkeep_protocol::Get) -> bool {
         && get.vivify.is_none()
         && get.recache.is_none()
         && !get.no_bump
-}
-
-/// A multi-get as one text line: `get` for a text client's `get` (no CAS wanted),
-/// `gets` for any other (binary replies carry the CAS).
-fn text_multi_get(request: Request, keys: Vec<Bytes>) -> Local {
-    let verb = match &request.form {
-        Form::Text(TextForm {
-            verb: TextVerb::Get,
-            ..
-        }) => TextVerb::Get,
-        _ => TextVerb::Gets,
-    };
-    let form = Form::Text(TextForm {
-        verb,
-        noreply: false,
-    });
-    let expect = Expect::Items {
-        form: form.clone(),
-        keys,
-    };
-    Local::Send(
-        Request {
-            command: request.command,
-            form,
-        },
-        expect,
-    )
 }
 
 /// A classic text request that always gets a reply.

@@ -40,20 +40,24 @@ impl Store {
     /// tried, never waited for: a shard another thread holds is skipped (its keys are
     /// looked up cold), and holding several shards at once cannot deadlock.
     fn read_ahead(&self, hashes: &[u64]) {
-        let mut held: Vec<(usize, MutexGuard<'_, Shard>)> = Vec::with_capacity(hashes.len());
-        for &hash in hashes {
+        // At most BATCH keys, so at most BATCH shards: held on the stack, as a
+        // multi-get is a hot path.
+        let mut shards = [0usize; BATCH];
+        let mut held: [Option<(usize, MutexGuard<'_, Shard>)>; BATCH] = Default::default();
+        for (shard, &hash) in shards.iter_mut().zip(hashes) {
             let i = self.shard_index(hash);
-            if held.iter().any(|(j, _)| *j == i) {
+            *shard = i;
+            if held.iter().flatten().any(|(j, _)| *j == i) {
                 continue;
             }
-            if let Some(guard) = self.shards[i].try_lock() {
-                held.push((i, guard));
+            if let Some(slot) = held.iter_mut().find(|h| h.is_none()) {
+                *slot = self.shards[i].try_lock().map(|guard| (i, guard));
             }
         }
         let mut sink = 0u8;
-        for &hash in hashes {
-            let i = self.shard_index(hash);
-            if let Some((_, shard)) = held.iter().find(|(j, _)| *j == i) {
+        for (&i, &hash) in shards.iter().zip(hashes) {
+            let shard = held.iter().flatten().find(|(j, _)| *j == i);
+            if let Some((_, shard)) = shard {
                 sink ^= shard.touch_for(hash);
             }
         }
