@@ -2,6 +2,7 @@
 //! the backlog, the warming/synced state, resume cursors per peer run, recent deletes
 //! (tombstones) and the counters `stats` shows.
 
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -162,6 +163,12 @@ impl Replication {
         }
     }
 
+    /// Remembers a delete made here with version `cas`, so that an older copy of the
+    /// item arriving from a peer is refused ([`memkeep_server::store::Store::apply_unless`]).
+    pub fn remember_delete(&self, key: &Bytes, cas: u64) {
+        self.shared.tombstones.lock().remember(key, cas, ());
+    }
+
     /// Queues a local change for every link. Never blocks.
     pub fn publish(&self, record: Record) {
         match &record {
@@ -195,19 +202,22 @@ impl Replication {
                 expires,
                 cas,
             } => {
-                let deleted_later = self
-                    .shared
-                    .tombstones
-                    .lock()
-                    .get(key)
-                    .is_some_and(|d| d.0 >= *cas);
+                // Checked with the key's shard locked: a delete made here records its
+                // tombstone under that lock too, so the item cannot slip in between.
+                let deleted_later = || {
+                    self.shared
+                        .tombstones
+                        .lock()
+                        .get(key)
+                        .is_some_and(|d| d.0 >= *cas)
+                };
                 // A touch of this very version may have come first (records from
                 // two client connections can be published in either order).
                 let expires = match self.shared.touches.lock().get(key) {
                     Some(((touched, _), touched_expiry)) if touched == cas => *touched_expiry,
                     _ => *expires,
                 };
-                !deleted_later && store.apply(key, data, *flags, expires, *cas)
+                store.apply_unless(key, data, *flags, expires, *cas, deleted_later)
             }
             Record::Delete { key, cas } => {
                 self.shared.tombstones.lock().remember(key, *cas, ());

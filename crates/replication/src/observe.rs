@@ -233,7 +233,7 @@ fn record(replication: &Replication, after: After, response: &mut Response) {
 /// Publishes the key's state as the store holds it now: the item, or a delete.
 fn read_back(replication: &Replication, key: Bytes) {
     let store = replication.store();
-    let record = match store.peek_stamped(&key) {
+    let record = match store.peek_stamped(&key, |cas| replication.remember_delete(&key, cas)) {
         (Some(v), _) => item(store.unix_now(), key, v.data, &v.meta),
         (None, cas) => Record::Delete { key, cas },
     };
@@ -244,7 +244,7 @@ fn read_back(replication: &Replication, key: Bytes) {
 /// CAS-clock value so that concurrent touches on two nodes settle the same way.
 fn read_back_touch(replication: &Replication, key: Bytes) {
     let store = replication.store();
-    let record = match store.peek_stamped(&key) {
+    let record = match store.peek_stamped(&key, |cas| replication.remember_delete(&key, cas)) {
         (Some(v), stamp) => match item(store.unix_now(), key, v.data, &v.meta) {
             Record::Item {
                 key, expires, cas, ..

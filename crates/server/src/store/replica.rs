@@ -55,7 +55,7 @@ impl Store {
 
     /// Looks `key` up without any side effect (no LRU bump, no fetched bit, no win).
     pub fn peek(&self, key: &Bytes) -> Option<Value> {
-        self.look(key, || {})
+        self.look(key, |_| {})
     }
 
     /// Like [`Store::peek`], and with a fresh CAS-clock value taken while the key's
@@ -63,19 +63,30 @@ impl Store {
     /// later. It versions what is published from the look: a delete (when the key is
     /// absent) never removes a later write on another node, and of two touches read
     /// back on one node the one that saw the later state carries the later stamp.
-    pub fn peek_stamped(&self, key: &Bytes) -> (Option<Value>, u64) {
+    ///
+    /// When the key is absent, `absent` gets the stamp with the shard still locked, so
+    /// the caller can record the delete before an item from another node can be
+    /// applied under the key (see [`Store::apply_unless`]).
+    pub fn peek_stamped(&self, key: &Bytes, absent: impl FnOnce(u64)) -> (Option<Value>, u64) {
         let mut stamp = 0;
-        let value = self.look(key, || stamp = self.next_cas());
+        let value = self.look(key, |found| {
+            stamp = self.next_cas();
+            if !found {
+                absent(stamp);
+            }
+        });
         (value, stamp)
     }
 
-    /// The item under `key`; `under_lock` runs while the key's shard is locked.
-    fn look(&self, key: &Bytes, under_lock: impl FnOnce()) -> Option<Value> {
+    /// The item under `key`; `under_lock` runs while the key's shard is locked, told
+    /// whether the key has a live item.
+    fn look(&self, key: &Bytes, under_lock: impl FnOnce(bool)) -> Option<Value> {
         let m = self.moment();
         let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
-        under_lock();
-        let (_, handle) = shard.lookup(key, hash, &m)?;
+        let found = shard.lookup(key, hash, &m);
+        under_lock(found.is_some());
+        let (_, handle) = found?;
         let h = shard.header(handle);
         Some(Value {
             key: key.clone(),
@@ -113,6 +124,22 @@ impl Store {
     /// CAS wins; on equal CAS the larger value (bytewise) wins, and an equal value takes
     /// the incoming flags and expiry (a replicated touch). Returns whether it stored.
     pub fn apply(&self, key: &Bytes, data: &[u8], flags: u32, expires: u64, cas: u64) -> bool {
+        self.apply_unless(key, data, flags, expires, cas, || false)
+    }
+
+    /// [`Store::apply`], unless `refused` says no with the key's shard locked: the
+    /// check that the key was not deleted since (by a version at least `cas`) must
+    /// not race a delete on this node, which records itself under the same lock
+    /// ([`Store::peek_stamped`]).
+    pub fn apply_unless(
+        &self,
+        key: &Bytes,
+        data: &[u8],
+        flags: u32,
+        expires: u64,
+        cas: u64,
+        refused: impl FnOnce() -> bool,
+    ) -> bool {
         self.cas.fetch_max(cas, Ordering::Relaxed);
         let m = self.moment();
         let size = item::memcached_size(key.len(), data.len(), flags);
@@ -127,6 +154,9 @@ impl Store {
         };
         let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
+        if refused() {
+            return false;
+        }
         if let Some((_, handle)) = shard.lookup(key, hash, &m) {
             let mut h = shard.header(handle);
             let here = item::value(shard.arena.item(handle));
@@ -247,5 +277,31 @@ mod tests {
         assert!(s.peek(&key("old")).is_none());
         s.apply(&key("new"), b"b", 0, 0, cas + 1);
         assert!(s.peek(&key("new")).is_some());
+    }
+
+    #[test]
+    fn a_delete_recorded_under_the_lock_refuses_an_older_copy() {
+        use std::sync::atomic::AtomicU64;
+        let s = Store::new(StoreConfig::default());
+        s.apply(&key("k"), b"a", 0, 0, 10);
+        // Present: no delete to record.
+        let recorded = AtomicU64::new(0);
+        let (found, _) = s.peek_stamped(&key("k"), |c| recorded.store(c, Ordering::Relaxed));
+        assert!(found.is_some());
+        assert_eq!(recorded.load(Ordering::Relaxed), 0);
+        // Absent: the delete's version is handed over with the shard locked, newer
+        // than the item the key had.
+        assert!(s.apply_delete(&key("k"), 10));
+        let (found, stamp) = s.peek_stamped(&key("k"), |c| recorded.store(c, Ordering::Relaxed));
+        assert!(found.is_none());
+        assert_eq!(recorded.load(Ordering::Relaxed), stamp);
+        assert!(stamp > 10);
+        // An older copy that the recorded delete refuses is not stored.
+        let recorded = &recorded;
+        let deleted_since = |cas: u64| move || recorded.load(Ordering::Relaxed) >= cas;
+        assert!(!s.apply_unless(&key("k"), b"a", 0, 0, 10, deleted_since(10)));
+        assert!(s.peek(&key("k")).is_none());
+        assert!(s.apply_unless(&key("k"), b"b", 0, 0, stamp + 1, deleted_since(stamp + 1)));
+        assert!(s.peek(&key("k")).is_some());
     }
 }
