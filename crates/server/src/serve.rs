@@ -150,7 +150,10 @@ fn start<IO, S>(
         });
         return;
     };
-    ConnectionStats::add(&stats.curr_connections, 1);
+    let open = stats.curr_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    stats
+        .peak_connections
+        .fetch_max(open, std::sync::atomic::Ordering::Relaxed);
     ConnectionStats::add(&stats.total_connections, 1);
     let id = ConnectionStats::get(&stats.total_connections);
     let (service, connection, drain) = (service.clone(), config.connection.clone(), drain.clone());

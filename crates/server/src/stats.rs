@@ -13,6 +13,9 @@ pub struct ConnectionStats {
     pub total_connections: AtomicU64,
     /// Connections refused because the connection limit was reached.
     pub rejected_connections: AtomicU64,
+    /// The most connections open at once (memcached's `connection_structures`: the
+    /// per-connection state it has had to allocate).
+    pub peak_connections: AtomicU64,
     /// Bytes read from clients.
     pub bytes_read: AtomicU64,
     /// Bytes written to clients.
