@@ -38,8 +38,8 @@ pub use error::{DecodeError, InvalidResponse, ProtocolError};
 pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;
 pub use request::{
-    Arith, Command, Delete, FlushAll, Get, MetadumpScope, Request, Sasl, Store, StoreMode, TooLarge,
-    Touch, Vivify,
+    Arith, Command, Delete, FlushAll, Get, MetadumpScope, Request, Sasl, Store, StoreMode,
+    TooLarge, Touch, Vivify,
 };
 pub use response::{ItemMeta, Response, Value};
 pub use text::metadump::MetadumpEntry;

@@ -137,6 +137,8 @@ pub struct TooLarge {
     pub mode: StoreMode,
     /// The item's key.
     pub key: Bytes,
+    /// The CAS unique the store was conditional on, if any.
+    pub cas: Option<u64>,
 }
 
 /// Remove an item.

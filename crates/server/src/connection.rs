@@ -155,10 +155,9 @@ where
                             watching = Some(stream);
                             break;
                         }
-                        Err(_) => Reply::ready(
-                            request.form,
-                            Response::ErrorLine(WATCHER_TOO_MANY.into()),
-                        ),
+                        Err(_) => {
+                            Reply::ready(request.form, Response::ErrorLine(WATCHER_TOO_MANY.into()))
+                        }
                     }
                 }
                 Screened::Pass(request) => {

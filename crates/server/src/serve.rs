@@ -150,7 +150,10 @@ fn start<IO, S>(
         });
         return;
     };
-    let open = stats.curr_connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let open = stats
+        .curr_connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
     stats
         .peak_connections
         .fetch_max(open, std::sync::atomic::Ordering::Relaxed);

@@ -177,11 +177,7 @@ impl Watchers {
 
     /// Zeroes the cumulative counters (`stats reset`).
     pub fn reset(&self) {
-        for c in [
-            &self.stats.written,
-            &self.stats.sent,
-            &self.stats.skipped,
-        ] {
+        for c in [&self.stats.written, &self.stats.sent, &self.stats.skipped] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -264,13 +260,10 @@ mod tests {
         let hub = Arc::new(Watchers::default());
         let stream = hub.watch(WatchEvents::FETCHERS).unwrap();
         let body = "x".repeat(1000);
-        let mut sent = 0;
         while stream.watcher.pending.lock().skipped == 0 {
             hub.log(WatchEvents::FETCHERS, &body);
-            sent += 1;
         }
         hub.log(WatchEvents::FETCHERS, &body);
-        assert!(sent * 1000 > WATCHER_BUFFER);
         let first = stream.next().await;
         assert!(first.len() <= WATCHER_BUFFER);
         hub.log(WatchEvents::FETCHERS, "type=after");

@@ -76,14 +76,15 @@ pub(super) fn decode_request(
         let key = head.slice(LEN + usize::from(header.extras_len)..);
         let extras = head.slice(LEN..LEN + usize::from(header.extras_len));
         // Only stores carry a value (the shapes checked above allow no other).
-        let mode = match command(opcode, &header, &extras, key.clone(), Bytes::new()) {
-            Command::Store(store) => store.mode,
-            _ => StoreMode::Set,
+        let (mode, cas) = match command(opcode, &header, &extras, key.clone(), Bytes::new()) {
+            Command::Store(store) => (store.mode, store.cas),
+            _ => (StoreMode::Set, None),
         };
         return Ok(Some(Request {
             command: Command::TooLarge(TooLarge {
                 mode,
                 key: key.clone(),
+                cas,
             }),
             form: Form::Binary(BinaryForm {
                 opcode,

@@ -315,6 +315,7 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
         MetaVerb::Set if too_large => Command::TooLarge(TooLarge {
             mode: store_mode(flags.mode),
             key,
+            cas: flags.cas,
         }),
         MetaVerb::Set => {
             let (vlen, start) = data.unwrap_or((0, frame.len()));

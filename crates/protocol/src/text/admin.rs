@@ -235,7 +235,11 @@ mod tests {
             decode(b"cache_memlimit 4294967296"),
             Ok((admin(Admin::CacheMemlimit(0)), false))
         );
-        for bad in [&b"cache_memlimit"[..], b"cache_memlimit x", b"cache_memlimit 1 2 3"] {
+        for bad in [
+            &b"cache_memlimit"[..],
+            b"cache_memlimit x",
+            b"cache_memlimit 1 2 3",
+        ] {
             assert_eq!(decode(bad), Err(E), "{:?}", bad);
         }
     }
@@ -270,7 +274,9 @@ mod tests {
         assert_eq!(
             decode(b"lru_crawler crawl 1,2"),
             Ok((
-                admin(Admin::LruCrawlerCrawl(Some(MetadumpScope::Classes(vec![1, 2])))),
+                admin(Admin::LruCrawlerCrawl(Some(MetadumpScope::Classes(vec![
+                    1, 2
+                ])))),
                 false
             ))
         );

@@ -70,7 +70,11 @@ pub(super) fn decode_store(
         *swallow = header.len + 2;
         let key = frame.slice(header.key);
         return Ok(Some(request(
-            Command::TooLarge(TooLarge { mode, key }),
+            Command::TooLarge(TooLarge {
+                mode,
+                key,
+                cas: header.cas,
+            }),
             verb,
             noreply,
         )));

@@ -244,10 +244,22 @@ mod tests {
     #[test]
     fn reassign_checks_classes_like_memcached() {
         assert_eq!(text(reassign(1, 1)), "SAME src and dst class are identical");
-        assert_eq!(text(reassign(-1, 2)), "BADCLASS invalid src or dst class id");
-        assert_eq!(text(reassign(1, 64)), "BADCLASS invalid src or dst class id");
-        assert_eq!(text(reassign(39, 40)), "BADCLASS invalid src or dst class id");
-        assert_eq!(text(reassign(2, 0)), "NOSPARE source class has no spare pages");
+        assert_eq!(
+            text(reassign(-1, 2)),
+            "BADCLASS invalid src or dst class id"
+        );
+        assert_eq!(
+            text(reassign(1, 64)),
+            "BADCLASS invalid src or dst class id"
+        );
+        assert_eq!(
+            text(reassign(39, 40)),
+            "BADCLASS invalid src or dst class id"
+        );
+        assert_eq!(
+            text(reassign(2, 0)),
+            "NOSPARE source class has no spare pages"
+        );
     }
 
     #[test]

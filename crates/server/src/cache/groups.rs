@@ -68,7 +68,10 @@ fn sizes_status(on: bool) -> Bytes {
 /// walk when asked.
 fn sizes(cache: &Cache) -> Response {
     let inner = &*cache.inner;
-    if !inner.sizes_enabled.load(std::sync::atomic::Ordering::Relaxed) {
+    if !inner
+        .sizes_enabled
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
         let mut l = Lines::new();
         push(&mut l, "sizes_status", "disabled");
         return Response::Stats(l);

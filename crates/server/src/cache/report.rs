@@ -60,8 +60,16 @@ pub(super) fn general(cache: &Cache) -> Lines {
     push(&mut l, "max_connections", inner.config.max_connections);
     push(&mut l, "curr_connections", conn(&conns.curr_connections));
     push(&mut l, "total_connections", conn(&conns.total_connections));
-    push(&mut l, "rejected_connections", conn(&conns.rejected_connections));
-    push(&mut l, "connection_structures", conn(&conns.peak_connections));
+    push(
+        &mut l,
+        "rejected_connections",
+        conn(&conns.rejected_connections),
+    );
+    push(
+        &mut l,
+        "connection_structures",
+        conn(&conns.peak_connections),
+    );
     for name in [
         "response_obj_oom",
         "response_obj_count",
@@ -139,7 +147,11 @@ pub(super) fn general(cache: &Cache) -> Lines {
     ] {
         push(&mut l, name, 0);
     }
-    push(&mut l, "lru_crawler_running", u8::from(crawler.is_running()));
+    push(
+        &mut l,
+        "lru_crawler_running",
+        u8::from(crawler.is_running()),
+    );
     push(&mut l, "lru_crawler_starts", crawler.starts());
     push(&mut l, "lru_maintainer_juggles", 0);
     push(&mut l, "malloc_fails", 0);
@@ -167,7 +179,11 @@ pub(super) fn general(cache: &Cache) -> Lines {
     push(&mut l, "moves_within_lru", 0);
     push(&mut l, "direct_reclaims", store.direct_reclaims);
     push(&mut l, "lru_bumps_dropped", 0);
-    push(&mut l, "slow_request_kicks", conn(&conns.slow_request_kicks));
+    push(
+        &mut l,
+        "slow_request_kicks",
+        conn(&conns.slow_request_kicks),
+    );
     push(&mut l, "started", inner.started_unix);
     l
 }

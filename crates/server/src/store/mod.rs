@@ -174,7 +174,8 @@ impl Store {
         Store {
             shards: (0..shards)
                 .map(|_| {
-                    let shard = Shard::new(hasher.clone(), per_shard, config.evict, watchers.clone());
+                    let shard =
+                        Shard::new(hasher.clone(), per_shard, config.evict, watchers.clone());
                     Mutex::new(shard)
                 })
                 .collect(),

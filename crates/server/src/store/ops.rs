@@ -209,25 +209,28 @@ impl Store {
     /// when `unlink` says so (as for [`Store::store_unlinking_on_failure`]) and logs the
     /// refusal for `watch mutations`.
     pub fn refuse_too_large(&self, t: &memkeep_protocol::TooLarge, unlink: bool) -> Response {
-        let m = self.moment();
+        // memcached logs the refusal, then looks the old value up to unlink it.
+        if self.watchers.wants(WatchEvents::MUTATIONS) {
+            let refused = lines::Stored {
+                key: &t.key,
+                status: "too_large",
+                cmd: command_name(t.mode, t.cas.is_some()),
+                ttl: 0,
+                class: 0,
+                size: 0,
+            };
+            self.watchers.log(
+                WatchEvents::MUTATIONS,
+                &lines::item_store(refused, client_fd()),
+            );
+        }
         if unlink {
+            let m = self.moment();
             let hash = self.hash(&t.key);
             let mut shard = self.shard(hash).lock();
             if let Some((slot, handle)) = self.fetch(&mut shard, &t.key, hash, &m) {
                 shard.remove(slot, handle, &m);
             }
-        }
-        if self.watchers.wants(WatchEvents::MUTATIONS) {
-            let refused = lines::Stored {
-                key: &t.key,
-                status: "too_large",
-                cmd: command_name(t.mode, false),
-                ttl: 0,
-                class: 0,
-                size: 0,
-            };
-            self.watchers
-                .log(WatchEvents::MUTATIONS, &lines::item_store(refused, client_fd()));
         }
         Response::TooLarge
     }
@@ -239,10 +242,15 @@ impl Store {
         if self.watchers.wants(WatchEvents::FETCHERS) {
             let item = found.map(|(_, handle)| {
                 let h = shard.header(handle);
-                (class_of(key.len(), h.vlen as usize, h.flags), h.vlen as usize)
+                (
+                    class_of(key.len(), h.vlen as usize, h.flags),
+                    h.vlen as usize,
+                )
             });
-            self.watchers
-                .log(WatchEvents::FETCHERS, &lines::item_get(key, item, client_fd()));
+            self.watchers.log(
+                WatchEvents::FETCHERS,
+                &lines::item_get(key, item, client_fd()),
+            );
         }
         found
     }
@@ -254,7 +262,9 @@ impl Store {
             return;
         };
         let (flags, size, ttl) = match response {
-            Response::Stored(meta) => (meta.flags, meta.size as usize, meta.ttl.max(0)),
+            // -1 is "no expiry", which memcached's line shows as 0.
+            Response::Stored(meta) if meta.ttl == -1 => (meta.flags, meta.size as usize, 0),
+            Response::Stored(meta) => (meta.flags, meta.size as usize, meta.ttl),
             Response::TooLarge => (0, 0, 0),
             _ => {
                 let exptime = self.expiry(s.exptime, m);
@@ -278,8 +288,10 @@ impl Store {
             class,
             size,
         };
-        self.watchers
-            .log(WatchEvents::MUTATIONS, &lines::item_store(stored, client_fd()));
+        self.watchers.log(
+            WatchEvents::MUTATIONS,
+            &lines::item_store(stored, client_fd()),
+        );
     }
 
     /// Deletes an item, or with `d.invalidate` (md `I`) marks it stale with a new CAS

@@ -368,7 +368,8 @@ impl Shard {
         for handle in self.table.handles_with_tags(tags) {
             let it = self.arena.item(handle);
             let header = Header::read(it);
-            let size = item::memcached_size(header.klen as usize, header.vlen as usize, header.flags);
+            let size =
+                item::memcached_size(header.klen as usize, header.vlen as usize, header.flags);
             if !counts(item::memcached_class(size)) {
                 continue;
             }

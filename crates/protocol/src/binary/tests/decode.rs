@@ -170,7 +170,12 @@ fn rejects_as_memcached_does() {
 #[test]
 fn a_store_too_large_is_a_request_whose_value_is_swallowed() {
     let big = 2 * 1024 * 1024u32;
-    let set_big = [raw_header(op::SETQ, 1, 8, 9 + big), exp(0, 0).to_vec(), b"k".to_vec()].concat();
+    let set_big = [
+        raw_header(op::SETQ, 1, 8, 9 + big),
+        exp(0, 0).to_vec(),
+        b"k".to_vec(),
+    ]
+    .concat();
     let append_big = [raw_header(op::APPEND, 1, 0, 1 + big), b"kabcd".to_vec()].concat();
     for (bytes, mode, consumed, swallow) in [
         (set_big, StoreMode::Set, 33, big as usize),
@@ -182,7 +187,8 @@ fn a_store_too_large_is_a_request_whose_value_is_swallowed() {
             request.command,
             Command::TooLarge(crate::TooLarge {
                 mode,
-                key: Bytes::from_static(b"k")
+                key: Bytes::from_static(b"k"),
+                cas: None,
             })
         );
         let Form::Binary(form) = &request.form else {

@@ -215,12 +215,18 @@ fn rejects_long_keys_before_anything_else() {
     let mut decoder = Decoder::default();
     let err = decoder.decode(&mut buf).unwrap_err();
     assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, false));
-    assert_eq!(decoder.decode(&mut buf).unwrap().unwrap().command, Command::Noop);
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
     // Without a data length there is no block to discard.
     let mut buf = BytesMut::from(format!("ms {}\r\nmn\r\n", "a".repeat(251)).as_bytes());
     let err = decoder.decode(&mut buf).unwrap_err();
     assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, false));
-    assert_eq!(decoder.decode(&mut buf).unwrap().unwrap().command, Command::Noop);
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
     assert_eq!(
         decode(format!("mg {}\r\n", "a".repeat(250)).as_bytes())
             .command
@@ -257,11 +263,15 @@ fn a_value_too_large_is_a_request_whose_block_is_discarded() {
         Command::TooLarge(crate::TooLarge {
             mode: crate::StoreMode::Append,
             key: Bytes::from_static(b"foo"),
+            cas: None,
         })
     );
     buf.extend_from_slice(&vec![b'x'; 1_999_997]);
     buf.extend_from_slice(b"\r\nmn\r\n");
-    assert_eq!(decoder.decode(&mut buf).unwrap().unwrap().command, Command::Noop);
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
     assert!(buf.is_empty());
 }
 

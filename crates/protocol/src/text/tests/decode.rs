@@ -200,11 +200,16 @@ fn swallows_a_value_too_large() {
         max_value_len: 10,
         ..Limits::default()
     };
-    let input = b"set k 0 0 11\r\nhello world\r\nappend k 0 0 11 noreply\r\nhello\r\nworl\r\nget k\r\n";
+    let input =
+        b"set k 0 0 11\r\nhello world\r\nappend k 0 0 11 noreply\r\nhello\r\nworl\r\nget k\r\n";
     let got = decode_all(input, limits);
     let too_large = |mode, verb, noreply| {
         Ok(req(
-            Command::TooLarge(crate::TooLarge { mode, key: b(b"k") }),
+            Command::TooLarge(crate::TooLarge {
+                mode,
+                key: b(b"k"),
+                cas: None,
+            }),
             verb,
             noreply,
         ))
@@ -220,7 +225,9 @@ fn swallows_a_value_too_large() {
     // The swallow survives a data block that arrives in pieces.
     let mut decoder = Decoder::new(limits);
     let mut buf = BytesMut::from(&b"set k 0 0 11\r\nhello"[..]);
-    assert!(matches!(decoder.decode(&mut buf), Ok(Some(r)) if matches!(r.command, Command::TooLarge(_))));
+    assert!(
+        matches!(decoder.decode(&mut buf), Ok(Some(r)) if matches!(r.command, Command::TooLarge(_)))
+    );
     assert_eq!(decoder.decode(&mut buf), Ok(None));
     assert!(buf.is_empty());
     buf.extend_from_slice(b" world\r\nversion\r\n");
