@@ -7,12 +7,16 @@ mod support;
 #[path = "conformance/case.rs"]
 mod case;
 
+#[path = "conformance/admin.rs"]
+mod admin;
 #[path = "conformance/binary.rs"]
 mod binary;
 #[path = "conformance/crawler.rs"]
 mod crawler;
 #[path = "conformance/meta.rs"]
 mod meta;
+#[path = "conformance/store_failures.rs"]
+mod store_failures;
 #[path = "conformance/text.rs"]
 mod text;
 
@@ -26,11 +30,16 @@ fn run_case(server: &Server, case: &Case, binary: bool) -> Result<(), String> {
 }
 
 fn run_all(server: &Server) {
-    let tables: [(&str, &[Case], bool); 4] = [
+    let (failed_text, failed_binary) =
+        (store_failures::text_cases(), store_failures::binary_cases());
+    let tables: [(&str, &[Case], bool); 7] = [
         ("text", text::CASES, false),
         ("crawler", crawler::CASES, false),
         ("meta", meta::CASES, false),
         ("binary", binary::CASES, true),
+        ("admin", admin::CASES, false),
+        ("store failures", &failed_text, false),
+        ("binary store failures", &failed_binary, true),
     ];
     let mut failures = Vec::new();
     let mut passed = 0;
@@ -64,6 +73,32 @@ fn tables_match_stock_memcached() {
 #[test]
 fn memkeepd_matches_the_tables() {
     run_all(&Server::memkeepd(&[]));
+}
+
+/// Admin commands whose effects need waiting for, and the out-of-memory failures
+/// (a small `-M` server of their own), against one server.
+fn run_stateful(server: &Server, small: &Server) {
+    admin::run_steps(server, admin::CRAWLER_OFF_AND_ON);
+    admin::enable_crawler(server);
+    admin::crawl_reclaims_expired_items(server);
+    admin::memlimit_changes_limit_maxbytes(server);
+    store_failures::out_of_memory_unlinks(small);
+}
+
+#[test]
+fn stateful_admin_and_out_of_memory_match_stock_memcached() {
+    run_stateful(
+        &Server::memcached(&[]),
+        &Server::memcached(&["-m", "2", "-M"]),
+    );
+}
+
+#[test]
+fn memkeepd_stateful_admin_and_out_of_memory() {
+    run_stateful(
+        &Server::memkeepd(&[]),
+        &Server::memkeepd(&["-m", "2", "-M"]),
+    );
 }
 
 #[test]
