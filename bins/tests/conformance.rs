@@ -19,6 +19,8 @@ mod meta;
 mod store_failures;
 #[path = "conformance/text.rs"]
 mod text;
+#[path = "conformance/watch.rs"]
+mod watch;
 
 pub use case::Case;
 use case::{check, matches};
@@ -99,6 +101,42 @@ fn memkeepd_stateful_admin_and_out_of_memory() {
         &Server::memkeepd(&[]),
         &Server::memkeepd(&["-m", "2", "-M"]),
     );
+}
+
+#[test]
+fn watch_streams_what_stock_memcached_streams() {
+    let (memcached, memkeepd) = (Server::memcached(&[]), Server::memkeepd(&[]));
+    let want = watch::fetches_and_stores(&memcached);
+    assert!(want.len() > 30, "{want:?}");
+    assert_eq!(watch::fetches_and_stores(&memkeepd), want);
+    assert_eq!(
+        watch::connection_events(&memkeepd),
+        watch::connection_events(&memcached)
+    );
+    let (memcached, memkeepd) = (
+        Server::memcached(&["-m", "2"]),
+        Server::memkeepd(&["-m", "2"]),
+    );
+    let want = watch::first_eviction(&memcached);
+    assert_eq!(
+        want,
+        "type=eviction key=? fetch=no ttl=-1 la=? clsid=? size=100000"
+    );
+    assert_eq!(watch::first_eviction(&memkeepd), want);
+}
+
+#[test]
+fn memkeepd_counts_its_watchers() {
+    let server = Server::memkeepd(&[]);
+    assert_eq!(admin::stat(&server, "log_watchers"), 0);
+    let watching = watch::watcher(&server, "fetchers");
+    assert_eq!(admin::stat(&server, "log_watchers"), 1);
+    watch::run(&server, b"get a\r\n");
+    assert!(admin::stat(&server, "log_watcher_sent") >= 1);
+    drop(watching);
+    assert!(support::wait_for(std::time::Duration::from_secs(5), || {
+        admin::stat(&server, "log_watchers") == 0
+    }));
 }
 
 #[test]
