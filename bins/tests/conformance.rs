@@ -13,6 +13,8 @@ mod admin;
 mod binary;
 #[path = "conformance/crawler.rs"]
 mod crawler;
+#[path = "conformance/framing.rs"]
+mod framing;
 #[path = "conformance/meta.rs"]
 mod meta;
 #[path = "conformance/store_failures.rs"]
@@ -101,6 +103,14 @@ fn memkeepd_stateful_admin_and_out_of_memory() {
         &Server::memkeepd(&[]),
         &Server::memkeepd(&["-m", "2", "-M"]),
     );
+}
+
+#[test]
+fn memkeepd_never_reads_a_data_block_as_commands() {
+    let server = Server::memkeepd(&[]);
+    for case in framing::CASES {
+        run_case(&server, case, false).unwrap();
+    }
 }
 
 #[test]
