@@ -26,6 +26,8 @@ mod watch;
 
 pub use case::Case;
 use case::{check, matches};
+use std::io::Write;
+
 use support::Server;
 
 fn run_case(server: &Server, case: &Case, binary: bool) -> Result<(), String> {
@@ -102,6 +104,30 @@ fn memkeepd_stateful_admin_and_out_of_memory() {
     run_stateful(
         &Server::memkeepd(&[]),
         &Server::memkeepd(&["-m", "2", "-M"]),
+    );
+}
+
+/// `stats` and `stats items` name memcached's fields in memcached's order: memkeepd
+/// leaves out `libevent` (it does not use it) and adds its own at the end.
+#[test]
+fn stats_fields_are_stock_memcached_s() {
+    let (memcached, memkeepd) = (Server::memcached(&[]), Server::memkeepd(&[]));
+    let mut want = admin::stat_names(&memcached, b"stats\r\n");
+    want.retain(|name| name != "libevent");
+    let mut got = admin::stat_names(&memkeepd, b"stats\r\n");
+    assert_eq!(got.split_off(want.len()), ["slow_request_kicks", "started"]);
+    assert_eq!(got, want);
+    for server in [&memcached, &memkeepd] {
+        let mut c = server.connect();
+        c.write_all(b"set one 0 0 1\r\nx\r\n").unwrap();
+        let (stored, _) = support::read_until(&mut c, std::time::Duration::from_secs(5), |g| {
+            g.ends_with(b"\r\n")
+        });
+        assert_eq!(stored, b"STORED\r\n");
+    }
+    assert_eq!(
+        admin::stat_names(&memkeepd, b"stats items\r\n"),
+        admin::stat_names(&memcached, b"stats items\r\n")
     );
 }
 

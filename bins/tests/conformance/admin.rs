@@ -245,6 +245,20 @@ pub fn enable_crawler(server: &Server) {
     assert!(enabled, "{}: crawler not enabled again", server.name);
 }
 
+/// The names of a stats group's lines, in order (`STAT <name> <value>`).
+pub fn stat_names(server: &Server, command: &[u8]) -> Vec<String> {
+    let mut conn = server.connect();
+    conn.write_all(command).unwrap();
+    let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| {
+        g.ends_with(b"END\r\n")
+    });
+    String::from_utf8_lossy(&got)
+        .lines()
+        .filter_map(|l| l.strip_prefix("STAT "))
+        .map(|l| l.split(' ').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
 /// A stat from `stats`, as a number.
 pub fn stat(server: &Server, name: &str) -> u64 {
     let mut conn = server.connect();

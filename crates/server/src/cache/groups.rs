@@ -126,12 +126,12 @@ fn items(cache: &Cache) -> Lines {
         return l;
     }
     let hits = inner.counters.get(Counter::GetHits);
-    let fields: [(&str, u64); 29] = [
+    // memcached prints `number_temp` only with its temporary LRU on (`-o temp_lru`).
+    let fields: [(&str, u64); 28] = [
         ("number", s.curr_items),
         ("number_hot", 0),
         ("number_warm", 0),
         ("number_cold", s.curr_items),
-        ("number_temp", 0),
         ("age_hot", 0),
         ("age_warm", 0),
         ("age", u64::from(s.oldest_item_age)),
