@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::connect::ConnectArgs;
 use super::health::{self, Reading};
 
 /// Flags of `memkeep check`.
@@ -34,6 +35,9 @@ pub struct CheckArgs {
     /// CRITICAL when the server does not answer within this many milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// The plugin's verdict.
@@ -62,9 +66,17 @@ impl Status {
 
 /// Runs the check, prints the status line and returns the plugin exit code.
 pub fn main(args: CheckArgs) -> ExitCode {
+    let security = match args.connect.resolve() {
+        Ok(s) => s,
+        Err(e) => {
+            println!("MEMKEEP UNKNOWN - {e}");
+            return ExitCode::from(Status::Unknown as u8);
+        }
+    };
+    let timeout = Duration::from_millis(args.timeout_ms);
     let (status, line) = evaluate(
         &args,
-        health::read(&args.server, Duration::from_millis(args.timeout_ms)).reading,
+        health::read(&args.server, timeout, &security).reading,
     );
     println!("MEMKEEP {} - {line}", status.label());
     ExitCode::from(status as u8)

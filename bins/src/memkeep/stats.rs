@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::connect::ConnectArgs;
 use super::health::{self, Health};
 
 /// Flags of `memkeep stats`.
@@ -15,15 +16,19 @@ pub struct StatsArgs {
     /// Give up on a server after this many milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Prints the table; fails only if no server answered.
 pub fn main(args: StatsArgs) -> Result<(), String> {
     let timeout = Duration::from_millis(args.timeout_ms);
+    let security = args.connect.resolve()?;
     let rows: Vec<Health> = args
         .servers
         .iter()
-        .map(|s| health::read(s, timeout))
+        .map(|s| health::read(s, timeout, &security))
         .collect();
     print!("{}", table(&rows));
     if rows.iter().all(|r| r.reading.is_err()) {
