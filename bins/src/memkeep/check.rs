@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::connect::ConnectArgs;
 use super::health::{self, Reading};
+use super::units;
 
 /// Flags of `memkeep check`.
 #[derive(Debug, Args)]
@@ -144,10 +145,14 @@ pub fn evaluate(args: &CheckArgs, reading: Result<Reading, String>) -> (Status, 
         format!(" ({})", why.join(", "))
     };
     let line = format!(
-        "{} up{summary}, {latency:.2} ms, memory {memory:.1}%, hit rate {}, {} items, {} connections | \
+        "{} up {}{summary}, {latency:.2} ms, memory {memory:.1}% ({} of {}), hit rate {}, {} items, \
+         {} connections | \
          latency={latency:.3}ms;{};{} memory={memory:.1}%;{};{};0;100 hit_rate={hit} \
          items={} connections={} evictions={}c",
         args.server,
+        units::duration(r.uptime),
+        units::bytes(r.bytes),
+        units::bytes(r.limit),
         r.hit_rate.map_or("-".to_owned(), |h| format!("{:.1}%", h * 100.0)),
         r.items,
         r.connections,

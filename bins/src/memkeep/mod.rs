@@ -14,6 +14,7 @@ pub mod load;
 mod raw;
 pub mod route;
 pub mod stats;
+mod units;
 
 use std::process::ExitCode;
 

@@ -112,7 +112,11 @@ impl Explain {
                 if presented.is_empty() {
                     "no names".to_owned()
                 } else {
-                    presented.join(", ")
+                    presented
+                        .iter()
+                        .map(|n| plain_name(n))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
                 expected.to_str()
             ),
@@ -133,11 +137,12 @@ impl Explain {
                  both machines",
                 days(not_before.as_secs().saturating_sub(time.as_secs()))
             ),
-            CertificateError::BadSignature => {
-                "the server's certificate's signature does not match the CA it names: it \
-                 was not signed by that CA's key (a CA of the same name?) or was altered"
-                    .into()
-            }
+            CertificateError::BadSignature => format!(
+                "the server's certificate's signature does not match the CA it names{ca}: \
+                 it was signed by another key of the same name (another self-signed \
+                 certificate?) or altered; pass --tls-ca FILE with the CA that signed it \
+                 (for a self-signed certificate, the certificate itself)"
+            ),
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "the server's certificate is not meant for a TLS server (its extended key \
                  usage lacks serverAuth)"
@@ -200,6 +205,15 @@ impl Explain {
     }
 }
 
+/// A certificate name as webpki prints it (`DnsName("a.example")`,
+/// `IpAddress(127.0.0.1)`) without the wrapping.
+fn plain_name(name: &str) -> &str {
+    ["DnsName(", "IpAddress(", "UniformResourceIdentifier("]
+        .iter()
+        .find_map(|p| name.strip_prefix(p)?.strip_suffix(')'))
+        .map_or(name, |inner| inner.trim_matches('"'))
+}
+
 /// A span of seconds in whole days, or hours under two days.
 fn days(seconds: u64) -> String {
     if seconds >= 2 * 86_400 {
@@ -238,6 +252,13 @@ mod tests {
         }
         let unknown = explain.certificate(&CertificateError::UnknownIssuer);
         assert!(unknown.contains("--tls-ca FILE") && unknown.contains("ca.crt does not hold it"));
+    }
+
+    #[test]
+    fn certificate_names_without_their_wrapping() {
+        assert_eq!(plain_name("DnsName(\"cache.example\")"), "cache.example");
+        assert_eq!(plain_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(plain_name("DirectoryName"), "DirectoryName");
     }
 
     #[test]
