@@ -224,7 +224,7 @@ fn last_frame<'a>(transcript: &'a str, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {label:?} bar in {transcript:?}"));
     let frame = &transcript[start..];
     frame
-        .find(|c| c == '\r' || c == '\n' || c == '\u{1b}')
+        .find(['\r', '\n', '\u{1b}'])
         .map_or(frame, |end| &frame[..end])
         .trim_end()
 }
@@ -248,5 +248,8 @@ fn progress_bars_count_what_they_say_and_end_at_100_percent() {
         .find(|l| l.trim_start().starts_with("requests "))
         .unwrap_or_else(|| panic!("{transcript}"));
     let requests: &str = report_line.split_whitespace().nth(1).unwrap();
-    assert!(run.contains(&format!(", {requests} requests (")), "{run} / {report_line}");
+    assert!(
+        run.contains(&format!(", {requests} requests (")),
+        "{run} / {report_line}"
+    );
 }

@@ -208,7 +208,10 @@ fn the_password_comes_from_a_flag_a_file_or_the_environment() {
         "{}",
         run.text()
     );
-    assert!(!run.text().contains("nope"), "the password is never printed");
+    assert!(
+        !run.text().contains("nope"),
+        "the password is never printed"
+    );
     let run = memkeep(&["stats", &addr, "--auth", "alice"], &[]);
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("user:password"), "{}", run.text());
@@ -281,16 +284,35 @@ fn sasl_logins_to_memkeepd_and_stock_memcached() {
     );
     let sasl = ["--auth-file", auth.as_str(), "--auth-mechanism", "sasl"];
     let run = memkeep(&with(&["stats", &addr], &sasl), &[]);
-    assert!(run.code == 0 && run.stdout.contains(" up "), "{}", run.text());
+    assert!(
+        run.code == 0 && run.stdout.contains(" up "),
+        "{}",
+        run.text()
+    );
     let run = memkeep(
-        &with(&["stats", &addr], &["--auth", "alice:nope", "--auth-mechanism", "sasl"]),
+        &with(
+            &["stats", &addr],
+            &["--auth", "alice:nope", "--auth-mechanism", "sasl"],
+        ),
         &[],
     );
-    assert!(run.stdout.contains("refused the SASL PLAIN login as alice"), "{}", run.text());
+    assert!(
+        run.stdout.contains("refused the SASL PLAIN login as alice"),
+        "{}",
+        run.text()
+    );
     for protocol in ["text", "binary"] {
         let report = bench_report(&memkeep(
             &with(
-                &["bench", "--json", "--no-progress", "-s", &addr, "-P", protocol],
+                &[
+                    "bench",
+                    "--json",
+                    "--no-progress",
+                    "-s",
+                    &addr,
+                    "-P",
+                    protocol,
+                ],
                 &with(&["--keys", "100", "--preload", "-n", "1000"], &sasl),
             ),
             &[],
@@ -304,7 +326,15 @@ fn sasl_logins_to_memkeepd_and_stock_memcached() {
     let addr = format!("127.0.0.1:{}", memcached.1);
     let report = bench_report(&memkeep(
         &with(
-            &["bench", "--json", "--no-progress", "-s", &addr, "-P", "binary"],
+            &[
+                "bench",
+                "--json",
+                "--no-progress",
+                "-s",
+                &addr,
+                "-P",
+                "binary",
+            ],
             &with(&["--keys", "100", "--preload", "-n", "1000"], &sasl),
         ),
         &[],
@@ -397,7 +427,14 @@ fn certificate_problems_are_told_in_words() {
     .map(|f| dir.arg(f));
     let login = ["--auth-file", auth.as_str()];
     let full = with(
-        &["--tls-ca", &ca_file, "--tls-cert", &client, "--tls-key", &key],
+        &[
+            "--tls-ca",
+            &ca_file,
+            "--tls-cert",
+            &client,
+            "--tls-key",
+            &key,
+        ],
         &login,
     );
     // (what, server, flags, words expected, rustls name that must not show)
@@ -405,7 +442,17 @@ fn certificate_problems_are_told_in_words() {
         (
             "a CA we do not trust",
             &good,
-            with(&["--tls-ca", &other_ca, "--tls-cert", &client, "--tls-key", &key], &login),
+            with(
+                &[
+                    "--tls-ca",
+                    &other_ca,
+                    "--tls-cert",
+                    &client,
+                    "--tls-key",
+                    &key,
+                ],
+                &login,
+            ),
             "not signed by a CA we trust",
             "UnknownIssuer",
         ),
@@ -485,7 +532,11 @@ fn certificate_problems_are_told_in_words() {
         assert_ne!(run.code, 0, "{what}");
         assert!(run.stderr.contains(words), "{what}: {}", run.text());
         let run = memkeep(&with(&["dump", &addr], flags), &[]);
-        assert!(run.code != 0 && run.stderr.contains(words), "{what}: {}", run.text());
+        assert!(
+            run.code != 0 && run.stderr.contains(words),
+            "{what}: {}",
+            run.text()
+        );
     }
 
     // The fixes the words give work: the right CA; a self-signed certificate without
@@ -503,7 +554,12 @@ fn certificate_problems_are_told_in_words() {
     ];
     let self_signed = Server::memkeepd(&strs(&flags));
     let run = memkeep(
-        &["stats", &self_signed.addr(), "--tls-ca", &dir.arg("self-leaf.crt")],
+        &[
+            "stats",
+            &self_signed.addr(),
+            "--tls-ca",
+            &dir.arg("self-leaf.crt"),
+        ],
         &[],
     );
     assert!(run.stdout.contains(" up "), "{}", run.text());
@@ -550,7 +606,11 @@ fn the_proxy_listener_with_tls_client_certificates_and_logins() {
     let flags = client_flags(&dir);
     let flags = strs(&flags);
     let run = memkeep(&with(&["stats", &addr], &flags), &[]);
-    assert!(run.code == 0 && run.stdout.contains(" up "), "{}", run.text());
+    assert!(
+        run.code == 0 && run.stdout.contains(" up "),
+        "{}",
+        run.text()
+    );
     let run = memkeep(&with(&["check", &addr], &flags), &[]);
     assert_eq!(run.code, 0, "{}", run.text());
     let report = bench_report(&memkeep(

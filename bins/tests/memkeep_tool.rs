@@ -296,7 +296,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 fn route_names_every_replica_and_the_failover_of_memkeep_proxy() {
     let servers: Vec<Server> = (0..4).map(|_| Server::memkeepd(&[])).collect();
     let refs: Vec<&Server> = servers.iter().collect();
-    let list: Vec<String> = servers.iter().map(|s| format!("\"{}:1\"", s.addr())).collect();
+    let list: Vec<String> = servers
+        .iter()
+        .map(|s| format!("\"{}:1\"", s.addr()))
+        .collect();
     let proxy = harness::Proxy::memkeep("--config", "route.toml", |port| {
         format!(
             "[pools.cache]\nservers = [{}]\nreplicas = 2\nhash = \"md5\"\ntimeout_ms = 1000\n\
@@ -315,7 +318,10 @@ fn route_names_every_replica_and_the_failover_of_memkeep_proxy() {
             && out.contains("route writes (replicate, policy all): mutations to "),
         "the routes over the pool, in the proxy's words: {out}"
     );
-    assert!(!out.contains("auto_eject_hosts"), "not twemproxy's words: {out}");
+    assert!(
+        !out.contains("auto_eject_hosts"),
+        "not twemproxy's words: {out}"
+    );
 
     // Every key is on the two servers route names, and nowhere else.
     let keys: Vec<String> = (0..40).map(|i| format!("replica:{i}")).collect();
@@ -325,7 +331,10 @@ fn route_names_every_replica_and_the_failover_of_memkeep_proxy() {
         assert_eq!(harness::set(&mut conn, key, "v1"), "STORED\r\n");
         let route = route_replicated(&config, key);
         assert_eq!(route.held_by.len(), 2, "{key}");
-        assert_eq!(route.order[0].0, route.held_by[0], "replica 1 answers first");
+        assert_eq!(
+            route.order[0].0, route.held_by[0],
+            "replica 1 answers first"
+        );
         assert_eq!(
             sorted(holding(&refs, key, "v1")),
             sorted(route.held_by.clone()),
@@ -367,6 +376,10 @@ fn route_names_every_replica_and_the_failover_of_memkeep_proxy() {
             sorted(rebuilt.clone()),
             "{key}"
         );
-        assert_eq!(harness::get(&mut conn, key), Ok(Some("v2".to_owned())), "{key}");
+        assert_eq!(
+            harness::get(&mut conn, key),
+            Ok(Some("v2".to_owned())),
+            "{key}"
+        );
     }
 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::dump::unix_now;
 use super::connect::ConnectArgs;
+use super::dump::unix_now;
 use super::dumpfile::{Item, Reader};
 use super::raw::{meta_key, Raw};
 

@@ -63,7 +63,14 @@ impl Authority {
 pub fn openssl_self_signed(dir: &Path, stem: &str, ca_false: bool) {
     let mut command = std::process::Command::new("openssl");
     command
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=memkeep self-signed"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")

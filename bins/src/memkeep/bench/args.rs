@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::keys::KeySize;
-use crate::memkeep::connect::ConnectArgs;
 use super::wire::{Protocol, ReplyDecoder};
+use crate::memkeep::connect::ConnectArgs;
 
 /// `memkeep bench` flags.
 #[derive(Debug, Clone, clap::Args)]

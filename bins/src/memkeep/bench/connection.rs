@@ -15,8 +15,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::keys::{KeyChooser, KeySpace, Rng};
-use crate::memkeep::connect::{Exchange, Next, Security};
 use super::wire::{self, Expect, Item, Protocol, ReplyDecoder};
+use crate::memkeep::connect::{Exchange, Next, Security};
 
 /// What every connection of a run shares: the workload.
 #[derive(Debug)]
@@ -157,10 +157,7 @@ const READ_CHUNK: usize = 64 * 1024;
 impl Connection {
     /// Connects (Nagle off: batches are written whole anyway), runs the TLS
     /// handshake and the login as `opening` says. The error is in words.
-    pub async fn open(
-        addr: std::net::SocketAddr,
-        opening: &Opening,
-    ) -> Result<Connection, String> {
+    pub async fn open(addr: std::net::SocketAddr, opening: &Opening) -> Result<Connection, String> {
         let explain = &opening.security.explain;
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         tcp.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -366,7 +363,12 @@ async fn exchange(stream: &mut Box<dyn Stream>, security: &Security) -> Result<(
                 if let Some(words) = explain.tls_bytes_on_plain(&buf) {
                     return Err(words);
                 }
-                if stream.read_buf(&mut buf).await.map_err(|e| explain.io(&e))? == 0 {
+                if stream
+                    .read_buf(&mut buf)
+                    .await
+                    .map_err(|e| explain.io(&e))?
+                    == 0
+                {
                     return Err(explain.closed());
                 }
             }

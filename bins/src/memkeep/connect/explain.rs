@@ -73,9 +73,7 @@ impl Explain {
                  text on this port (then drop --tls), or not be a memcached server"
                     .into()
             }
-            rustls::Error::NoCertificatesPresented => {
-                "the server presented no certificate".into()
-            }
+            rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
             rustls::Error::PeerIncompatible(_) => {
                 "the server and memkeep have no TLS version or cipher suite in common \
                  (memkeep speaks TLS 1.2 and 1.3)"
@@ -241,9 +239,9 @@ mod tests {
             CertificateError::NotValidYet,
             CertificateError::BadSignature,
             CertificateError::InvalidPurpose,
-            CertificateError::Other(rustls::OtherError(std::sync::Arc::new(
-                io::Error::other("CaUsedAsEndEntity"),
-            ))),
+            CertificateError::Other(rustls::OtherError(std::sync::Arc::new(io::Error::other(
+                "CaUsedAsEndEntity",
+            )))),
         ];
         for c in cases {
             let words = explain.tls_error(&rustls::Error::InvalidCertificate(c.clone()));

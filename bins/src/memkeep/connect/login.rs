@@ -114,8 +114,7 @@ impl<'a> Exchange<'a> {
                         "the server answered the SASL login with status {status:#06x}"
                     )),
                     _ => Next::Failed(
-                        "the server did not answer the SASL login in the binary protocol"
-                            .into(),
+                        "the server did not answer the SASL login in the binary protocol".into(),
                     ),
                 }
             }
@@ -197,7 +196,10 @@ mod tests {
     fn feed(ex: &mut Exchange<'_>, bytes: &[u8]) -> Next {
         let mut buf = BytesMut::from(bytes);
         let next = ex.feed(&mut buf);
-        assert!(buf.is_empty() || next == Next::NeedMore, "the reply is consumed");
+        assert!(
+            buf.is_empty() || next == Next::NeedMore,
+            "the reply is consumed"
+        );
         next
     }
 
@@ -233,7 +235,10 @@ mod tests {
         let Next::Failed(why) = feed(&mut ex, b"CLIENT_ERROR unauthenticated\r\n") else {
             panic!("refused")
         };
-        assert!(why.contains("--auth-file") && why.contains("MEMKEEP_AUTH"), "{why}");
+        assert!(
+            why.contains("--auth-file") && why.contains("MEMKEEP_AUTH"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -178,7 +178,9 @@ impl ConnectArgs {
                 ca: self.tls_ca.clone(),
                 client_cert: self.tls_cert.is_some(),
                 tls: tls.is_some(),
-                login: login.as_ref().map(|l| (l.credentials.user.clone(), l.mechanism)),
+                login: login
+                    .as_ref()
+                    .map(|l| (l.credentials.user.clone(), l.mechanism)),
             },
             tls,
             login,
@@ -196,8 +198,7 @@ fn read_auth_file(path: &Path) -> Result<Credentials, String> {
         .map(|l| l.trim_end_matches('\r'))
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .ok_or_else(|| format!("{}: no user:password line", path.display()))?;
-    line.parse()
-        .map_err(|e| format!("{}: {e}", path.display()))
+    line.parse().map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -208,7 +209,10 @@ mod tests {
     fn credentials_parse_like_the_auth_file() {
         let c: Credentials = "alice:se:cret".parse().unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("alice", "se:cret"));
-        assert!(!format!("{c:?}").contains("cret"), "the password is never printed");
+        assert!(
+            !format!("{c:?}").contains("cret"),
+            "the password is never printed"
+        );
         for bad in ["alice", ":pw", "alice:", "al ice:pw", "alice:p w"] {
             assert!(bad.parse::<Credentials>().is_err(), "{bad}");
         }

@@ -157,7 +157,13 @@ fn addressed(placement: &Placement, server: usize) -> String {
 }
 
 /// What happens past the last step, or why there is no failover.
-fn trailer(name: &str, pool: &PoolConfig, rules: Rules, steps: &[Step], words: Words<'_>) -> String {
+fn trailer(
+    name: &str,
+    pool: &PoolConfig,
+    rules: Rules,
+    steps: &[Step],
+    words: Words<'_>,
+) -> String {
     let only = steps.len() == 1;
     let unread = if pool.replicas > 1 {
         format!(", and no failover or read_repair route reads pool {name}'s other replicas")

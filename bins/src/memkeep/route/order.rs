@@ -34,7 +34,11 @@ pub struct Step {
 
 /// The order for `key`: each step is the server answering once the servers of the
 /// steps before it are out.
-pub fn failover_order(placement: &Placement, key: &[u8], rules: Rules) -> Result<Vec<Step>, String> {
+pub fn failover_order(
+    placement: &Placement,
+    key: &[u8],
+    rules: Rules,
+) -> Result<Vec<Step>, String> {
     let total = placement.servers.len();
     let mut out: Vec<usize> = Vec::new();
     let mut steps = Vec::new();
@@ -67,7 +71,10 @@ pub fn when(placement: &Placement, step: &Step, rules: Rules) -> String {
         return "primary".into();
     }
     let names: Vec<String> = step.after.iter().map(|&i| placement.name(i)).collect();
-    let (list, verb) = (and_list(&names), if names.len() == 1 { "is" } else { "are" });
+    let (list, verb) = (
+        and_list(&names),
+        if names.len() == 1 { "is" } else { "are" },
+    );
     if rules.ejects {
         format!("while {list} {verb} ejected")
     } else {

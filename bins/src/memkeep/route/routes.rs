@@ -82,7 +82,9 @@ pub fn over_pool(
             RouteSpec::ReadRepair { to, read_from } => {
                 let all = expand(to);
                 let read = &all[..read_from.unwrap_or(all.len()).clamp(1, all.len())];
-                over.reach = over.reach.max(read.iter().filter(|(here, _)| *here).count());
+                over.reach = over
+                    .reach
+                    .max(read.iter().filter(|(here, _)| *here).count());
                 format!(
                     "route {name} (read_repair): gets read {} at once, answer with a hit and \
                      write it back to those that missed; other requests to {}",
