@@ -55,9 +55,12 @@ impl Reading {
 
 /// Reads one server's health within `timeout`.
 pub fn read(server: &str, timeout: Duration, security: &Security) -> Health {
+    let prefix = format!("{server}: ");
     Health {
         server: server.to_owned(),
-        reading: read_inner(server, timeout, security),
+        // The row names the server already.
+        reading: read_inner(server, timeout, security)
+            .map_err(|e| e.strip_prefix(&prefix).map_or(e.clone(), str::to_owned)),
     }
 }
 

@@ -48,7 +48,9 @@ impl Explain {
              pass --tls-cert FILE and --tls-key FILE)"
                 .into()
         } else {
-            "the server closed the connection".into()
+            "the server closed the connection (it may have refused our client \
+             certificate: it must be signed by the CA the server trusts)"
+                .into()
         }
     }
 
