@@ -121,8 +121,19 @@ fn route(config: &std::path::Path, key: &str) -> Vec<String> {
     out.lines()
         .skip(1)
         .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+        .map(|l| address_in(l).to_owned())
         .collect()
+}
+
+/// The first `host:port` word of a line of `memkeep route` (a server with a name
+/// shows it before its address).
+fn address_in(line: &str) -> &str {
+    line.split_whitespace()
+        .find(|w| {
+            w.rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        })
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
 /// Which of `servers` holds `key`.
@@ -256,7 +267,7 @@ fn route_replicated(config: &std::path::Path, key: &str) -> Replicated {
         .lines()
         .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
         .map(|l| {
-            let addr = l.split_whitespace().nth(2).unwrap().to_owned();
+            let addr = address_in(l).to_owned();
             let rebuilt = l
                 .split_once("holds the key on ")
                 .map(|(_, rest)| {

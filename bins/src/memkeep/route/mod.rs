@@ -134,10 +134,9 @@ fn describe(
             when += &format!(" (the rebuilt ring holds the key on {})", now.join(", "));
         }
         out += &format!(
-            "  {}. {:<20} {:<22} {when}\n",
+            "  {}. {:<28} {when}\n",
             n + 1,
-            placement.name(step.server),
-            placement.servers[step.server].addr()
+            addressed(placement, step.server)
         );
     }
     out += &trailer(name, pool, rules, &steps, words);
