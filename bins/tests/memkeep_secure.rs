@@ -200,6 +200,13 @@ fn the_password_comes_from_a_flag_a_file_or_the_environment() {
     assert!(up(&run), "{}", run.text());
     let run = memkeep(&["stats", &addr], &[("MEMKEEP_AUTH", "alice:secret")]);
     assert!(up(&run), "{}", run.text());
+    // Stock memcached -Y takes the same login.
+    let memcached = Server::memcached(&["-Y", &dir.arg("users")]);
+    let run = memkeep(
+        &["stats", &memcached.addr()],
+        &[("MEMKEEP_AUTH", "alice:secret")],
+    );
+    assert!(up(&run) && run.stdout.contains("1.6"), "{}", run.text());
     // The flag wins over the environment.
     let run = memkeep(
         &["check", &addr, "--auth", "alice:nope"],
