@@ -88,6 +88,7 @@ fn run_stateful(server: &Server, small: &Server) {
     admin::enable_crawler(server);
     admin::crawl_reclaims_expired_items(server);
     admin::memlimit_changes_limit_maxbytes(server);
+    admin::settings_follow_the_commands(server);
     store_failures::out_of_memory_unlinks(small);
 }
 

@@ -296,6 +296,59 @@ pub fn memlimit_changes_limit_maxbytes(server: &Server) {
     assert_eq!(stat(server, "limit_maxbytes"), 64 << 20, "{}", server.name);
 }
 
+/// The value of one `stats settings` line.
+pub fn setting(server: &Server, name: &str) -> String {
+    let mut conn = server.connect();
+    conn.write_all(b"stats settings\r\n").unwrap();
+    let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| {
+        g.ends_with(b"END\r\n")
+    });
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let prefix = format!("STAT {name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{}: no {name} in stats settings", server.name))
+        .to_owned()
+}
+
+/// What the administrative commands change shows in `stats settings`, and is put
+/// back.
+pub fn settings_follow_the_commands(server: &Server) {
+    let tuned = [
+        ("stats detail on\r\n", "detail_enabled", "yes"),
+        ("slabs automove 2\r\n", "slab_automove", "2"),
+        (
+            "slabs automove ratio 0.5\r\n",
+            "slab_automove_ratio",
+            "0.50",
+        ),
+        ("lru_crawler sleep 50\r\n", "lru_crawler_sleep", "50"),
+        ("lru_crawler tocrawl 3\r\n", "lru_crawler_tocrawl", "3"),
+        ("cache_memlimit 100\r\n", "maxbytes", "104857600"),
+    ];
+    let defaults = [
+        ("stats detail off\r\n", "detail_enabled", "no"),
+        ("slabs automove 1\r\n", "slab_automove", "1"),
+        (
+            "slabs automove ratio 0.8\r\n",
+            "slab_automove_ratio",
+            "0.80",
+        ),
+        ("lru_crawler sleep 100\r\n", "lru_crawler_sleep", "100"),
+        ("lru_crawler tocrawl 0\r\n", "lru_crawler_tocrawl", "0"),
+        ("cache_memlimit 64\r\n", "maxbytes", "67108864"),
+    ];
+    for (command, name, value) in tuned.into_iter().chain(defaults) {
+        let mut conn = server.connect();
+        conn.write_all(command.as_bytes()).unwrap();
+        let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| g.ends_with(b"\r\n"));
+        assert_eq!(got, b"OK\r\n", "{}: {command:?}", server.name);
+        assert_eq!(setting(server, name), value, "{}: {command:?}", server.name);
+    }
+    assert_eq!(setting(server, "stat_key_prefix"), ":", "{}", server.name);
+    assert_eq!(setting(server, "lru_crawler"), "yes", "{}", server.name);
+}
+
 /// `lru_crawler crawl all` reclaims an expired item without it being looked up:
 /// `crawler_reclaimed` counts it. Crawls run in the background, so this asks again
 /// (`BUSY` while one runs) until the count moves.
