@@ -148,9 +148,8 @@ where
                 }
             };
             let reply = match screened {
-                Screened::Pass(request) if watch_kinds(&request, &config).is_some() => {
-                    let (hub, kinds) = watch_kinds(&request, &config).expect("checked");
-                    match hub.watch(kinds) {
+                Screened::Pass(request) => match watch_kinds(&request, &config) {
+                    Some((hub, kinds)) => match hub.watch(kinds) {
                         Ok(stream) => {
                             watching = Some(stream);
                             break;
@@ -158,14 +157,12 @@ where
                         Err(_) => {
                             Reply::ready(request.form, Response::ErrorLine(WATCHER_TOO_MANY.into()))
                         }
-                    }
-                }
-                Screened::Pass(request) => {
-                    match dispatch(request, &mut service, &mut closing).await {
+                    },
+                    None => match dispatch(request, &mut service, &mut closing).await {
                         Some(reply) => reply,
                         None => continue,
-                    }
-                }
+                    },
+                },
                 Screened::Answer {
                     form,
                     response,

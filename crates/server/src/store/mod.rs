@@ -70,6 +70,7 @@ mod arena;
 mod clock;
 mod crawl;
 mod item;
+mod logging;
 mod metadump;
 #[cfg(any(test, feature = "model"))]
 #[doc(hidden)]

@@ -11,9 +11,10 @@ use memkeep_protocol::WatchEvents;
 
 use super::arena::{self, Arena};
 use super::item::{self, Header, DEAD, FETCHED, REFERENCED};
+use super::logging::log_eviction;
 use super::stats::ShardStats;
 use super::table::{tag_of, Table};
-use crate::watchers::{lines, Watchers};
+use crate::watchers::Watchers;
 
 /// The time and flush state one operation is decided at.
 #[derive(Debug, Clone, Copy)]
@@ -416,24 +417,4 @@ impl Shard {
             })
             .collect()
     }
-}
-
-/// Logs an eviction for `watch evictions`: the key, whether it was fetched, its
-/// remaining TTL (-1 for none), seconds since its last access, its class and size.
-fn log_eviction(watchers: &Watchers, item_bytes: &[u8], header: &Header, m: &Moment) {
-    let ttl = if header.exptime == 0 {
-        -1
-    } else {
-        i64::from(header.exptime) - i64::from(m.now)
-    };
-    let size = item::memcached_size(header.klen as usize, header.vlen as usize, header.flags);
-    let body = lines::eviction(
-        item::key(item_bytes),
-        header.bits & FETCHED != 0,
-        ttl,
-        m.now.saturating_sub(header.time),
-        item::memcached_class(size),
-        header.vlen as usize,
-    );
-    watchers.log(WatchEvents::EVICTIONS, &body);
 }
