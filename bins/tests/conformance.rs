@@ -132,6 +132,41 @@ fn stats_fields_are_stock_memcached_s() {
     );
 }
 
+/// `stats conns` lists the listening socket, then the asking connection, with
+/// memcached's fields (descriptors differ; a closed connection may linger a moment
+/// in memcached's list, so this asks until it is gone). memkeepd listens on a socket
+/// per worker thread, so it runs with one here.
+#[test]
+fn stats_conns_fields_are_stock_memcached_s() {
+    let suffixes = |server: &Server| -> Vec<String> {
+        admin::stat_names(server, b"stats conns\r\n")
+            .into_iter()
+            .map(|name| {
+                name.split_once(':')
+                    .map_or(name.clone(), |(_, s)| s.to_owned())
+            })
+            .collect()
+    };
+    let want = [
+        "addr",
+        "state",
+        "secs_since_last_cmd",
+        "addr",
+        "listen_addr",
+        "state",
+        "secs_since_last_cmd",
+    ];
+    for server in [Server::memcached(&[]), Server::memkeepd(&["-t", "1"])] {
+        assert!(
+            support::wait_for(std::time::Duration::from_secs(5), || suffixes(&server)
+                == want),
+            "{}: {:?}",
+            server.name,
+            suffixes(&server)
+        );
+    }
+}
+
 #[test]
 fn memkeepd_never_reads_a_data_block_as_commands() {
     let server = Server::memkeepd(&[]);
