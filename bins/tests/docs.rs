@@ -1,7 +1,8 @@
 //! The documentation stays true to the repository: every relative link in README.md
 //! and docs/ leads to a file that exists (and to a heading of it, for `#anchor`
-//! links), and every metric family a running memkeepd (with replication) and
-//! memkeep-proxy (with a read-repair route) expose is listed in docs/metrics.md.
+//! links), every flag the servers' `--help` lists is in their reference page, and
+//! every metric family a running memkeepd (with replication) and memkeep-proxy (with
+//! a read-repair route) expose is listed in docs/metrics.md.
 
 mod admin;
 mod support;
@@ -174,4 +175,68 @@ fn every_metric_is_documented() {
         missing.is_empty(),
         "metrics missing from docs/metrics.md: {missing:?}"
     );
+}
+
+/// The flags an option line of clap's help names (`-p, --port <PORT>`: `-p`, `--port`).
+fn help_flags(help: &str) -> Vec<String> {
+    help.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .flat_map(|l| {
+            let names = l.split("  ").next().unwrap();
+            names
+                .split(", ")
+                .map(|n| n.split([' ', '.', '=']).next().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Whether `page` names `flag` in code: a backtick, the flag, then no more of a name.
+fn documents_flag(page: &str, flag: &str) -> bool {
+    page.match_indices(&format!("`{flag}")).any(|(at, m)| {
+        page[at + m.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_alphanumeric() && c != '-')
+    })
+}
+
+#[test]
+fn every_flag_is_in_its_reference_page() {
+    let docs = repo_root().join("docs");
+    let read = |name: &str| std::fs::read_to_string(docs.join(name)).unwrap();
+    let cases = [
+        (
+            env!("CARGO_BIN_EXE_memkeepd"),
+            vec!["--help"],
+            read("memkeepd.md"),
+        ),
+        (
+            env!("CARGO_BIN_EXE_memkeep-proxy"),
+            vec!["--help"],
+            read("nutcracker.md"),
+        ),
+        (
+            env!("CARGO_BIN_EXE_memkeep-proxy"),
+            vec!["-s", "h:1", "--help"],
+            read("proxy.md"),
+        ),
+    ];
+    let mut missing = Vec::new();
+    for (program, args, page) in &cases {
+        let out = Command::new(program).args(args).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        let flags = help_flags(&help);
+        assert!(
+            flags.len() > 10,
+            "{program} {args:?}: no flags read from\n{help}"
+        );
+        for flag in flags {
+            if !documents_flag(page, &flag) {
+                missing.push(format!("{program} {args:?}: {flag}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "flags missing from docs/: {missing:#?}");
 }
