@@ -16,16 +16,7 @@ pub const DEFAULT_PORT: u16 = 11211;
 /// Where memkeepd listens unless -l says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1";
 
-/// Which wire protocols a connection may speak (`-B`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Binding {
-    /// Text, meta and binary (`auto`).
-    Auto,
-    /// Text and meta only (`ascii`): other bytes are read as text.
-    Ascii,
-    /// Binary only (`binary`): a connection sending anything else is closed.
-    Binary,
-}
+pub use memkeep_protocol::Binding;
 
 /// A drop-in memcached server with replication.
 ///

@@ -93,12 +93,15 @@ impl Extended {
     pub fn parse(arguments: &[String]) -> Result<Extended, String> {
         let mut extended = Extended::default();
         for argument in arguments {
-            // getsubopt stops at the end of the text: a trailing comma ends the list,
-            // an empty option anywhere else is refused.
-            let options = argument.strip_suffix(',').unwrap_or(argument);
-            if options.is_empty() {
+            // getsubopt stops at the end of the text: a comma after an option ends
+            // the list, an empty option anywhere else is refused.
+            if argument.is_empty() {
                 continue;
             }
+            let options = match argument.strip_suffix(',') {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => argument,
+            };
             for option in options.split(',') {
                 extended.apply(option)?;
             }
@@ -429,6 +432,7 @@ mod tests {
         for (options, message) in [
             ("bogus=1", "Illegal suboption \"bogus=1\""),
             (",modern", "Illegal suboption \"\""),
+            (",", "Illegal suboption \"\""),
             ("hashpower", "Missing numeric argument for hashpower"),
             ("hashpower=11", "Initial hashtable multiplier of 11 is too low"),
             ("slab_automove=3", "slab_automove must be between 0 and 2"),

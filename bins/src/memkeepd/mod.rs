@@ -245,6 +245,7 @@ fn serve_all(
         idle_timeout: extended.idle_timeout,
         request_timeout: extended.request_timeout,
         auth: security.auth,
+        binding: args.binding(),
         ..ConnectionConfig::default()
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);

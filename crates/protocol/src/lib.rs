@@ -31,7 +31,7 @@ mod request;
 mod response;
 pub mod text;
 
-pub use codec::{decode_response, encode_request, encode_response, Decoder};
+pub use codec::{decode_response, encode_request, encode_response, Binding, Decoder};
 pub use error::{DecodeError, InvalidResponse, ProtocolError};
 pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;

@@ -14,7 +14,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
-use memkeep_protocol::{encode_response, Command, Decoder, Form, Limits, Request, Response};
+use memkeep_protocol::{
+    encode_response, Binding, Command, Decoder, Form, Limits, Request, Response,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tower::{Service, ServiceExt};
@@ -40,6 +42,8 @@ pub struct ConnectionConfig {
     pub max_write_buffer: usize,
     /// Require authentication (`-Y`, `-S`) before any request reaches the service.
     pub auth: Option<AuthConfig>,
+    /// The protocols clients may speak (`-B`).
+    pub binding: Binding,
 }
 
 impl Default for ConnectionConfig {
@@ -51,6 +55,7 @@ impl Default for ConnectionConfig {
             max_in_flight: 1024,
             max_write_buffer: 4 * 1024 * 1024,
             auth: None,
+            binding: Binding::Auto,
         }
     }
 }
@@ -71,7 +76,7 @@ pub async fn serve_connection<IO, S>(
     S: Service<Request, Response = Response, Error = BoxError>,
     S::Future: Unpin,
 {
-    let mut decoder = Decoder::new(config.limits);
+    let mut decoder = Decoder::new(config.limits).with_binding(config.binding);
     let mut gate = Gate::new(config.auth.as_ref(), &stats);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
