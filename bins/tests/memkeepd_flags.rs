@@ -284,3 +284,93 @@ fn dash_x_with_a_port_is_still_the_replication_port() {
     let (got, _) = read_until(&mut c, Duration::from_secs(5), |g| g.ends_with(b"END\r\n"));
     assert_eq!(got, b"END\r\n");
 }
+
+/// Runs `openssl` in `dir`.
+fn openssl(dir: &Scratch, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// Copies a PEM file under another label.
+fn relabel(dir: &Scratch, from: &str, to: &str, label: (&str, &str)) {
+    let text = std::fs::read_to_string(dir.0.join(from)).unwrap();
+    let text = text
+        .replace(&format!("BEGIN {}", label.0), &format!("BEGIN {}", label.1))
+        .replace(&format!("END {}", label.0), &format!("END {}", label.1));
+    std::fs::write(dir.0.join(to), text).unwrap();
+}
+
+/// Whether a TLS handshake with the server on `port` completes, checked by
+/// `openssl s_client` against the self-signed certificate `cert`.
+fn handshake(port: u16, cert: &std::path::Path) -> bool {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-CAfile"])
+        .arg(cert)
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl");
+    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verify return code: 0 (ok)")
+}
+
+/// Keys as `openssl` writes them, including a PKCS#8 key under the "RSA PRIVATE KEY"
+/// or "EC PRIVATE KEY" label, which OpenSSL (and so memcached -Z) reads: memkeepd
+/// starts where memcached starts, and serves TLS with the key.
+#[test]
+fn openssl_keys_are_read_as_memcached_reads_them() {
+    let dir = Scratch::new("keys");
+    let cert = |key: &str, out: &str| {
+        openssl(
+            &dir,
+            &[
+                "req", "-new", "-x509", "-key", key, "-subj", "/CN=127.0.0.1", "-addext",
+                "subjectAltName=IP:127.0.0.1", "-days", "1", "-out", out,
+            ],
+        )
+    };
+    openssl(&dir, &["genpkey", "-algorithm", "RSA", "-out", "rsa8.pem"]);
+    openssl(&dir, &["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"]);
+    cert("rsa8.pem", "rsa.crt");
+    relabel(&dir, "rsa8.pem", "rsa8_as_rsa.pem", ("PRIVATE KEY", "RSA PRIVATE KEY"));
+    relabel(&dir, "rsa1.pem", "rsa1_as_p8.pem", ("RSA PRIVATE KEY", "PRIVATE KEY"));
+    openssl(
+        &dir,
+        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec8.pem"],
+    );
+    openssl(&dir, &["ec", "-in", "ec8.pem", "-out", "ec1.pem"]);
+    cert("ec8.pem", "ec.crt");
+    relabel(&dir, "ec8.pem", "ec8_as_ec.pem", ("PRIVATE KEY", "EC PRIVATE KEY"));
+    // (certificate, key, whether OpenSSL reads it)
+    for (crt, key, readable) in [
+        ("rsa.crt", "rsa8.pem", true),
+        ("rsa.crt", "rsa1.pem", true),
+        ("rsa.crt", "rsa8_as_rsa.pem", true),
+        ("rsa.crt", "rsa1_as_p8.pem", false),
+        ("ec.crt", "ec8.pem", true),
+        ("ec.crt", "ec1.pem", true),
+        ("ec.crt", "ec8_as_ec.pem", true),
+    ] {
+        let flags = [
+            "-Z".to_owned(),
+            "-o".to_owned(),
+            format!(
+                "ssl_chain_cert={},ssl_key={}",
+                dir.0.join(crt).display(),
+                dir.0.join(key).display()
+            ),
+        ];
+        assert_eq!(starts("memcached", &flags).is_ok(), readable, "memcached {key}");
+        let ours = starts(memkeepd(), &flags);
+        assert_eq!(ours.is_ok(), readable, "memkeepd {key}: {ours:?}");
+        if readable {
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let server = Server::memkeepd(&flags);
+            assert!(handshake(server.port, &dir.0.join(crt)), "TLS with {key}");
+        } else {
+            assert!(ours.unwrap_err().contains(key), "the error names the key file");
+        }
+    }
+}
