@@ -12,6 +12,9 @@ use clap::Parser;
 #[command(
     name = "memkeep-proxy",
     version,
+    // As twemproxy's getopt: the last of a repeated flag wins, so extra flags from a
+    // unit's environment file override the unit's own.
+    args_override_self = true,
     after_help = concat!(
         "magent's flags are taken too: `memkeep-proxy -p PORT -l ADDR -s HOST:PORT [-s ...] ",
         "-b HOST:PORT [-b ...]`, picked when there is no -c/--config and -b is given or a ",
