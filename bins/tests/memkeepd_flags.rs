@@ -25,7 +25,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let path = std::env::temp_dir().join(format!("memkeepd-flags-{}-{tag}", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("memkeepd-flags-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).unwrap();
         std::fs::write(path.join("auth"), "user:secret\n").unwrap();
@@ -141,9 +142,15 @@ fn the_documented_differences_are_what_they_say() {
 #[test]
 fn usage_errors_exit_64_with_memcacheds_words() {
     for (args, words) in [
-        (&["-I", "256m"][..], "Cannot set item size limit higher than 1/2 of memory max."),
+        (
+            &["-I", "256m"][..],
+            "Cannot set item size limit higher than 1/2 of memory max.",
+        ),
         (&["-B", "foo"], "Invalid value for binding protocol: foo"),
-        (&["-o", "hashpower=11"], "Initial hashtable multiplier of 11 is too low"),
+        (
+            &["-o", "hashpower=11"],
+            "Initial hashtable multiplier of 11 is too low",
+        ),
         (&["-o", "bogus"], "Illegal suboption \"bogus\""),
         (&["--no-such-flag"], "--no-such-flag"),
     ] {
@@ -174,8 +181,28 @@ fn settings(server: &Server) -> Vec<(String, String)> {
 #[test]
 fn settings_show_the_flags_as_memcached_shows_them() {
     let flags = [
-        "-m", "64", "-m", "128", "-I", "2m", "-C", "-F", "-X", "-B", "ascii", "-a", "18", "-b",
-        "abc", "-t", "2", "-c", "500", "-l", "127.0.0.2", "-M",
+        "-m",
+        "64",
+        "-m",
+        "128",
+        "-I",
+        "2m",
+        "-C",
+        "-F",
+        "-X",
+        "-B",
+        "ascii",
+        "-a",
+        "18",
+        "-b",
+        "abc",
+        "-t",
+        "2",
+        "-c",
+        "500",
+        "-l",
+        "127.0.0.2",
+        "-M",
     ];
     let names = [
         "maxbytes",
@@ -269,7 +296,12 @@ fn binary_binding_closes_a_text_connection_without_a_word() {
         let mut c = server.connect();
         c.write_all(b"get some_key_to_fill\r\nmn\r\n").unwrap();
         let (got, closed) = read_until(&mut c, Duration::from_secs(5), |_| false);
-        assert_eq!((got.as_slice(), closed), (&b""[..], true), "{}", server.name);
+        assert_eq!(
+            (got.as_slice(), closed),
+            (&b""[..], true),
+            "{}",
+            server.name
+        );
     }
 }
 
@@ -308,12 +340,18 @@ fn relabel(dir: &Scratch, from: &str, to: &str, label: (&str, &str)) {
 /// `openssl s_client` against the self-signed certificate `cert`.
 fn handshake(port: u16, cert: &std::path::Path) -> bool {
     let out = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-CAfile"])
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-CAfile",
+        ])
         .arg(cert)
         .stdin(Stdio::null())
         .output()
         .expect("openssl");
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verify return code: 0 (ok)")
+    out.status.success()
+        && String::from_utf8_lossy(&out.stdout).contains("Verify return code: 0 (ok)")
 }
 
 /// Keys as `openssl` writes them, including a PKCS#8 key under the "RSA PRIVATE KEY"
@@ -326,23 +364,60 @@ fn openssl_keys_are_read_as_memcached_reads_them() {
         openssl(
             &dir,
             &[
-                "req", "-new", "-x509", "-key", key, "-subj", "/CN=127.0.0.1", "-addext",
-                "subjectAltName=IP:127.0.0.1", "-days", "1", "-out", out,
+                "req",
+                "-new",
+                "-x509",
+                "-key",
+                key,
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-days",
+                "1",
+                "-out",
+                out,
             ],
         )
     };
     openssl(&dir, &["genpkey", "-algorithm", "RSA", "-out", "rsa8.pem"]);
-    openssl(&dir, &["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"]);
-    cert("rsa8.pem", "rsa.crt");
-    relabel(&dir, "rsa8.pem", "rsa8_as_rsa.pem", ("PRIVATE KEY", "RSA PRIVATE KEY"));
-    relabel(&dir, "rsa1.pem", "rsa1_as_p8.pem", ("RSA PRIVATE KEY", "PRIVATE KEY"));
     openssl(
         &dir,
-        &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "ec8.pem"],
+        &["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"],
+    );
+    cert("rsa8.pem", "rsa.crt");
+    relabel(
+        &dir,
+        "rsa8.pem",
+        "rsa8_as_rsa.pem",
+        ("PRIVATE KEY", "RSA PRIVATE KEY"),
+    );
+    relabel(
+        &dir,
+        "rsa1.pem",
+        "rsa1_as_p8.pem",
+        ("RSA PRIVATE KEY", "PRIVATE KEY"),
+    );
+    openssl(
+        &dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec8.pem",
+        ],
     );
     openssl(&dir, &["ec", "-in", "ec8.pem", "-out", "ec1.pem"]);
     cert("ec8.pem", "ec.crt");
-    relabel(&dir, "ec8.pem", "ec8_as_ec.pem", ("PRIVATE KEY", "EC PRIVATE KEY"));
+    relabel(
+        &dir,
+        "ec8.pem",
+        "ec8_as_ec.pem",
+        ("PRIVATE KEY", "EC PRIVATE KEY"),
+    );
     // (certificate, key, whether OpenSSL reads it)
     for (crt, key, readable) in [
         ("rsa.crt", "rsa8.pem", true),
@@ -362,7 +437,11 @@ fn openssl_keys_are_read_as_memcached_reads_them() {
                 dir.0.join(key).display()
             ),
         ];
-        assert_eq!(starts("memcached", &flags).is_ok(), readable, "memcached {key}");
+        assert_eq!(
+            starts("memcached", &flags).is_ok(),
+            readable,
+            "memcached {key}"
+        );
         let ours = starts(memkeepd(), &flags);
         assert_eq!(ours.is_ok(), readable, "memkeepd {key}: {ours:?}");
         if readable {
@@ -370,7 +449,10 @@ fn openssl_keys_are_read_as_memcached_reads_them() {
             let server = Server::memkeepd(&flags);
             assert!(handshake(server.port, &dir.0.join(crt)), "TLS with {key}");
         } else {
-            assert!(ours.unwrap_err().contains(key), "the error names the key file");
+            assert!(
+                ours.unwrap_err().contains(key),
+                "the error names the key file"
+            );
         }
     }
 }

@@ -232,7 +232,10 @@ fn magent_mode_listens_on_loopback_unless_told() {
 /// the error says so and how to write magent's.
 #[test]
 fn bare_numbers_are_read_as_twemproxy_flags_and_the_error_says_so() {
-    let out = proxy().args(["-p", "11311", "-s", "11211"]).output().unwrap();
+    let out = proxy()
+        .args(["-p", "11311", "-s", "11211"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
     for words in [
@@ -267,7 +270,10 @@ fn test_conf_reads_the_files_the_start_reads() {
     let listener = format!("[[listeners]]\nlisten = \"127.0.0.1:{port}\"\npool = \"alpha\"\n");
     let cases = [
         (
-            format!("{pools}{listener}[listeners.tls]\ncert = \"{}\"\n", missing("no.crt")),
+            format!(
+                "{pools}{listener}[listeners.tls]\ncert = \"{}\"\n",
+                missing("no.crt")
+            ),
             missing("no.crt"),
         ),
         (
@@ -283,7 +289,10 @@ fn test_conf_reads_the_files_the_start_reads() {
             missing("no.users"),
         ),
         (
-            format!("{pools}[pools.alpha.tls]\nca = \"{}\"\n{listener}", missing("no-ca.crt")),
+            format!(
+                "{pools}[pools.alpha.tls]\nca = \"{}\"\n{listener}",
+                missing("no-ca.crt")
+            ),
             missing("no-ca.crt"),
         ),
     ];

@@ -105,11 +105,7 @@ fn bad_security_flags_are_refused_with_a_message() {
             "Invalid ssl_min_version",
         ),
         (
-            [
-                tls_flags(&dir),
-                vec!["-o".into(), "ssl_keyformat=2".into()],
-            ]
-            .concat(),
+            [tls_flags(&dir), vec!["-o".into(), "ssl_keyformat=2".into()]].concat(),
             "PEM",
         ),
         (

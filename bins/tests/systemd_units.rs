@@ -44,7 +44,10 @@ fn command_line(unit: &str, key: &str, var: &str, env: &str) -> Vec<String> {
 /// The `MEMKEEPD_OPTS` example the README gives.
 fn readme_opts() -> String {
     let readme = read("README.md");
-    let at = readme.find("MEMKEEPD_OPTS=\"").expect("the README shows MEMKEEPD_OPTS") + 15;
+    let at = readme
+        .find("MEMKEEPD_OPTS=\"")
+        .expect("the README shows MEMKEEPD_OPTS")
+        + 15;
     readme[at..].split('"').next().unwrap().to_owned()
 }
 
@@ -78,7 +81,10 @@ fn units_point_at_no_invented_address() {
         let text = read(name);
         assert!(!text.contains("example.invalid"), "{name}");
         for line in text.lines().filter(|l| l.starts_with("Documentation=")) {
-            assert!(!line.contains("://"), "{name}: {line} is not a published page");
+            assert!(
+                !line.contains("://"),
+                "{name}: {line} is not a published page"
+            );
         }
     }
 }

@@ -129,7 +129,9 @@ impl Extended {
             "hashpower" => {
                 let power = atoi_int(needs("Missing numeric argument for hashpower")?);
                 if power < 12 {
-                    return Err(format!("Initial hashtable multiplier of {power} is too low"));
+                    return Err(format!(
+                        "Initial hashtable multiplier of {power} is too low"
+                    ));
                 }
                 if power > 32 {
                     return Err(format!(
@@ -264,9 +266,11 @@ impl Extended {
                 let mut parts = path.split(':');
                 let file = parts.next().unwrap_or_default();
                 if file.is_empty() || parts.next().is_none_or(str::is_empty) {
-                    return Err("must supply size to ext_path, ie: ext_path=/f/e:64m (M|G|T|P \
+                    return Err(
+                        "must supply size to ext_path, ie: ext_path=/f/e:64m (M|G|T|P \
                                 supported)\nfailed to parse ext_path argument"
-                        .into());
+                            .into(),
+                    );
                 }
                 if let Some(bucket) = parts.next().filter(|b| *b != "default") {
                     return Err(format!(
@@ -434,14 +438,20 @@ mod tests {
             (",modern", "Illegal suboption \"\""),
             (",", "Illegal suboption \"\""),
             ("hashpower", "Missing numeric argument for hashpower"),
-            ("hashpower=11", "Initial hashtable multiplier of 11 is too low"),
+            (
+                "hashpower=11",
+                "Initial hashtable multiplier of 11 is too low",
+            ),
             ("slab_automove=3", "slab_automove must be between 0 and 2"),
             ("tail_repair_time=5", "Cannot set tail_repair_time"),
             ("hash_algorithm=md5", "Unknown hash_algorithm option"),
             ("hot_lru_pct=80", "hot_lru_pct must be > 1 and < 80"),
             ("lru_crawler_tocrawl=x", "takes a numeric 32bit value"),
             ("ext_path=/tmp/x", "must supply size to ext_path"),
-            ("ext_wbuf_size=x", "could not parse argument to ext_wbuf_size"),
+            (
+                "ext_wbuf_size=x",
+                "could not parse argument to ext_wbuf_size",
+            ),
             ("slab_chunk_max=0", "greater than 0"),
         ] {
             let error = parse(options).unwrap_err();

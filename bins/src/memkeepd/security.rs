@@ -53,7 +53,9 @@ impl SslOptions {
                     0 => ClientCerts::None,
                     1 => ClientCerts::Optional,
                     2 | 3 => ClientCerts::Required,
-                    _ => return Err("Invalid ssl_verify_mode. Use help to see valid options.".into()),
+                    _ => {
+                        return Err("Invalid ssl_verify_mode. Use help to see valid options.".into())
+                    }
                 }
             }
             "ssl_min_version" => match number(value()?)? {
@@ -63,7 +65,8 @@ impl SslOptions {
                 0 | 1 => {
                     self.min_version = MinVersion::Tls12;
                     return Ok(Some(
-                        "ssl_min_version: TLS 1.0 and 1.1 are not offered; 1.2 is the oldest".into(),
+                        "ssl_min_version: TLS 1.0 and 1.1 are not offered; 1.2 is the oldest"
+                            .into(),
                     ));
                 }
                 _ => return Err("Invalid ssl_min_version. Use help to see valid options.".into()),

@@ -92,7 +92,7 @@ impl Decoder {
                         noreply: true,
                     }),
                     close: true,
-                })
+                });
             }
             (Binding::Auto | Binding::Ascii, _) => {}
         }
