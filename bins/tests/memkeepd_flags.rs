@@ -456,3 +456,22 @@ fn openssl_keys_are_read_as_memcached_reads_them() {
         }
     }
 }
+
+/// SIGUSR1 is memcached's graceful stop (the one that saves `-e`'s memory file):
+/// memkeepd drains and exits 0 on it too, rather than dying of the signal.
+#[test]
+fn sigusr1_stops_gracefully_as_in_memcached() {
+    for mut server in [Server::memcached(&[]), Server::memkeepd(&[])] {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.pid() as i32),
+            nix::sys::signal::SIGUSR1,
+        )
+        .unwrap();
+        let status = server.wait_exit(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{}: {status:?}",
+            server.name
+        );
+    }
+}
