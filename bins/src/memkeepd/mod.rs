@@ -270,7 +270,6 @@ fn serve_all(
             shutdown,
             idle_timeout: extended.idle_timeout.is_some(),
             prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
-            ..CacheConfig::default()
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
