@@ -76,6 +76,9 @@ pub(super) enum Opened {
 pub(super) async fn open(addr: &str, security: Option<&BackendSecurity>) -> io::Result<Opened> {
     let tcp = TcpStream::connect(addr).await?;
     let _ = tcp.set_nodelay(true);
+    // A server that vanished without a FIN (power loss, a dropped route) is found
+    // out on an idle connection too (twemproxy's `tcpkeepalive`).
+    let _ = socket2::SockRef::from(&tcp).set_keepalive(true);
     let Some(security) = security else {
         return Ok(Opened::Plain(tcp));
     };
