@@ -338,10 +338,8 @@ impl Draft {
         if let Some(server) = self.servers.iter().find(|s| s.unix) {
             return unix(&format!("server {}", server.name));
         }
-        let mut pool = NutcrackerPool::new(
-            listen,
-            self.servers.into_iter().map(|s| s.entry).collect(),
-        );
+        let mut pool =
+            NutcrackerPool::new(listen, self.servers.into_iter().map(|s| s.entry).collect());
         let mut words = self.words;
         if let Some(hash) = words.remove("hash") {
             pool.hash = hash;
@@ -481,9 +479,11 @@ fn server(value: &str) -> Result<Server, String> {
         (addr, Some(port))
     };
     let weight = match atoi(weight) {
-        None => return Err(
-            "has an invalid weight in \"hostname:port:weight [name]\" format string".into(),
-        ),
+        None => {
+            return Err(
+                "has an invalid weight in \"hostname:port:weight [name]\" format string".into(),
+            )
+        }
         Some(0) => {
             return Err("has a zero weight in \"hostname:port:weight [name]\" format string".into())
         }
@@ -491,9 +491,9 @@ fn server(value: &str) -> Result<Server, String> {
     };
     let number = match port {
         None => 0,
-        Some(port) => atoi(port).filter(|&p| valid_port(p)).ok_or(
-            "has an invalid port in \"hostname:port:weight [name]\" format string",
-        )?,
+        Some(port) => atoi(port)
+            .filter(|&p| valid_port(p))
+            .ok_or("has an invalid port in \"hostname:port:weight [name]\" format string")?,
     };
     // Unnamed servers are known by their address, without the port when it is
     // 11211 (libmemcached's convention, which twemproxy keeps).
@@ -535,7 +535,10 @@ mod tests {
         assert_eq!(p, NutcrackerPool::new("127.0.0.1:22121", p.servers.clone()));
         assert_eq!(p.servers, ["127.0.0.1:11211:1"]);
         assert_eq!((p.backlog, p.server_connections), (512, 1));
-        assert_eq!((p.server_retry_timeout, p.server_failure_limit), (30_000, 2));
+        assert_eq!(
+            (p.server_retry_timeout, p.server_failure_limit),
+            (30_000, 2)
+        );
     }
 
     #[test]
@@ -548,7 +551,12 @@ mod tests {
         for refused in ["", "-1", "+5", "0x10", "1.5", "~", "5 "] {
             assert_eq!(atoi(refused), None, "{refused:?}");
         }
-        assert_eq!(pool(&with("  client_connections: '5'")).unwrap().client_connections, Some(5));
+        assert_eq!(
+            pool(&with("  client_connections: '5'"))
+                .unwrap()
+                .client_connections,
+            Some(5)
+        );
         assert!(pool(&with("  client_connections:")).is_err());
         assert!(pool(&with("  timeout: ~")).is_err());
     }

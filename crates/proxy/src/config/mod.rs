@@ -275,6 +275,9 @@ mod tests {
         assert_eq!(ServerSpec::parse("h:1").unwrap().weight, 1);
         assert!(ServerSpec::parse("h").is_err());
         assert!(ServerSpec::parse("h:x:1").is_err());
-        assert_eq!(ServerSpec::parse("::1:11211:1").unwrap().addr(), "[::1]:11211");
+        assert_eq!(
+            ServerSpec::parse("::1:11211:1").unwrap().addr(),
+            "[::1]:11211"
+        );
     }
 }
