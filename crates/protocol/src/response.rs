@@ -38,6 +38,12 @@ pub enum Response {
     Stats(Vec<(String, String)>),
     /// The statistics were reset (`stats reset`).
     Reset,
+    /// A reply passed on as a server wrote it: whole lines, each with its CRLF, and
+    /// the `END` line when the reply has one. A proxy answers with it what it
+    /// forwards without reading (`stats cachedump`'s `ITEM` lines, `stats detail
+    /// dump`, `stats sizes_enable`'s single `STAT` line). Binary clients get its
+    /// `STAT` lines as stat packets.
+    Lines(Bytes),
     /// Answer to a no-op (mn, binary NOOP).
     Noop,
     /// The metadata line of an `me` request (`key=value` pairs after the key); `None`

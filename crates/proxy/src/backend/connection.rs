@@ -103,6 +103,14 @@ pub(super) async fn run(
                 };
                 match ending {
                     Ending::Unused => return,
+                    // The server is up and answered: only this connection lost its
+                    // place among the replies. Connect again at once, so other
+                    // clients' requests queue for the new connection instead of
+                    // finding the server down.
+                    Ending::Failed(ErrorKind::Protocol) => {
+                        warn!(%addr, "backend connection reset after a reply it could not read");
+                        continue 'connect;
+                    }
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
                 }
             }
@@ -155,11 +163,19 @@ async fn drive(
         Ending::Unused => ErrorKind::Closed,
     };
     sent.close();
-    for lost in current
-        .into_iter()
-        .chain(std::iter::from_fn(|| sent.try_recv().ok()))
-    {
+    // Behind a reply that could not be read, the others are lost with the
+    // connection, through no fault of their own or of the server's.
+    let behind = match kind {
+        ErrorKind::Protocol => ErrorKind::Reset,
+        kind => kind,
+    };
+    if let Some(lost) = current {
         let _ = lost.reply.send(Err(BackendError::new(kind, addr.clone())));
+    }
+    while let Ok(lost) = sent.try_recv() {
+        let _ = lost
+            .reply
+            .send(Err(BackendError::new(behind, addr.clone())));
     }
     ending
 }

@@ -5,6 +5,7 @@
 use memkeep_protocol::{Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
 
 use super::translate::{Expect, Local};
+use crate::keyless::never_sent;
 
 /// Translates a client's request into what is sent to a text-only backend.
 pub(crate) fn to_text(request: Request) -> Local {
@@ -51,21 +52,19 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::FlushAll(_) => TextVerb::FlushAll,
         Command::Version => TextVerb::Version,
         Command::Verbosity(_) => TextVerb::Verbosity,
-        Command::Stats(group) => match group.as_deref() {
-            Some(b"reset") => return Local::Answer(Response::Reset),
-            Some(g) if g.starts_with(b"detail") => return Local::Answer(Response::Error),
-            _ => TextVerb::Stats,
-        },
+        Command::Stats(_) => TextVerb::Stats,
         Command::Noop => return Local::Answer(Response::Noop),
-        Command::Shutdown { .. } => {
-            return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-        }
-        Command::Debug(_)
+        // An old memcached has no `me`.
+        Command::Debug(_) => return unsupported(),
+        // Never sent to a server: see `keyless::never_sent`.
+        Command::Shutdown { .. }
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_)
-        | Command::Metadump(_) => return Local::Answer(Response::Error),
+        | Command::Metadump(_) => {
+            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
+        }
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),
@@ -85,6 +84,7 @@ pub(crate) fn to_text(request: Request) -> Local {
             form: form.clone(),
             keys: get.keys.clone(),
         },
+        Command::Stats(group) => Expect::stats(group.as_deref()),
         _ => Expect::One(form.clone()),
     };
     Local::Send(

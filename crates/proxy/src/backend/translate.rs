@@ -9,11 +9,21 @@ use memkeep_protocol::{
     Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
 };
 
+use super::stats_reply::StatsReply;
+use crate::keyless::never_sent;
+
 /// What the backend will send back for one request, in order.
 #[derive(Debug)]
 pub(crate) enum Expect {
     /// One reply, decoded with this form.
     One(Form),
+    /// The reply to `stats` of any group, read as lines (see [`StatsReply`]).
+    Stats {
+        /// The form the request is sent in.
+        form: Form,
+        /// The reader.
+        reply: StatsReply,
+    },
     /// One text retrieval reply: its items may only be for these keys, in order.
     Items {
         /// The form the reply is decoded with.
@@ -115,23 +125,16 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Version => text(TextVerb::Version),
         Command::Verbosity(_) => text(TextVerb::Verbosity),
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
-        Command::Stats(group) => match group.as_deref() {
-            // Replies other than STAT ... END: a proxy keeps no statistics of its
-            // backends to reset, and `stats detail` is per server.
-            Some(b"reset") => return Local::Answer(Response::Reset),
-            Some(g) if g.starts_with(b"detail") => return Local::Answer(Response::Error),
-            _ => text(TextVerb::Stats),
-        },
-        // Never forwarded: one client must not stop a shared backend.
-        Command::Shutdown { .. } => {
-            return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-        }
-        // A metadump's reply has no bound: dump each server directly instead.
-        Command::Quit
+        Command::Stats(group) => Expect::stats(group.as_deref()),
+        // Never sent to a server: see `keyless::never_sent`.
+        Command::Shutdown { .. }
+        | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_)
-        | Command::Metadump(_) => return Local::Answer(Response::Error),
+        | Command::Metadump(_) => {
+            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
+        }
     };
     // A multi-get's lines all share the first key's reply flags.
     let form = expect.next_form().clone();
@@ -179,10 +182,21 @@ fn needs_base64(key: &[u8]) -> bool {
 }
 
 impl Expect {
+    /// The reply to `stats GROUP`, sent in text.
+    pub(crate) fn stats(group: Option<&[u8]>) -> Self {
+        Expect::Stats {
+            form: Form::Text(TextForm {
+                verb: TextVerb::Stats,
+                noreply: false,
+            }),
+            reply: StatsReply::new(group),
+        }
+    }
+
     /// The form of the next reply to decode.
     pub(crate) fn next_form(&self) -> &Form {
         match self {
-            Expect::One(form) | Expect::Items { form, .. } => form,
+            Expect::One(form) | Expect::Items { form, .. } | Expect::Stats { form, .. } => form,
             Expect::Many { forms, .. } => forms.last().expect("parts remain"),
         }
     }
@@ -210,7 +224,7 @@ impl Expect {
     /// Takes one decoded reply; the whole response once the last part is in.
     pub(crate) fn accept(&mut self, response: Response) -> Option<Response> {
         match self {
-            Expect::One(_) | Expect::Items { .. } => Some(response),
+            Expect::One(_) | Expect::Items { .. } | Expect::Stats { .. } => Some(response),
             Expect::Many {
                 forms,
                 values,
