@@ -158,7 +158,13 @@ route = "main"
     )
     .unwrap()
     .is_some()));
-    assert_eq!(stat(&mut conn, "route_warm_fills").as_deref(), Some("1"));
+    // Counted when the proxy reads the cold pool's STORED, just after the copy shows.
+    assert!(wait_for(Duration::from_secs(5), || stat(
+        &mut conn,
+        "route_warm_fills"
+    )
+    .as_deref()
+        == Some("1")));
 
     // Shadow: the client is answered by east; west gets a copy.
     assert_eq!(set(&mut conn, "s:1", "sh"), "STORED\r\n");
