@@ -14,8 +14,9 @@
 //! - `shutdown` gets memcached's own answer when it was not started with `-A`
 //!   (`ERROR: shutdown not enabled`): one client must not stop every server behind
 //!   a shared proxy.
-//! - `lru_crawler metadump` gets `ERROR`: its reply grows with the cache, with no
-//!   bound a proxy could hold; dump each server directly.
+//! - `lru_crawler metadump` goes to every server too, the dumps joined under one
+//!   `END`; a dump longer than the proxy passes on ([`crate::backend::MAX_LISTING`])
+//!   is answered `SERVER_ERROR` (dump such a server directly).
 //! - SASL commands get `ERROR`: the proxy logs in to its servers itself.
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -38,9 +39,10 @@ pub enum Keyless {
 /// answers `version` with.
 pub fn route(command: &Command, version: &Bytes) -> Keyless {
     match command {
-        Command::FlushAll(_) | Command::Verbosity(_) | Command::Stats(Some(_)) => {
-            Keyless::EveryServer
-        }
+        Command::FlushAll(_)
+        | Command::Verbosity(_)
+        | Command::Stats(Some(_))
+        | Command::Metadump(_) => Keyless::EveryServer,
         Command::Stats(None) => Keyless::FirstServer,
         Command::Version => Keyless::Answer(Response::Version(version.clone())),
         Command::Noop => Keyless::Answer(Response::Noop),
@@ -54,11 +56,9 @@ pub fn route(command: &Command, version: &Bytes) -> Keyless {
 pub fn never_sent(command: &Command) -> Option<Response> {
     match command {
         Command::Shutdown { .. } => Some(Response::ErrorLine("ERROR: shutdown not enabled".into())),
-        Command::Quit
-        | Command::SaslListMechs
-        | Command::SaslAuth(_)
-        | Command::SaslStep(_)
-        | Command::Metadump(_) => Some(Response::Error),
+        Command::Quit | Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {
+            Some(Response::Error)
+        }
         _ => None,
     }
 }

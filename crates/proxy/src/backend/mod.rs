@@ -10,18 +10,18 @@
 mod budget;
 mod connection;
 mod detect;
+mod listing;
 mod replies;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod reply_check;
 mod secure;
-mod stats_reply;
 mod text_dialect;
 mod translate;
 
 pub use budget::QueueLimits;
+pub use listing::{LISTING_TOO_LONG, MAX_LISTING};
 pub use replies::{ReplyError, ReplyReader};
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
-pub use stats_reply::MAX_STATS_REPLY;
 
 use std::fmt;
 use std::future::Future;

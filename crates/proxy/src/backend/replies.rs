@@ -20,7 +20,7 @@ pub enum ReplyError {
     /// A well-formed reply of the wrong kind: `STORED` to a get, a value to a
     /// delete, two items to a single-key `mg`.
     Unexpected,
-    /// A `stats` reply with a line, or lines, longer than the proxy reads.
+    /// A line of a listing longer than the proxy reads.
     TooLong,
 }
 
@@ -29,7 +29,7 @@ impl std::fmt::Display for ReplyError {
         match self {
             ReplyError::Invalid(e) => write!(f, "{e}"),
             ReplyError::Unexpected => f.write_str("reply does not answer the request"),
-            ReplyError::TooLong => f.write_str("stats reply too long"),
+            ReplyError::TooLong => f.write_str("reply line too long"),
         }
     }
 }
@@ -44,7 +44,7 @@ pub(crate) fn read_reply(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Response>, ReplyError> {
-    if let Expect::Stats { reply, .. } = expect {
+    if let Expect::Lines { reply, .. } = expect {
         return reply.read(buf, limits);
     }
     loop {

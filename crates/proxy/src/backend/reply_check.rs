@@ -44,6 +44,7 @@ pub const REQUESTS: &[&[u8]] = &[
     b"stats cachedump 1 0\r\n",
     b"stats sizes_enable\r\n",
     b"stats reset\r\n",
+    b"lru_crawler metadump all\r\n",
     b"mn\r\n",
     b"me k0\r\n",
 ];
@@ -187,7 +188,7 @@ fn assert_answers(command: &Command, response: &Response, limits: &Limits) {
         // Any line-shaped reply passes through a `stats`, error lines included
         // (whichever error the decoder names them by).
         (
-            Command::Stats(_),
+            Command::Stats(_) | Command::Metadump(_),
             R::Stats(_)
             | R::Lines(_)
             | R::Reset

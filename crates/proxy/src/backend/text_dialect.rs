@@ -53,6 +53,7 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Version => TextVerb::Version,
         Command::Verbosity(_) => TextVerb::Verbosity,
         Command::Stats(_) => TextVerb::Stats,
+        Command::Metadump(_) => TextVerb::LruCrawler,
         Command::Noop => return Local::Answer(Response::Noop),
         // An old memcached has no `me`.
         Command::Debug(_) => return unsupported(),
@@ -61,8 +62,7 @@ pub(crate) fn to_text(request: Request) -> Local {
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
-        | Command::SaslStep(_)
-        | Command::Metadump(_) => {
+        | Command::SaslStep(_) => {
             return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
         }
     };
@@ -85,6 +85,7 @@ pub(crate) fn to_text(request: Request) -> Local {
             keys: get.keys.clone(),
         },
         Command::Stats(group) => Expect::stats(group.as_deref()),
+        Command::Metadump(_) => Expect::metadump(),
         _ => Expect::One(form.clone()),
     };
     Local::Send(

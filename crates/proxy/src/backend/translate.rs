@@ -9,7 +9,7 @@ use memkeep_protocol::{
     Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
 };
 
-use super::stats_reply::StatsReply;
+use super::listing::Listing;
 use crate::keyless::never_sent;
 
 /// What the backend will send back for one request, in order.
@@ -17,12 +17,12 @@ use crate::keyless::never_sent;
 pub(crate) enum Expect {
     /// One reply, decoded with this form.
     One(Form),
-    /// The reply to `stats` of any group, read as lines (see [`StatsReply`]).
-    Stats {
+    /// A reply of lines (`stats` of any group, a metadump): see [`Listing`].
+    Lines {
         /// The form the request is sent in.
         form: Form,
         /// The reader.
-        reply: StatsReply,
+        reply: Listing,
     },
     /// One text retrieval reply: its items may only be for these keys, in order.
     Items {
@@ -126,13 +126,13 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Verbosity(_) => text(TextVerb::Verbosity),
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
         Command::Stats(group) => Expect::stats(group.as_deref()),
+        Command::Metadump(_) => Expect::metadump(),
         // Never sent to a server: see `keyless::never_sent`.
         Command::Shutdown { .. }
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
-        | Command::SaslStep(_)
-        | Command::Metadump(_) => {
+        | Command::SaslStep(_) => {
             return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
         }
     };
@@ -184,19 +184,30 @@ fn needs_base64(key: &[u8]) -> bool {
 impl Expect {
     /// The reply to `stats GROUP`, sent in text.
     pub(crate) fn stats(group: Option<&[u8]>) -> Self {
-        Expect::Stats {
+        Expect::Lines {
             form: Form::Text(TextForm {
                 verb: TextVerb::Stats,
                 noreply: false,
             }),
-            reply: StatsReply::new(group),
+            reply: Listing::stats(group),
+        }
+    }
+
+    /// The reply to `lru_crawler metadump`, sent in text.
+    pub(crate) fn metadump() -> Self {
+        Expect::Lines {
+            form: Form::Text(TextForm {
+                verb: TextVerb::LruCrawler,
+                noreply: false,
+            }),
+            reply: Listing::dump(),
         }
     }
 
     /// The form of the next reply to decode.
     pub(crate) fn next_form(&self) -> &Form {
         match self {
-            Expect::One(form) | Expect::Items { form, .. } | Expect::Stats { form, .. } => form,
+            Expect::One(form) | Expect::Items { form, .. } | Expect::Lines { form, .. } => form,
             Expect::Many { forms, .. } => forms.last().expect("parts remain"),
         }
     }
@@ -224,7 +235,7 @@ impl Expect {
     /// Takes one decoded reply; the whole response once the last part is in.
     pub(crate) fn accept(&mut self, response: Response) -> Option<Response> {
         match self {
-            Expect::One(_) | Expect::Items { .. } | Expect::Stats { .. } => Some(response),
+            Expect::One(_) | Expect::Items { .. } | Expect::Lines { .. } => Some(response),
             Expect::Many {
                 forms,
                 values,
