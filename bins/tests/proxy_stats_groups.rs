@@ -147,10 +147,25 @@ fn listings_of_every_server_are_joined_and_nobody_loses_a_connection() {
     );
     let items = String::from_utf8(exchange(&mut conn, b"stats items\r\n", b"END\r\n")).unwrap();
     assert_eq!(items.matches("STAT items:1:number ").count(), 2, "{items}");
+    let stat = |conn: &mut std::net::TcpStream, name: &str| {
+        let stats = String::from_utf8(exchange(conn, b"stats\r\n", b"END\r\n")).unwrap();
+        let line = format!("STAT {name} ");
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&line).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {name} in {stats}"))
+    };
+    assert_ne!(stat(&mut conn, "get_hits"), "0");
+    // The proxy's counters and every server's start again.
     assert_eq!(
         exchange(&mut conn, b"stats reset\r\n", b"\r\n"),
         b"RESET\r\n"
     );
+    assert_eq!(stat(&mut conn, "get_hits"), "0");
+    assert_eq!(stat(&mut conn, "cmd_get"), "0");
+    for server in &servers {
+        assert_eq!(stat(&mut server.connect(), "get_hits"), "0");
+    }
     assert_eq!(
         exchange(&mut conn, b"stats detail on\r\n", b"\r\n"),
         b"OK\r\n"
