@@ -72,10 +72,13 @@ fn replies(mut conn: std::net::TcpStream) -> Vec<String> {
         .collect()
 }
 
+/// Starts a fresh server of one kind.
+type Start = fn() -> Server;
+
 #[test]
 fn every_stats_group_passes_through_as_the_server_answers_it() {
     // memcached dumps items with cachedump only without the segmented LRU.
-    let servers: [(&str, fn() -> Server); 2] = [
+    let servers: [(&str, Start); 2] = [
         ("memcached", || Server::memcached(&["-o", "no_modern"])),
         ("memkeepd", || Server::memkeepd(&[])),
     ];
