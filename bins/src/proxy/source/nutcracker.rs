@@ -10,7 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::ToSocketAddrs;
 
 use memkeep_proxy::config::{NutcrackerConfig, NutcrackerPool};
-use saphyr_parser::{Event, Parser, Span};
+use saphyr_parser::Event;
+
+mod yaml;
+
+use yaml::{check_document, check_structure, check_tokens, events, Spanned};
 
 /// Reads a `nutcracker.yml`'s text.
 pub fn parse(text: &str) -> Result<NutcrackerConfig, String> {
@@ -21,117 +25,6 @@ pub fn parse(text: &str) -> Result<NutcrackerConfig, String> {
     let drafts = read_pools(&events)?;
     check_pools(&drafts)?;
     drafts.into_iter().map(Draft::into_pool).collect()
-}
-
-type Spanned<'a> = (Event<'a>, Span);
-
-fn events(text: &str) -> Result<Vec<Spanned<'_>>, String> {
-    Parser::new_from_str(text)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("failed to get the next yaml document: {e}"))
-}
-
-/// Exactly one document (an empty file has none).
-fn check_document(events: &[Spanned<'_>]) -> Result<(), String> {
-    let documents = events
-        .iter()
-        .filter(|(e, _)| matches!(e, Event::DocumentStart(_)))
-        .count();
-    if documents != 1 {
-        return Err(format!(
-            "must contain only 1 document; found {documents} documents"
-        ));
-    }
-    Ok(())
-}
-
-/// The YAML twemproxy's token check turns away.
-fn check_tokens(events: &[Spanned<'_>]) -> Result<(), String> {
-    let refuse = |what: &str| Err(format!("{what} token is disallowed"));
-    for (event, span) in events {
-        // Block collections and implicit document ends take no room in the text;
-        // flow collections and `...` do.
-        let written = span.end.index() > span.start.index();
-        let (anchor, tag) = match event {
-            Event::DocumentStart(true) => return refuse("document start"),
-            Event::DocumentEnd if written => return refuse("document end"),
-            Event::Alias(_) => return refuse("alias"),
-            Event::SequenceStart(..) if written => return refuse("flow sequence start"),
-            Event::MappingStart(..) if written => return refuse("flow mapping start"),
-            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
-                (*anchor, tag.is_some())
-            }
-            Event::Scalar(_, _, anchor, tag) => (*anchor, tag.is_some()),
-            _ => continue,
-        };
-        if anchor != 0 {
-            return refuse("anchor");
-        }
-        if tag {
-            return refuse("tag");
-        }
-    }
-    Ok(())
-}
-
-/// Pool name -> mapping of `key: value` and exactly one sequence (twemproxy's
-/// `conf_validate_structure`, step for step).
-fn check_structure(events: &[Spanned<'_>]) -> Result<(), String> {
-    const ROOT: usize = 1;
-    const MAX: usize = 2;
-    let mut depth = 0;
-    let mut count = [0usize; MAX + 1];
-    let mut seq = false;
-    for (event, _) in events {
-        match event {
-            Event::MappingStart(..) => {
-                if depth == ROOT && count[depth] != 1 {
-                    return Err(format!("has more than one \"key:value\" at depth {depth}"));
-                }
-                if depth >= MAX {
-                    return Err(format!("has a depth greater than {MAX}"));
-                }
-                depth += 1;
-            }
-            Event::MappingEnd => {
-                if depth == MAX {
-                    if !seq {
-                        return Err(format!("missing sequence directive at depth {depth}"));
-                    }
-                    seq = false;
-                }
-                depth -= 1;
-                count[depth] = 0;
-            }
-            Event::SequenceStart(..) => {
-                if seq {
-                    return Err("has more than one sequence directive".into());
-                }
-                if depth != MAX {
-                    return Err(format!("has sequence at depth {depth} instead of {MAX}"));
-                }
-                if count[depth] != 1 {
-                    return Err(format!("has invalid \"key:value\" at depth {depth}"));
-                }
-                seq = true;
-            }
-            Event::SequenceEnd => count[depth] = 0,
-            Event::Scalar(..) => {
-                if depth == 0 {
-                    return Err(format!("has invalid empty \"key:\" at depth {depth}"));
-                }
-                if depth == ROOT && count[depth] != 0 {
-                    return Err(format!("has invalid mapping \"key:\" at depth {depth}"));
-                }
-                if depth == MAX && count[depth] == 2 {
-                    count[depth] = 0;
-                }
-                count[depth] += 1;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// What a directive's value is.
@@ -515,85 +408,4 @@ fn server(value: &str) -> Result<Server, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pool(text: &str) -> Result<NutcrackerPool, String> {
-        parse(text).map(|config| config.into_values().next().expect("one pool"))
-    }
-
-    const BASE: &str = "p:\n  listen: 127.0.0.1:22121\n";
-    const SERVERS: &str = "  servers:\n    - 127.0.0.1:11211:1\n";
-
-    fn with(line: &str) -> String {
-        format!("{BASE}{line}\n{SERVERS}")
-    }
-
-    #[test]
-    fn defaults_are_twemproxys() {
-        let p = pool(&format!("{BASE}{SERVERS}")).unwrap();
-        assert_eq!(p, NutcrackerPool::new("127.0.0.1:22121", p.servers.clone()));
-        assert_eq!(p.servers, ["127.0.0.1:11211:1"]);
-        assert_eq!((p.backlog, p.server_connections), (512, 1));
-        assert_eq!(
-            (p.server_retry_timeout, p.server_failure_limit),
-            (30_000, 2)
-        );
-    }
-
-    #[test]
-    fn numbers_read_as_nc_atoi_reads_them() {
-        assert_eq!(atoi("0"), Some(0));
-        assert_eq!(atoi("007"), Some(7));
-        assert_eq!(atoi("2147483647"), Some(i32::MAX as u32));
-        assert_eq!(atoi("2147483648"), None);
-        assert_eq!(atoi("4294967296"), Some(0));
-        for refused in ["", "-1", "+5", "0x10", "1.5", "~", "5 "] {
-            assert_eq!(atoi(refused), None, "{refused:?}");
-        }
-        assert_eq!(
-            pool(&with("  client_connections: '5'"))
-                .unwrap()
-                .client_connections,
-            Some(5)
-        );
-        assert!(pool(&with("  client_connections:")).is_err());
-        assert!(pool(&with("  timeout: ~")).is_err());
-    }
-
-    #[test]
-    fn yaml_twemproxy_refuses() {
-        for text in [
-            format!("---\n{BASE}{SERVERS}"),
-            format!("{BASE}{SERVERS}...\n"),
-            format!("{BASE}  servers: [127.0.0.1:11211:1]\n"),
-            "p: {listen: 127.0.0.1:22121}\n".to_owned(),
-            format!("{BASE}  timeout: &a 5\n  backlog: *a\n{SERVERS}"),
-            format!("{BASE}  timeout: !!int 5\n{SERVERS}"),
-            format!("{BASE}  x:\n    y: 1\n{SERVERS}"),
-            format!("{BASE}  preconnect: True\n{SERVERS}"),
-            String::new(),
-        ] {
-            assert!(parse(&text).is_err(), "accepted {text:?}");
-        }
-    }
-
-    #[test]
-    fn server_entries_read_from_the_end() {
-        let entry = |s: &str| server(s).map(|s| (s.name, s.entry));
-        assert_eq!(
-            entry("127.0.0.1:11211:1").unwrap(),
-            ("127.0.0.1".into(), "127.0.0.1:11211:1".into())
-        );
-        assert_eq!(
-            entry("::1:11212:4294967297 b").unwrap(),
-            ("b".into(), "::1:11212:1 b".into())
-        );
-        assert_eq!(entry("h:11212:1").unwrap().0, "h:11212");
-        assert!(entry("h:11211").is_err());
-        assert!(entry("h:11211:0").is_err());
-        assert!(entry("h:0:1").is_err());
-        assert!(entry("h:11211:1 a b").is_err());
-        assert!(server("/tmp/s:1 a").unwrap().unix);
-    }
-}
+mod tests;
