@@ -279,15 +279,34 @@ fn twemproxy_test_pool(port: u16, servers: &[Server]) -> String {
     yml
 }
 
+/// Every number that may be 0 at 0 (`timeout: 0` waits forever in twemproxy), but
+/// `backlog` (0 is passed to `listen(2)` by both, and 20 clients connecting at once
+/// would wait on SYN retries).
+fn zeros_pool(port: u16, servers: &[Server]) -> String {
+    let mut yml = format!(
+        "zeros:\n  listen: 127.0.0.1:{port}\n  timeout: 0\n  \
+         client_connections: 0\n  redis_db: 0\n  tcpkeepalive: true\n  \
+         auto_eject_hosts: true\n  server_retry_timeout: 0\n  server_failure_limit: 0\n  \
+         servers:\n"
+    );
+    for server in servers {
+        yml.push_str(&format!("    - {}:1\n", server.addr()));
+    }
+    yml
+}
+
 #[test]
 fn client_connections_zero_serves_every_client_as_nutcracker_does() {
     let servers = [Server::memcached(&[]), Server::memcached(&[])];
-    for proxy in [
-        Proxy::nutcracker(|port| twemproxy_test_pool(port, &servers)),
-        Proxy::memkeep("-c", "nutcracker.yml", |port| {
-            twemproxy_test_pool(port, &servers)
-        }),
-    ] {
+    let pools: [fn(u16, &[Server]) -> String; 2] = [twemproxy_test_pool, zeros_pool];
+    let proxies = pools.into_iter().flat_map(|pool| {
+        let servers = &servers;
+        [
+            Proxy::nutcracker(move |port| pool(port, servers)),
+            Proxy::memkeep("-c", "nutcracker.yml", move |port| pool(port, servers)),
+        ]
+    });
+    for proxy in proxies {
         // Many clients at once, each with its own keys.
         let mut clients: Vec<_> = (0..20).map(|_| proxy.connect()).collect();
         for (i, conn) in clients.iter_mut().enumerate() {
