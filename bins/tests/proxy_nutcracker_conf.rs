@@ -1,14 +1,15 @@
 //! memkeep-proxy reads `nutcracker.yml` as twemproxy does: a table of files run
-//! through both `nutcracker -t` and `memkeep-proxy -t` (they must agree, but for the
-//! few things twemproxy serves and memkeep-proxy cannot: redis pools and Unix
-//! sockets), and twemproxy's own test configuration, `client_connections: 0`
-//! included, serving clients through both proxies.
+//! through both `nutcracker -t` and `memkeep-proxy -t` (they must agree, but for
+//! redis pools, which memkeep-proxy cannot serve), twemproxy's own test
+//! configuration, `client_connections: 0` included, and a pool listening on a Unix
+//! socket over servers on Unix sockets, serving clients through both proxies.
 
 #[path = "proxy/harness.rs"]
 mod harness;
 mod support;
 
 use std::io::Write;
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 
 use harness::{exchange, Proxy, TempDir};
@@ -214,15 +215,9 @@ fn table() -> Vec<(&'static str, String)> {
 }
 
 /// What twemproxy accepts and memkeep-proxy refuses on purpose, and the word that
-/// says why.
-fn memkeep_cannot(label: &str, yml: &str) -> Option<&'static str> {
-    if label.starts_with("redis ") && yml.contains("redis: true") {
-        return Some("redis");
-    }
-    let unix = yml
-        .lines()
-        .any(|l| l.trim_start().starts_with("listen: /") || l.trim_start().starts_with("- /"));
-    unix.then_some("Unix socket")
+/// says why: only redis pools.
+fn memkeep_cannot(yml: &str) -> Option<&'static str> {
+    yml.contains("redis: true").then_some("redis")
 }
 
 #[test]
@@ -231,16 +226,37 @@ fn test_conf_accepts_and_refuses_what_nutcracker_does() {
     let mut table = table();
     // Served by twemproxy, refused by memkeep-proxy with a reason.
     table.push(("redis true", with("redis: true")));
-    table.push((
-        "listen unix",
-        format!("p:\n  listen: {}/sock 0666\n{SERVERS}", dir.0.display()),
-    ));
-    table.push(("server unix", servers(&["/tmp/memcached.sock:1 a"])));
+    let sock = dir.0.join("sock");
+    let sock = sock.display();
+    for (label, mode) in [
+        ("listen unix", ""),
+        ("listen unix mode", " 0666"),
+        ("listen unix mode 0", " 0"),
+        ("listen unix mode not octal", " 999"),
+        ("listen unix mode and more", " 0755x"),
+        ("listen unix mode too big", " 1777"),
+        ("listen unix mode negative", " -1"),
+    ] {
+        table.push((label, format!("p:\n  listen: {sock}{mode}\n{SERVERS}")));
+    }
+    for (label, entries) in [
+        ("server unix", &["/tmp/memcached.sock:1"][..]),
+        ("server unix named", &["/tmp/memcached.sock:1 a"]),
+        ("server unix with a port", &["/tmp/memcached.sock:11211:1"]),
+        ("server unix weight 0", &["/tmp/memcached.sock:0"]),
+        ("servers unix twice", &["/tmp/a.sock:1", "/tmp/a.sock:2"]),
+        (
+            "servers unix and tcp",
+            &["/tmp/a.sock:1", "127.0.0.1:11211:1"],
+        ),
+    ] {
+        table.push((label, servers(entries)));
+    }
     let mut disagreements = Vec::new();
     for (label, yml) in &table {
         let (twemproxy, _) = test_conf("nutcracker", &dir, "nutcracker", yml);
         let (ours, said) = test_conf(env!("CARGO_BIN_EXE_memkeep-proxy"), &dir, "ours", yml);
-        match memkeep_cannot(label, yml) {
+        match memkeep_cannot(yml) {
             Some(reason) => {
                 assert!(twemproxy, "{label}: nutcracker refuses it");
                 assert!(!ours && said.contains(reason), "{label}: {said}");
@@ -322,5 +338,134 @@ fn client_connections_zero_serves_every_client_as_nutcracker_does() {
                 format!("VALUE k{i} 0 2\r\nv{}\r\nEND\r\n", i % 10)
             );
         }
+    }
+}
+
+/// A process serving on a Unix socket, killed on drop.
+struct OnSocket(std::process::Child);
+
+impl OnSocket {
+    /// Starts `program args` and waits until `path` accepts connections.
+    fn start(program: &str, args: &[&str], path: &std::path::Path) -> OnSocket {
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        let started = OnSocket(child);
+        assert!(
+            support::wait_for(std::time::Duration::from_secs(10), || {
+                UnixStream::connect(path).is_ok()
+            }),
+            "{program} does not accept on {}",
+            path.display()
+        );
+        started
+    }
+}
+
+impl Drop for OnSocket {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `request` on a Unix socket connection, read until the reply ends with `end`.
+fn ask(conn: &mut UnixStream, request: &[u8], end: &[u8]) -> String {
+    use std::io::Read;
+    conn.write_all(request).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(end) {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn a_pool_on_unix_sockets_serves_as_nutcracker_serves_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let path = |name: &str| dir.0.join(name);
+    let memcached_sock = path("memcached.sock");
+    let memkeepd_sock = path("memkeepd.sock");
+    let mut memcached_args = vec!["-U", "0", "-s", memcached_sock.to_str().unwrap()];
+    if nix::unistd::Uid::effective().is_root() {
+        memcached_args.extend(["-u", "root"]);
+    }
+    let _memcached = OnSocket::start("memcached", &memcached_args, &memcached_sock);
+    let _memkeepd = OnSocket::start(
+        env!("CARGO_BIN_EXE_memkeepd"),
+        &["-s", memkeepd_sock.to_str().unwrap()],
+        &memkeepd_sock,
+    );
+    let servers = [&memcached_sock, &memkeepd_sock];
+    // Ketama over an unnamed socket (known to the ring by its path and a colon) and
+    // a named one; enough keys that both get some.
+    // (Varied keys: twemproxy's fnv1a_64 puts a run like k0..k39 on one server.)
+    let key = |i: u32| format!("k{}x{i}", i * 7919);
+    let keys = (0..40).map(|i| format!(" {}", key(i))).collect::<String>();
+    let mut replies = Vec::new();
+    let mut placements = Vec::new();
+    for (program, name) in [
+        ("nutcracker", "nutcracker"),
+        (env!("CARGO_BIN_EXE_memkeep-proxy"), "memkeep-proxy"),
+    ] {
+        for sock in servers {
+            let mut direct = UnixStream::connect(sock).unwrap();
+            assert_eq!(ask(&mut direct, b"flush_all\r\n", b"\r\n"), "OK\r\n");
+        }
+        let listen = path(&format!("{name}.sock"));
+        let yml = format!(
+            "local:\n  listen: {} 0660\n  servers:\n    - {}:1\n    - {}:1 b\n",
+            listen.display(),
+            memcached_sock.display(),
+            memkeepd_sock.display()
+        );
+        let conf = path(&format!("{name}.yml"));
+        std::fs::write(&conf, yml).unwrap();
+        let stats_port = support::free_port().to_string();
+        let _proxy = OnSocket::start(
+            program,
+            &["-c", conf.to_str().unwrap(), "-s", &stats_port],
+            &listen,
+        );
+        let mode = std::fs::metadata(&listen).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o660, "{name}");
+        let mut conn = UnixStream::connect(&listen).unwrap();
+        let mut seen = String::new();
+        for i in 0..40 {
+            let set = format!("set {} 0 0 1\r\n{}\r\n", key(i), i % 10);
+            seen += &ask(&mut conn, set.as_bytes(), b"\r\n");
+            seen += &ask(
+                &mut conn,
+                format!("get {}\r\n", key(i)).as_bytes(),
+                b"END\r\n",
+            );
+        }
+        replies.push(seen);
+        // Where each key went: asked of each server directly.
+        let placed: Vec<String> = servers
+            .iter()
+            .map(|sock| {
+                let mut direct = UnixStream::connect(sock).unwrap();
+                ask(&mut direct, format!("get{keys}\r\n").as_bytes(), b"END\r\n")
+            })
+            .collect();
+        placements.push(placed);
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(replies[1].matches("STORED").count(), 40, "{}", replies[1]);
+    assert_eq!(placements[0], placements[1]);
+    for placed in &placements[1] {
+        let held = placed.matches("VALUE ").count();
+        assert!(held > 0 && held < 40, "{placed}");
     }
 }

@@ -89,16 +89,18 @@ struct Draft {
     servers: Vec<Server>,
 }
 
+/// Where a pool listens, as memkeep-proxy binds it.
 enum Listen {
+    /// A resolved `host:port`.
     Tcp(String),
-    Unix,
+    /// A Unix socket: `/path`, or `/path mode` (octal) when a mode is set.
+    Unix(String),
 }
 
 /// A parsed `servers:` entry.
 struct Server {
     /// What the ring knows it by, and what duplicates are found by.
     name: String,
-    unix: bool,
     /// As memkeep writes it: `host:port:weight [name]`.
     entry: String,
 }
@@ -218,19 +220,10 @@ impl Draft {
     /// is refused here, after every check twemproxy makes.
     fn into_pool(self) -> Result<(String, NutcrackerPool), String> {
         let name = self.name;
-        let unix = |what: &str| {
-            Err(format!(
-                "pool {name}: {what} is a Unix socket; memkeep-proxy speaks TCP only"
-            ))
-        };
         let listen = match self.listen {
-            Some((_, Listen::Tcp(addr))) => addr,
-            Some((written, Listen::Unix)) => return unix(&format!("listen {written}")),
+            Some((_, Listen::Tcp(addr) | Listen::Unix(addr))) => addr,
             None => unreachable!("checked by check_pools"),
         };
-        if let Some(server) = self.servers.iter().find(|s| s.unix) {
-            return unix(&format!("server {}", server.name));
-        }
         let mut pool =
             NutcrackerPool::new(listen, self.servers.into_iter().map(|s| s.entry).collect());
         let mut words = self.words;
@@ -325,6 +318,22 @@ fn atoi(text: &str) -> Option<u32> {
     u32::try_from(value).ok()
 }
 
+/// C's `strtol(text, NULL, 8)`: leading blanks, a sign, then octal digits up to the
+/// first other character (none: 0); `None` where it would set `errno` (overflow).
+fn strtol_octal(text: &str) -> Option<i64> {
+    let text = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut value: i64 = 0;
+    for digit in digits.bytes().take_while(|b| (b'0'..=b'7').contains(b)) {
+        value = value.checked_mul(8)?.checked_add(i64::from(digit - b'0'))?;
+    }
+    Some(if negative { -value } else { value })
+}
+
 fn valid_port(port: u32) -> bool {
     (1..=u32::from(u16::MAX)).contains(&port)
 }
@@ -333,7 +342,19 @@ fn valid_port(port: u32) -> bool {
 /// Unix socket path with optional permissions.
 fn listen(value: &str) -> Result<Listen, String> {
     if value.starts_with('/') {
-        return Ok(Listen::Unix);
+        let Some((path, mode)) = value.rsplit_once(' ') else {
+            return Ok(Listen::Unix(value.to_owned()));
+        };
+        // twemproxy reads the mode with strtol(.., 8) and sets it when not 0.
+        return match strtol_octal(mode) {
+            Some(0) => Ok(Listen::Unix(path.to_owned())),
+            Some(mode @ 1..=0o777) => Ok(Listen::Unix(format!("{path} {mode:o}"))),
+            _ => Err(
+                "has an invalid file permission in \"socket_path permission\" format \
+                      string"
+                    .into(),
+            ),
+        };
     }
     let Some((host, port)) = value.rsplit_once(':') else {
         return Err("has an invalid \"hostname:port\" format string".into());
@@ -388,21 +409,35 @@ fn server(value: &str) -> Result<Server, String> {
             .filter(|&p| valid_port(p))
             .ok_or("has an invalid port in \"hostname:port:weight [name]\" format string")?,
     };
-    // Unnamed servers are known by their address, without the port when it is
-    // 11211 (libmemcached's convention, which twemproxy keeps).
+    // Unnamed servers are known by their `address:port` as written, without the port
+    // when it is 11211 (libmemcached's convention, which twemproxy keeps); a Unix
+    // socket by its path and the `:` that follows it (twemproxy takes the address and
+    // an empty port).
     let known_as = match (name, port) {
         (Some(name), _) => name.to_owned(),
-        (None, Some(_)) if number != 11211 => rest.to_owned(),
-        (None, _) => addr.to_owned(),
+        (None, Some(_)) if number == 11211 => addr.to_owned(),
+        (None, Some(_)) => rest.to_owned(),
+        (None, None) => format!("{addr}:"),
     };
     let mut entry = format!("{addr}:{number}:{weight}");
-    if let Some(name) = name.filter(|n| !n.is_empty()) {
+    // The ring places an unnamed TCP server by `host[:port]` as twemproxy does, but for
+    // a port written with leading zeros (twemproxy hashes the text) and for a Unix
+    // socket, whose names are spelled out.
+    let canonical = match number {
+        11211 => addr.to_owned(),
+        _ => format!("{addr}:{number}"),
+    };
+    let ring_name = match name {
+        Some(name) => Some(name),
+        None if unix || known_as != canonical => Some(known_as.as_str()),
+        None => None,
+    };
+    if let Some(name) = ring_name.filter(|n| !n.is_empty()) {
         entry.push(' ');
         entry.push_str(name);
     }
     Ok(Server {
         name: known_as,
-        unix,
         entry,
     })
 }

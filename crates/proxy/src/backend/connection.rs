@@ -78,6 +78,7 @@ pub(super) async fn run(
                 let limit = config.connect_timeout;
                 let probed = match &mut stream {
                     Opened::Plain(tcp) => dialect.probe(tcp, &addr, limit).await,
+                    Opened::Local(local) => dialect.probe(local, &addr, limit).await,
                     Opened::Secured(secured) => dialect.probe(secured, &addr, limit).await,
                 };
                 match probed {
@@ -94,6 +95,10 @@ pub(super) async fn run(
                 let ending = match stream {
                     Opened::Plain(tcp) => {
                         let (rd, wr) = tcp.into_split();
+                        drive(rd, wr, &addr, &config, &mut jobs).await
+                    }
+                    Opened::Local(local) => {
+                        let (rd, wr) = local.into_split();
                         drive(rd, wr, &addr, &config, &mut jobs).await
                     }
                     Opened::Secured(stream) => {

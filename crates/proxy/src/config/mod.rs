@@ -162,13 +162,22 @@ impl ServerSpec {
     }
 
     /// `host:port`, to connect to; an IPv6 address in brackets (twemproxy's
-    /// `::1:11211:1` names host `::1`).
+    /// `::1:11211:1` names host `::1`); a Unix socket's path alone.
     pub fn addr(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
+        if self.is_unix() {
+            self.host.clone()
+        } else if self.host.contains(':') && !self.host.starts_with('[') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
         }
+    }
+}
+
+impl ServerSpec {
+    /// Whether the server is a Unix socket (its host is a path; its port 0).
+    pub fn is_unix(&self) -> bool {
+        self.host.starts_with('/')
     }
 }
 

@@ -79,5 +79,28 @@ fn server_entries_read_from_the_end() {
     assert!(entry("h:11211:0").is_err());
     assert!(entry("h:0:1").is_err());
     assert!(entry("h:11211:1 a b").is_err());
-    assert!(server("/tmp/s:1 a").unwrap().unix);
+    assert_eq!(
+        entry("/tmp/s:2").unwrap(),
+        ("/tmp/s:".into(), "/tmp/s:0:2 /tmp/s:".into())
+    );
+    assert_eq!(entry("/tmp/s:1 a").unwrap().1, "/tmp/s:0:1 a");
+    // twemproxy hashes the port as written.
+    assert_eq!(entry("h:011212:1").unwrap().1, "h:11212:1 h:011212");
+    assert_eq!(entry("h:011211:1").unwrap().1, "h:11211:1");
+    assert!(entry("/tmp/a:b:1").is_err());
+}
+
+#[test]
+fn unix_listen_modes_read_as_strtol_reads_them() {
+    let listen = |v: &str| match listen(v) {
+        Ok(Listen::Unix(bound)) => Ok(bound),
+        Ok(Listen::Tcp(_)) => panic!("{v} is a path"),
+        Err(e) => Err(e),
+    };
+    assert_eq!(listen("/tmp/s").unwrap(), "/tmp/s");
+    assert_eq!(listen("/tmp/s 0666").unwrap(), "/tmp/s 666");
+    assert_eq!(listen("/tmp/s 999").unwrap(), "/tmp/s");
+    assert_eq!(listen("/tmp/s 0755x").unwrap(), "/tmp/s 755");
+    assert!(listen("/tmp/s 1777").is_err());
+    assert!(listen("/tmp/s -1").is_err());
 }
