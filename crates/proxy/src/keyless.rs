@@ -2,7 +2,8 @@
 //! which commands go to every server of a pool, which to one, and which the proxy
 //! answers itself, and how the replies of every server become one.
 //!
-//! - `flush_all`, `verbosity` and every `stats <group>` go to every server.
+//! - `flush_all`, `verbosity` and every `stats <group>` go to every server (of every
+//!   pool a route tree reaches: [`crate::layer::broadcast`]).
 //!   `stats <group>` replies are joined in the pool's server order under one `END`
 //!   (`stats items` of two servers lists both servers' items; `stats cachedump`
 //!   both servers' `ITEM` lines); one-line replies (`OK`, `RESET`) must agree, else
@@ -39,10 +40,7 @@ pub enum Keyless {
 /// answers `version` with.
 pub fn route(command: &Command, version: &Bytes) -> Keyless {
     match command {
-        Command::FlushAll(_)
-        | Command::Verbosity(_)
-        | Command::Stats(Some(_))
-        | Command::Metadump(_) => Keyless::EveryServer,
+        command if goes_to_every_server(command) => Keyless::EveryServer,
         Command::Stats(None) => Keyless::FirstServer,
         Command::Version => Keyless::Answer(Response::Version(version.clone())),
         Command::Noop => Keyless::Answer(Response::Noop),
@@ -50,6 +48,19 @@ pub fn route(command: &Command, version: &Bytes) -> Keyless {
         Command::Get(get) if get.keys.is_empty() => Keyless::Answer(Response::Values(Vec::new())),
         command => Keyless::Answer(never_sent(command).unwrap_or(Response::Error)),
     }
+}
+
+/// Whether `command` goes to every server ([`Keyless::EveryServer`]): to every server
+/// of a pool, and to every pool of a route tree (see
+/// [`Broadcast`](crate::layer::broadcast::Broadcast)).
+pub fn goes_to_every_server(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::FlushAll(_)
+            | Command::Verbosity(_)
+            | Command::Stats(Some(_))
+            | Command::Metadump(_)
+    )
 }
 
 /// The answer to a command no server is ever sent, whatever layer meets it first.
