@@ -112,7 +112,7 @@ pub(super) async fn run(
                     // place among the replies. Connect again at once, so other
                     // clients' requests queue for the new connection instead of
                     // finding the server down.
-                    Ending::Failed(ErrorKind::Protocol) => {
+                    Ending::Unreadable => {
                         warn!(%addr, "backend connection reset after a reply it could not read");
                         continue 'connect;
                     }
@@ -147,6 +147,10 @@ enum Ending {
     Unused,
     /// The connection failed.
     Failed(ErrorKind),
+    /// The reply to a request could not be read: the server is up, only the
+    /// connection is out of step. (Bytes that answer no request are a failure: a
+    /// server that talks unasked would be reconnected to without end.)
+    Unreadable,
 }
 
 /// Runs one established connection until it fails or is no longer needed.
@@ -165,7 +169,7 @@ async fn drive(
     };
     let kind = match ending {
         Ending::Failed(kind) => kind,
-        Ending::Unused => ErrorKind::Closed,
+        Ending::Unused | Ending::Unreadable => ErrorKind::Closed,
     };
     sent.close();
     // Behind a reply that could not be read, the others are lost with the
@@ -174,6 +178,7 @@ async fn drive(
         ErrorKind::Protocol => ErrorKind::Reset,
         kind => kind,
     };
+    let unreadable = kind == ErrorKind::Protocol && current.is_some();
     if let Some(lost) = current {
         let _ = lost.reply.send(Err(BackendError::new(kind, addr.clone())));
     }
@@ -182,7 +187,11 @@ async fn drive(
             .reply
             .send(Err(BackendError::new(behind, addr.clone())));
     }
-    ending
+    if unreadable {
+        Ending::Unreadable
+    } else {
+        ending
+    }
 }
 
 /// Takes requests off the queue, as many as are waiting (up to [`BATCH`] bytes),
