@@ -6,8 +6,8 @@
 //!   pool a route tree reaches: [`crate::layer::broadcast`]).
 //!   `stats <group>` replies are joined in the pool's server order under one `END`
 //!   (`stats items` of two servers lists both servers' items; `stats cachedump`
-//!   both servers' `ITEM` lines); one-line replies (`OK`, `RESET`) must agree, else
-//!   the first that differs from `OK` is the answer, as for `flush_all`.
+//!   both servers' `ITEM` lines). Of one-line replies (`OK`, `RESET`, errors) the
+//!   first error is the answer, else the first that is not `OK`, else `OK`.
 //! - Plain `stats` goes to the first server the ring holds (memkeep-proxy itself
 //!   answers it with its own figures before it reaches a pool).
 //! - `version` and `mn` are answered by the proxy (twemproxy and mcrouter answer
