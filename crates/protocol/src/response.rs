@@ -15,6 +15,10 @@ pub enum Response {
     /// `lru_crawler metadump`'s lines, each encoded by [`crate::MetadumpEntry`]
     /// (the `END` is added when the reply is written).
     Metadump(Bytes),
+    /// A reply memcached formats in its own way, written as it is, line ends and any
+    /// `END` included (`stats cachedump`, `stats detail dump`, `stats sizes_enable`).
+    /// Binary clients get "Unknown command".
+    Raw(Bytes),
     /// The item was stored.
     Stored(ItemMeta),
     /// A conditional store's condition failed (add on a present key, replace or
@@ -38,12 +42,6 @@ pub enum Response {
     Stats(Vec<(String, String)>),
     /// The statistics were reset (`stats reset`).
     Reset,
-    /// A reply passed on as a server wrote it: whole lines, each with its CRLF, and
-    /// the `END` line when the reply has one. A proxy answers with it what it
-    /// forwards without reading (`stats cachedump`'s `ITEM` lines, `stats detail
-    /// dump`, `stats sizes_enable`'s single `STAT` line). Binary clients get its
-    /// `STAT` lines as stat packets.
-    Lines(Bytes),
     /// Answer to a no-op (mn, binary NOOP).
     Noop,
     /// The metadata line of an `me` request (`key=value` pairs after the key); `None`

@@ -114,7 +114,7 @@ fn is_failure(reply: &Result<Response, BoxError>) -> bool {
 fn is_listing(reply: &Result<Response, BoxError>) -> bool {
     match reply {
         Ok(Response::Stats(_)) => true,
-        Ok(Response::Lines(lines)) => lines.ends_with(b"END\r\n"),
+        Ok(Response::Raw(lines)) => lines.ends_with(b"END\r\n"),
         _ => false,
     }
 }
@@ -145,12 +145,12 @@ fn join(replies: Vec<Result<Response, BoxError>>) -> Response {
                     out.put_slice(b"\r\n");
                 }
             }
-            Response::Lines(lines) => out.put_slice(&lines[..lines.len() - b"END\r\n".len()]),
+            Response::Raw(lines) => out.put_slice(&lines[..lines.len() - b"END\r\n".len()]),
             _ => {}
         }
     }
     out.put_slice(b"END\r\n");
-    Response::Lines(out.freeze())
+    Response::Raw(out.freeze())
 }
 
 #[cfg(test)]
@@ -158,7 +158,7 @@ mod tests {
     use super::*;
 
     fn lines(text: &'static str) -> Result<Response, BoxError> {
-        Ok(Response::Lines(Bytes::from_static(text.as_bytes())))
+        Ok(Response::Raw(Bytes::from_static(text.as_bytes())))
     }
 
     fn stats(pairs: &[(&str, &str)]) -> Result<Response, BoxError> {
@@ -180,7 +180,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             joined,
-            Response::Lines(Bytes::from_static(
+            Response::Raw(Bytes::from_static(
                 b"ITEM a [1 b; 0 s]\r\nITEM b [1 b; 0 s]\r\nEND\r\n"
             ))
         );
@@ -192,7 +192,7 @@ mod tests {
         ]);
         assert_eq!(
             mixed.unwrap(),
-            Response::Lines(Bytes::from_static(b"STAT a 1\r\nPREFIX k get 1\r\nEND\r\n"))
+            Response::Raw(Bytes::from_static(b"STAT a 1\r\nPREFIX k get 1\r\nEND\r\n"))
         );
     }
 

@@ -35,7 +35,6 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         Response::SaslMechs(mechs) => reply.success(0, &[], mechs),
         Response::SaslOk => reply.success(0, &[], b"Authenticated"),
         Response::Stats(stats) => reply.stats(stats),
-        Response::Lines(lines) => reply.stats(&stat_lines(lines)),
         Response::NotStored => reply.error(match opcode {
             // memcached maps a failed add/replace to the status its text would imply.
             op::ADD => status::KEY_EEXISTS,
@@ -48,9 +47,11 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         Response::Error | Response::Debug(_) if opcode == op::STAT => {
             reply.error(status::KEY_ENOENT)
         }
-        Response::Error | Response::Debug(_) | Response::ErrorLine(_) | Response::Metadump(_) => {
-            reply.error(status::UNKNOWN_COMMAND)
-        }
+        Response::Error
+        | Response::Debug(_)
+        | Response::ErrorLine(_)
+        | Response::Metadump(_)
+        | Response::Raw(_) => reply.error(status::UNKNOWN_COMMAND),
         Response::AuthError => reply.error(status::AUTH_ERROR),
         Response::TooLarge => reply.error(status::E2BIG),
         Response::OutOfMemory => reply.error(status::ENOMEM),
@@ -63,22 +64,6 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         }
         Response::ServerError(_) => reply.error(status::ENOMEM),
     }
-}
-
-/// The `STAT name value` lines of a passed-on reply (others have no binary form).
-fn stat_lines(lines: &[u8]) -> Vec<(String, String)> {
-    lines
-        .split(|&b| b == b'\n')
-        .filter_map(|line| line.strip_prefix(b"STAT "))
-        .map(|stat| {
-            let stat = stat.strip_suffix(b"\r").unwrap_or(stat);
-            let text = String::from_utf8_lossy(stat);
-            match text.split_once(' ') {
-                Some((name, value)) => (name.to_owned(), value.to_owned()),
-                None => (text.into_owned(), String::new()),
-            }
-        })
-        .collect()
 }
 
 /// One reply being written for one request.

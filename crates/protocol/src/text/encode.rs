@@ -52,11 +52,7 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
             out.put_slice(lines);
             b"END\r\n"
         }
-        // Passed on whole: its own terminator (if any) is in it.
-        Response::Lines(lines) => {
-            out.put_slice(lines);
-            b""
-        }
+        Response::Raw(bytes) => return out.put_slice(bytes),
         Response::Stats(stats) => {
             for (name, value) in stats {
                 out.put_slice(b"STAT ");

@@ -68,7 +68,7 @@ impl Listing {
 
     /// The reply from the front of `buf` once it is whole. `STAT` lines only are
     /// read into [`Response::Stats`]; any other listing is passed on as it came, in
-    /// [`Response::Lines`].
+    /// [`Response::Raw`].
     pub(crate) fn read(
         &mut self,
         buf: &mut BytesMut,
@@ -146,7 +146,7 @@ fn is_line_of_many(line: &[u8]) -> bool {
 /// knows memcached's error lines); `BUSY ...` is passed on as it came.
 fn one_status_line(line: BytesMut, limits: &Limits) -> Result<Response, ReplyError> {
     if line.starts_with(b"BUSY ") {
-        return Ok(Response::Lines(line.freeze()));
+        return Ok(Response::Raw(line.freeze()));
     }
     let form = Form::Text(TextForm {
         verb: TextVerb::Stats,
@@ -170,7 +170,7 @@ fn reply(whole: Bytes) -> Response {
             return Response::Stats(stats);
         }
         let Some(stat) = line.strip_prefix(b"STAT ") else {
-            return Response::Lines(whole);
+            return Response::Raw(whole);
         };
         let stat = String::from_utf8_lossy(stat);
         stats.push(match stat.split_once(' ') {
@@ -179,7 +179,7 @@ fn reply(whole: Bytes) -> Response {
         });
     }
     // No END: a one-line group's lone STAT line, passed on as it came.
-    Response::Lines(whole)
+    Response::Raw(whole)
 }
 
 #[cfg(test)]
@@ -205,10 +205,7 @@ mod tests {
         assert_eq!(left, 7);
         let dump = b"ITEM a [1 b; 0 s]\r\nITEM b [1 b; 0 s]\r\nEND\r\n";
         let (r, left) = read(Some(b"cachedump 1 0"), dump);
-        assert_eq!(
-            r.unwrap().unwrap(),
-            Response::Lines(Bytes::from_static(dump))
-        );
+        assert_eq!(r.unwrap().unwrap(), Response::Raw(Bytes::from_static(dump)));
         assert_eq!(left, 0);
         let (r, _) = read(Some(b"detail dump"), b"END\r\n");
         assert_eq!(r.unwrap().unwrap(), Response::Stats(Vec::new()));
@@ -222,7 +219,7 @@ mod tests {
         );
         assert_eq!(
             r.unwrap().unwrap(),
-            Response::Lines(Bytes::from_static(b"STAT sizes_status enabled\r\n"))
+            Response::Raw(Bytes::from_static(b"STAT sizes_status enabled\r\n"))
         );
         assert_eq!(left, 7);
         assert_eq!(
@@ -263,10 +260,10 @@ mod tests {
         let dump = b"key=a exp=-1 la=1 cas=2 fetch=no cls=1 size=63\r\nEND\r\n";
         let mut buf = BytesMut::from(&dump[..]);
         let got = Listing::dump().read(&mut buf, &Limits::default()).unwrap();
-        assert_eq!(got.unwrap(), Response::Lines(Bytes::from_static(dump)));
+        assert_eq!(got.unwrap(), Response::Raw(Bytes::from_static(dump)));
         let mut busy = BytesMut::from(&b"BUSY currently processing crawler request\r\n"[..]);
         let got = Listing::dump().read(&mut busy, &Limits::default()).unwrap();
-        assert!(matches!(got, Some(Response::Lines(_))));
+        assert!(matches!(got, Some(Response::Raw(_))));
         assert!(busy.is_empty());
     }
 

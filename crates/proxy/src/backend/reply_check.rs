@@ -190,7 +190,7 @@ fn assert_answers(command: &Command, response: &Response, limits: &Limits) {
         (
             Command::Stats(_) | Command::Metadump(_),
             R::Stats(_)
-            | R::Lines(_)
+            | R::Raw(_)
             | R::Reset
             | R::Ok
             | R::ErrorLine(_)

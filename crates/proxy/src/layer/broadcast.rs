@@ -139,7 +139,7 @@ mod tests {
                 memkeep_protocol::Command::Stats(Some(_)) => {
                     Response::Stats(vec![("pool".into(), name.into())])
                 }
-                memkeep_protocol::Command::Get(_) => Response::Lines(Bytes::from(name)),
+                memkeep_protocol::Command::Get(_) => Response::Raw(Bytes::from(name)),
                 _ => Response::Ok,
             })
         }))
@@ -164,6 +164,6 @@ mod tests {
         assert_eq!(flushed.unwrap(), Response::Ok);
         // A key's request follows the tree.
         let get = broadcast.oneshot(request("get k\r\n")).await.unwrap();
-        assert_eq!(get, Response::Lines(Bytes::from("tree")));
+        assert_eq!(get, Response::Raw(Bytes::from("tree")));
     }
 }
