@@ -9,6 +9,7 @@ use std::sync::Arc;
 use memkeep_admin::RequestMetrics;
 use memkeep_proxy::config::{ListenerConfig, RouteConfig};
 use memkeep_server::stats::ConnectionStats;
+use memkeep_server::watchers::Watchers;
 use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -92,6 +93,9 @@ pub struct Listeners {
     running: BTreeMap<String, Running>,
     status: Arc<Status>,
     tasks: JoinSet<()>,
+    /// The log hub every listener shares: `watch` streams the proxy's own log lines
+    /// (its client connections coming and going), never a server's.
+    watchers: Arc<Watchers>,
 }
 
 impl Listeners {
@@ -108,6 +112,7 @@ impl Listeners {
             running: BTreeMap::new(),
             status,
             tasks: JoinSet::new(),
+            watchers: Arc::default(),
         };
         let Tree {
             listeners: services,
@@ -181,6 +186,7 @@ impl Listeners {
             ConnectionConfig {
                 auth: clients.auth,
                 max_in_flight: listener.max_outstanding,
+                watchers: Some(self.watchers.clone()),
                 ..ConnectionConfig::default()
             },
         );

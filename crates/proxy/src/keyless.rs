@@ -15,13 +15,20 @@
 //! - `shutdown` gets memcached's own answer when it was not started with `-A`
 //!   (`ERROR: shutdown not enabled`): one client must not stop every server behind
 //!   a shared proxy.
+//! - `cache_memlimit`, `slabs automove|reassign` and `lru_crawler
+//!   enable|disable|sleep|tocrawl|crawl` go to every server too: `OK` when all say
+//!   so, else the first refusal (`NOSPARE ...`, `CLIENT_ERROR ...`).
+//! - `watch` is answered by the connection itself when it has a log hub (every
+//!   memkeep-proxy listener has one: `OK`, then the proxy's own log lines, as
+//!   memcached streams its own); it is never sent to a server, whose shared
+//!   connection it would turn into a stream.
 //! - `lru_crawler metadump` goes to every server too, the dumps joined under one
 //!   `END`; a dump longer than the proxy passes on ([`crate::backend::MAX_LISTING`])
 //!   is answered `SERVER_ERROR` (dump such a server directly).
 //! - SASL commands get `ERROR`: the proxy logs in to its servers itself.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use memkeep_protocol::{Command, Response};
+use memkeep_protocol::{Admin, Command, Response};
 
 use crate::BoxError;
 
@@ -54,22 +61,28 @@ pub fn route(command: &Command, version: &Bytes) -> Keyless {
 /// of a pool, and to every pool of a route tree (see
 /// [`Broadcast`](crate::layer::broadcast::Broadcast)).
 pub fn goes_to_every_server(command: &Command) -> bool {
-    matches!(
-        command,
+    match command {
         Command::FlushAll(_)
-            | Command::Verbosity(_)
-            | Command::Stats(Some(_))
-            | Command::Metadump(_)
-    )
+        | Command::Verbosity(_)
+        | Command::Stats(Some(_))
+        | Command::Metadump(_) => true,
+        Command::Admin(admin) => !matches!(admin, Admin::Watch(_)),
+        _ => false,
+    }
 }
 
 /// The answer to a command no server is ever sent, whatever layer meets it first.
 pub fn never_sent(command: &Command) -> Option<Response> {
     match command {
         Command::Shutdown { .. } => Some(Response::ErrorLine("ERROR: shutdown not enabled".into())),
-        Command::Quit | Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {
-            Some(Response::Error)
-        }
+        // A watch turns its connection into a log stream: a shared backend
+        // connection must never become one. A connection with a log hub (every
+        // memkeep-proxy listener has one) answers `watch` before it gets here.
+        Command::Admin(Admin::Watch(_))
+        | Command::Quit
+        | Command::SaslListMechs
+        | Command::SaslAuth(_)
+        | Command::SaslStep(_) => Some(Response::Error),
         _ => None,
     }
 }

@@ -2,7 +2,7 @@
 //! classic text protocol (memcached before 1.6): text verbs, never `noreply`, and the
 //! meta-only options refused with the reply an old memcached would give.
 
-use memkeep_protocol::{Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
+use memkeep_protocol::{Admin, Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
 
 use super::translate::{Expect, Local};
 use crate::keyless::never_sent;
@@ -57,14 +57,18 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Noop => return Local::Answer(Response::Noop),
         // An old memcached has no `me`.
         Command::Debug(_) => return unsupported(),
+        // The value is gone: the client is answered here, as the proxy always did.
+        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         // Never sent to a server: see `keyless::never_sent`.
-        Command::Shutdown { .. }
+        Command::Admin(Admin::Watch(_))
+        | Command::Shutdown { .. }
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_) => {
             return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
         }
+        Command::Admin(admin) => admin_verb(admin),
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),
@@ -95,6 +99,21 @@ pub(crate) fn to_text(request: Request) -> Local {
         },
         expect,
     )
+}
+
+/// The verb an administrative command is sent with (text only, in every dialect).
+pub(crate) fn admin_verb(admin: &Admin) -> TextVerb {
+    match admin {
+        Admin::CacheMemlimit(_) => TextVerb::CacheMemlimit,
+        Admin::SlabsAutomove(_) | Admin::SlabsAutomoveRatio(_) | Admin::SlabsReassign { .. } => {
+            TextVerb::Slabs
+        }
+        Admin::LruCrawler(_)
+        | Admin::LruCrawlerSleep(_)
+        | Admin::LruCrawlerToCrawl(_)
+        | Admin::LruCrawlerCrawl(_) => TextVerb::LruCrawler,
+        Admin::Watch(_) => TextVerb::Watch,
+    }
 }
 
 fn is_text_get(form: &Form) -> bool {

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use memkeep_protocol::{
-    Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
+    Admin, Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
 };
 
 use super::listing::Listing;
@@ -127,14 +127,18 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
         Command::Stats(group) => Expect::stats(group.as_deref()),
         Command::Metadump(_) => Expect::metadump(),
+        // The value is gone: the client is answered here, as the proxy always did.
+        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         // Never sent to a server: see `keyless::never_sent`.
-        Command::Shutdown { .. }
+        Command::Admin(Admin::Watch(_))
+        | Command::Shutdown { .. }
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_) => {
             return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
         }
+        Command::Admin(admin) => text(super::text_dialect::admin_verb(admin)),
     };
     // A multi-get's lines all share the first key's reply flags.
     let form = expect.next_form().clone();
