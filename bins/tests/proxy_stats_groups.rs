@@ -1,7 +1,8 @@
-//! Every `stats` group through memkeep-proxy: in front of one server it answers as
-//! the server does when asked directly (stock memcached and memkeepd), in front of
-//! several it joins their listings under one `END`, and no reply costs a client or
-//! the shared backend connection anything.
+//! Every `stats` group and administrative command through memkeep-proxy: in front of
+//! one server it answers as the server does when asked directly (stock memcached and
+//! memkeepd), in front of several it sends them to every server and joins their
+//! listings under one `END`, and no reply costs a client or the shared backend
+//! connection anything. `watch` is the proxy's own log stream.
 
 #[path = "proxy/harness.rs"]
 mod harness;
@@ -37,6 +38,31 @@ const GROUPS: &[&str] = &[
     "stats reset",
 ];
 
+/// Administrative commands: each server's answer passes through (`noreply`
+/// honoured as memcached honours it).
+const ADMIN: &[&str] = &[
+    "cache_memlimit 100",
+    "cache_memlimit 0",
+    "cache_memlimit x",
+    "cache_memlimit 100 noreply",
+    "slabs automove 1",
+    "slabs automove 9",
+    "slabs automove ratio 0.5",
+    "slabs reassign 1 2",
+    "slabs reassign 1",
+    "slabs foo",
+    "lru_crawler sleep 10",
+    "lru_crawler tocrawl 5",
+    // One crawl only: a second may find the first still running (BUSY) or not.
+    "lru_crawler crawl all",
+    "lru_crawler foo",
+    "lru_crawler disable",
+    "misbehave",
+    "debugtime 10",
+    "verbosity 1",
+    "verbosity",
+];
+
 /// What follows each group: its reply ends the exchange, so a group's reply that
 /// ran on (or stopped short) would show.
 const SENTINEL: &[u8] = b"get a\r\n";
@@ -55,12 +81,17 @@ fn masked(reply: &[u8]) -> String {
 }
 
 /// Each group's reply, asked on one connection after storing two items.
-fn replies(mut conn: std::net::TcpStream) -> Vec<String> {
+fn replies(conn: std::net::TcpStream) -> Vec<String> {
+    replies_to(conn, GROUPS)
+}
+
+/// Each command's reply, asked on one connection after storing two items.
+fn replies_to(mut conn: std::net::TcpStream, commands: &[&str]) -> Vec<String> {
     for (key, value) in [("a", "b"), ("k:x", "long value for class 2 ....................................................................................")] {
         let set = format!("set {key} 1 0 {}\r\n{value}\r\n", value.len());
         assert_eq!(exchange(&mut conn, set.as_bytes(), b"\r\n"), b"STORED\r\n");
     }
-    GROUPS
+    commands
         .iter()
         .map(|group| {
             let mut ask = format!("{group}\r\n").into_bytes();
@@ -184,4 +215,65 @@ fn listings_of_every_server_are_joined_and_nobody_loses_a_connection() {
             b"VALUE k7919x1 0 1\r\nv\r\nEND\r\n"
         );
     }
+}
+
+#[test]
+fn admin_commands_pass_through_as_the_server_answers_them() {
+    let servers: [(&str, Start); 2] = [
+        ("memcached", || Server::memcached(&[])),
+        ("memkeepd", || Server::memkeepd(&[])),
+    ];
+    for (name, start) in servers {
+        let direct = start();
+        let behind = start();
+        let proxy = Proxy::memkeep("-c", "nutcracker.yml", |port| {
+            nutcracker_yml(port, &[behind.addr()], "")
+        });
+        let expected = replies_to(direct.connect(), ADMIN);
+        let got = replies_to(proxy.connect(), ADMIN);
+        for ((command, want), got) in ADMIN.iter().zip(&expected).zip(&got) {
+            assert_eq!(got, want, "{name}: {command}");
+        }
+        assert_eq!(expected[0], "OK\r\n", "{name}");
+    }
+}
+
+#[test]
+fn admin_commands_reach_every_server_and_watch_is_the_proxys() {
+    let servers = [Server::memcached(&[]), Server::memcached(&[])];
+    let addrs: Vec<String> = servers.iter().map(Server::addr).collect();
+    let proxy = Proxy::memkeep("-c", "nutcracker.yml", |port| {
+        nutcracker_yml(port, &addrs, "")
+    });
+    let mut conn = proxy.connect();
+    assert_eq!(
+        exchange(&mut conn, b"cache_memlimit 100\r\n", b"\r\n"),
+        b"OK\r\n"
+    );
+    for server in &servers {
+        let mut direct = server.connect();
+        let settings = exchange(&mut direct, b"stats\r\n", b"END\r\n");
+        let settings = String::from_utf8(settings).unwrap();
+        assert!(
+            settings.contains("STAT limit_maxbytes 104857600\r\n"),
+            "{settings}"
+        );
+    }
+    // One server's refusal is the answer.
+    assert_eq!(
+        exchange(&mut conn, b"cache_memlimit 0\r\n", b"\r\n"),
+        b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+    );
+    // watch: OK, then the proxy's own log lines (here a client connecting), as
+    // memcached streams its own; the servers' connections are untouched.
+    let mut watcher = proxy.connect();
+    assert_eq!(
+        exchange(&mut watcher, b"watch connevents\r\n", b"\r\n"),
+        b"OK\r\n"
+    );
+    let _another = proxy.connect();
+    let line = exchange(&mut watcher, b"", b"\n");
+    let line = String::from_utf8(line).unwrap();
+    assert!(line.contains("type=conn_new"), "{line}");
+    assert_eq!(exchange(&mut conn, b"get k\r\n", b"END\r\n"), b"END\r\n");
 }

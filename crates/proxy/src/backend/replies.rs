@@ -103,6 +103,10 @@ fn answers(form: &Form, response: &Response) -> bool {
             }
             TextVerb::Touch => matches!(response, R::Touched(_) | R::NotFound),
             TextVerb::FlushAll | TextVerb::Verbosity => matches!(response, R::Ok),
+            // Administrative commands refuse in words of their own (`NOSPARE ...`).
+            TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::LruCrawler => {
+                matches!(response, R::Ok | R::ErrorLine(_))
+            }
             TextVerb::Stats => matches!(response, R::Stats(_)),
             TextVerb::Version => matches!(response, R::Version(_)),
             // Verbs the proxy never sends to a backend.
