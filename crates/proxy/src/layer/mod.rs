@@ -15,5 +15,6 @@ pub mod route;
 pub mod shadow;
 pub mod shard;
 pub mod timeout;
+pub mod unlink;
 pub mod warm_up;
 mod write_back;
