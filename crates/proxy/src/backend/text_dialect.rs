@@ -114,6 +114,7 @@ pub(crate) fn admin_verb(admin: &Admin) -> TextVerb {
         | Admin::LruCrawlerToCrawl(_)
         | Admin::LruCrawlerCrawl(_) => TextVerb::LruCrawler,
         Admin::Watch(_) => TextVerb::Watch,
+        Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => TextVerb::Lru,
     }
 }
 
