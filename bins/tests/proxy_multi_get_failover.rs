@@ -25,7 +25,10 @@ struct Setup {
 impl Setup {
     fn start() -> Setup {
         let servers: Vec<Server> = (0..3).map(|_| Server::memkeepd(&[])).collect();
-        let list: Vec<String> = servers.iter().map(|s| format!("\"{}\"", s.addr())).collect();
+        let list: Vec<String> = servers
+            .iter()
+            .map(|s| format!("\"{}\"", s.addr()))
+            .collect();
         let repair_port = support::free_port();
         let proxy = Proxy::memkeep("--config", "route.toml", |port| {
             format!(
@@ -157,10 +160,7 @@ fn a_multi_get_reads_each_key_from_a_live_replica() {
     let stored: Vec<String> = (0..120).map(|i| format!("k:{i}")).collect();
     let mut conn = setup.failover();
     for key in &stored {
-        assert_eq!(
-            set(&mut conn, key, &value_of(key).unwrap()),
-            "STORED\r\n"
-        );
+        assert_eq!(set(&mut conn, key, &value_of(key).unwrap()), "STORED\r\n");
     }
     // Every key is on its two replicas.
     for key in &stored {
@@ -211,10 +211,7 @@ fn read_repair_repairs_key_by_key_while_a_replica_is_down() {
     let stored: Vec<String> = (0..120).map(|i| format!("k:{i}")).collect();
     let mut conn = setup.repair();
     for key in &stored {
-        assert_eq!(
-            set(&mut conn, key, &value_of(key).unwrap()),
-            "STORED\r\n"
-        );
+        assert_eq!(set(&mut conn, key, &value_of(key).unwrap()), "STORED\r\n");
     }
     let holders = |key: &str| {
         let mut held = replicas_of(&ring, key);
@@ -238,9 +235,7 @@ fn read_repair_repairs_key_by_key_while_a_replica_is_down() {
         .filter(|k| holders(k) == [1, 2])
         .collect();
     assert!(!lost.is_empty() && !repaired.is_empty());
-    let want = expected(&keys, |k| {
-        value_of(k).filter(|_| !lost.contains(&k))
-    });
+    let want = expected(&keys, |k| value_of(k).filter(|_| !lost.contains(&k)));
     assert_eq!(multi_get(&mut conn, &keys), want);
     let mut one = setup.server(1).connect();
     assert!(wait_for(Duration::from_secs(10), || repaired
@@ -263,10 +258,7 @@ fn a_key_with_no_live_replica_reads_as_a_miss_unless_no_key_could_be_read() {
     let stored: Vec<String> = (0..120).map(|i| format!("k:{i}")).collect();
     let mut conn = setup.failover();
     for key in &stored {
-        assert_eq!(
-            set(&mut conn, key, &value_of(key).unwrap()),
-            "STORED\r\n"
-        );
+        assert_eq!(set(&mut conn, key, &value_of(key).unwrap()), "STORED\r\n");
     }
     setup.kill(0);
     setup.kill(1);

@@ -194,3 +194,71 @@ pub(crate) fn in_key_order(
     }
     keys.iter().filter_map(|k| found.get(k).cloned()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::fake::{hits, value};
+
+    fn keys(keys: &[&str]) -> Vec<Bytes> {
+        keys.iter()
+            .map(|k| Bytes::copy_from_slice(k.as_bytes()))
+            .collect()
+    }
+
+    fn values(keys: &[&str]) -> Result<Response, BoxError> {
+        Ok(Response::Values(
+            keys.iter().map(|k| value(k, k, 0, 0)).collect(),
+        ))
+    }
+
+    #[test]
+    fn keys_split_by_target_in_order_of_first_appearance() {
+        let split = split(&keys(&["a1", "b1", "a2", "c1", "b2"]), |k| k[0]);
+        let parts: Vec<(u8, Vec<Bytes>)> = split.parts;
+        assert_eq!(
+            parts,
+            [
+                (b'a', keys(&["a1", "a2"])),
+                (b'b', keys(&["b1", "b2"])),
+                (b'c', keys(&["c1"])),
+            ]
+        );
+        assert_eq!(split.part_of, [0, 1, 0, 2, 1]);
+    }
+
+    #[test]
+    fn a_failed_part_is_a_partial_get_an_error_reply_or_misses() {
+        let asked = keys(&["a1", "b1", "a2", "c1", "b2"]);
+        let part_of = [0, 1, 0, 2, 1];
+        let replies = || {
+            vec![
+                values(&["a2"]),
+                Err("b is down".into()),
+                Ok(Response::ServerError("out of memory".into())),
+            ]
+        };
+        // An error and an error reply: every failed part's keys, in request order.
+        let err = merge(&asked, &part_of, replies(), false).unwrap_err();
+        assert_eq!(err.to_string(), "b is down");
+        let partial = err.downcast_ref::<PartialGet>().unwrap();
+        assert_eq!(hits(&Response::Values(partial.hits().to_vec())), ["a2=a2"]);
+        assert_eq!(partial.failed_keys(), keys(&["b1", "c1", "b2"]));
+
+        let misses = merge(&asked, &part_of, replies(), true).unwrap();
+        assert_eq!(hits(&misses), ["a2=a2"]);
+
+        // Error replies only: the first one is the reply to the whole get.
+        let replies = vec![
+            values(&["a1"]),
+            Ok(Response::ServerError("out of memory".into())),
+            values(&[]),
+        ];
+        let reply = merge(&asked, &part_of, replies, false).unwrap();
+        assert_eq!(reply, Response::ServerError("out of memory".into()));
+
+        let replies = vec![values(&["a1", "a2"]), values(&["b2"]), values(&["c1"])];
+        let reply = merge(&asked, &part_of, replies, false).unwrap();
+        assert_eq!(hits(&reply), ["a1=a1", "a2=a2", "c1=c1", "b2=b2"]);
+    }
+}
