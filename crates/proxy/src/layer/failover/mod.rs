@@ -323,16 +323,19 @@ where
                 Some(Ok(self.finish_with(reply)))
             };
         }
-        let (Some(_), Response::Values(values)) = (&self.keys, &reply) else {
+        if self.keys.is_none() {
+            return Some(Ok(reply));
+        }
+        let Response::Values(values) = reply else {
             return Some(Ok(reply));
         };
         *self.answered = true;
         let missing = if *self.on_miss {
-            multi_get::missing(self.asked(), values)
+            multi_get::missing(self.asked(), &values)
         } else {
             Vec::new()
         };
-        self.found.extend(values.iter().cloned());
+        self.found.extend(values);
         self.ask_next(missing)
     }
 

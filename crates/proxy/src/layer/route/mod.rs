@@ -100,8 +100,9 @@ impl<S> Layer<Vec<S>> for RouteLayer {
 /// By prefix, a multi-key get whose keys go to different services is split into one
 /// get per service and the hits merged back in request key order; if one part fails
 /// the whole get fails (as twemproxy does), with a
-/// [`PartialGet`](super::multi_get::PartialGet) when other parts answered. Services are called with
-/// `clone().oneshot(..)`, so one slow service never holds back the others.
+/// [`PartialGet`](super::multi_get::PartialGet) when other parts answered. Services
+/// are called with `clone().oneshot(..)`, so one slow service never holds back the
+/// others.
 pub struct Route<S> {
     services: Arc<[S]>,
     rule: Arc<Rule>,
