@@ -8,7 +8,7 @@ pub mod eject;
 pub mod failover;
 #[cfg(test)]
 mod fake;
-mod multi_get;
+pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;
 pub mod route;
