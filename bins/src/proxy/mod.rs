@@ -139,6 +139,8 @@ fn run(options: Options) -> Result<(), String> {
         .as_deref()
         .map(crate::admin::bind)
         .transpose()?;
+    // memcached's port file, naming the listeners' ports: every listener is bound.
+    crate::port_file::write(bound.iter().filter_map(|l| l.local_addr().ok()));
     if options.daemonize {
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
     }
