@@ -2,6 +2,9 @@
 //! and match replies to them in order; on failure, fail what is in flight, wait
 //! (failing new requests at once) and reconnect.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -15,7 +18,7 @@ use tracing::{debug, warn};
 use super::budget::{BufferedBytes, PendingSlot};
 use super::detect::{Detection, Probed};
 use super::replies::read_reply;
-use super::secure::{self, Opened};
+use super::secure::{self, BackendSecurity, Opened};
 use super::translate::Expect;
 use super::{BackendConfig, BackendError, ErrorKind};
 
@@ -54,9 +57,23 @@ struct InFlight {
 /// Most bytes gathered into one write.
 const BATCH: usize = 64 * 1024;
 
+/// Opens a connection to the server: TCP, TLS and the login ([`secure::open`]) for
+/// a real backend; an in-memory stream in tests, which then run on paused time.
+pub(super) type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<Opened>> + Send>> + Send + Sync>;
+
+/// The connector to the server at `addr` over the network.
+pub(super) fn over_network(addr: Arc<str>, security: Option<Arc<BackendSecurity>>) -> Connect {
+    Arc::new(move || {
+        let (addr, security) = (addr.clone(), security.clone());
+        Box::pin(async move { secure::open(&addr, security.as_deref()).await })
+    })
+}
+
 /// The connection task: runs until every [`super::Backend`] clone is gone.
 pub(super) async fn run(
     addr: Arc<str>,
+    connect: Connect,
     config: Arc<BackendConfig>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     state: Arc<AtomicU8>,
@@ -67,11 +84,7 @@ pub(super) async fn run(
     let mut was_up = true;
     'connect: loop {
         state.store(State::Connecting as u8, Ordering::Relaxed);
-        let connected = tokio::time::timeout(
-            config.connect_timeout,
-            secure::open(&addr, config.security.as_deref()),
-        )
-        .await;
+        let connected = tokio::time::timeout(config.connect_timeout, connect()).await;
         let session = matches!(connected, Ok(Ok(_)));
         match connected {
             Ok(Ok(mut stream)) => 'session: {

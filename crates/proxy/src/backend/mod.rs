@@ -122,6 +122,16 @@ impl Backend {
     /// tokio runtime; the tasks stop when the last clone is dropped.
     pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
         let addr: Arc<str> = addr.into().into();
+        let connect = connection::over_network(addr.clone(), config.security.clone());
+        Self::connecting_with(addr, connect, config)
+    }
+
+    /// A backend whose connections `connect` opens.
+    fn connecting_with(
+        addr: Arc<str>,
+        connect: connection::Connect,
+        config: BackendConfig,
+    ) -> Self {
         let dialect = Arc::new(Detection::new(config.dialect));
         let connect_timeout = config.connect_timeout;
         let config = Arc::new(config);
@@ -135,6 +145,7 @@ impl Backend {
                 let state = Arc::new(AtomicU8::new(State::Connecting as u8));
                 tokio::spawn(connection::run(
                     addr.clone(),
+                    connect.clone(),
                     config.clone(),
                     jobs,
                     state.clone(),
