@@ -86,13 +86,13 @@ fn stat(replication: &Replication, name: &str) -> String {
 }
 
 async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..500 {
+    for _ in 0..2000 {
         if check() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("condition not reached in 5 s");
+    panic!("condition not reached in 20 s");
 }
 
 /// Starts a node's links; dropping the sender stops them.
