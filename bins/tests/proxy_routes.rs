@@ -49,7 +49,7 @@ fn a_route_tree_of_every_layer() {
 [pools.rep]
 servers = [{rep}]
 replicas = 2
-timeout_ms = 1000
+timeout_ms = 5000
 hash = "md5"   # fnv1a_64 spreads short keys like these unevenly
 
 [pools.east]
@@ -273,7 +273,7 @@ fn an_ejected_server_keys_are_read_from_their_other_replica() {
 servers = [{}]
 hash = "md5"
 replicas = 2
-timeout_ms = 1000
+timeout_ms = 5000
 
 [pools.cache.eject]
 failure_limit = 1
