@@ -27,7 +27,7 @@ fn exchange(server: &Server, send: &[u8], expect: &[u8]) {
 fn bad_flags_exit_non_zero_with_a_message() {
     for args in [
         &["--no-such-flag"][..],
-        &["-p", "x"],
+        &["-p", "70000"],
         &["-U", "11211"],
         &["-o", "bogus"],
         &["-t", "0"],

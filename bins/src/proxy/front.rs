@@ -1,6 +1,7 @@
 //! The service each listener serves: whatever its route is now (swapped in place by
 //! a reload, so open client connections go on with the new tree), with the proxy's
-//! own `stats` answered here.
+//! own `stats` answered here (and its counters reset by `stats reset`, which also
+//! goes on to every server).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -55,9 +56,16 @@ impl Service<Request> for Front {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if matches!(request.command, Command::Stats(None)) {
-            let stats = Response::Stats(self.status.memcached_stats());
-            return futures_util::future::ready(Ok(stats)).boxed();
+        match &request.command {
+            Command::Stats(None) => {
+                let stats = Response::Stats(self.status.memcached_stats());
+                return futures_util::future::ready(Ok(stats)).boxed();
+            }
+            // The proxy's own counters (what `stats` shows) and every server's.
+            Command::Stats(Some(group)) if group.as_ref() == b"reset" => {
+                self.status.commands.reset()
+            }
+            _ => {}
         }
         let route = self.route.read().clone();
         let status = self.status.clone();

@@ -91,6 +91,7 @@ pub(super) async fn run(
                 let limit = config.connect_timeout;
                 let probed = match &mut stream {
                     Opened::Plain(tcp) => dialect.probe(tcp, &addr, limit).await,
+                    Opened::Local(local) => dialect.probe(local, &addr, limit).await,
                     Opened::Secured(secured) => dialect.probe(secured, &addr, limit).await,
                 };
                 match probed {
@@ -109,6 +110,10 @@ pub(super) async fn run(
                         let (rd, wr) = tcp.into_split();
                         drive(rd, wr, &addr, &config, &mut jobs).await
                     }
+                    Opened::Local(local) => {
+                        let (rd, wr) = local.into_split();
+                        drive(rd, wr, &addr, &config, &mut jobs).await
+                    }
                     Opened::Secured(stream) => {
                         let (rd, wr) = tokio::io::split(stream);
                         drive(rd, wr, &addr, &config, &mut jobs).await
@@ -116,6 +121,14 @@ pub(super) async fn run(
                 };
                 match ending {
                     Ending::Unused => return,
+                    // The server is up and answered: only this connection lost its
+                    // place among the replies. Connect again at once, so other
+                    // clients' requests queue for the new connection instead of
+                    // finding the server down.
+                    Ending::Unreadable => {
+                        warn!(%addr, "backend connection reset after a reply it could not read");
+                        continue 'connect;
+                    }
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
                 }
             }
@@ -147,6 +160,10 @@ enum Ending {
     Unused,
     /// The connection failed.
     Failed(ErrorKind),
+    /// The reply to a request could not be read: the server is up, only the
+    /// connection is out of step. (Bytes that answer no request are a failure: a
+    /// server that talks unasked would be reconnected to without end.)
+    Unreadable,
 }
 
 /// Runs one established connection until it fails or is no longer needed.
@@ -165,16 +182,29 @@ async fn drive(
     };
     let kind = match ending {
         Ending::Failed(kind) => kind,
-        Ending::Unused => ErrorKind::Closed,
+        Ending::Unused | Ending::Unreadable => ErrorKind::Closed,
     };
     sent.close();
-    for lost in current
-        .into_iter()
-        .chain(std::iter::from_fn(|| sent.try_recv().ok()))
-    {
+    // Behind a reply that could not be read, the others are lost with the
+    // connection, through no fault of their own or of the server's.
+    let behind = match kind {
+        ErrorKind::Protocol => ErrorKind::Reset,
+        kind => kind,
+    };
+    let unreadable = kind == ErrorKind::Protocol && current.is_some();
+    if let Some(lost) = current {
         let _ = lost.reply.send(Err(BackendError::new(kind, addr.clone())));
     }
-    ending
+    while let Ok(lost) = sent.try_recv() {
+        let _ = lost
+            .reply
+            .send(Err(BackendError::new(behind, addr.clone())));
+    }
+    if unreadable {
+        Ending::Unreadable
+    } else {
+        ending
+    }
 }
 
 /// Takes requests off the queue, as many as are waiting (up to [`BATCH`] bytes),

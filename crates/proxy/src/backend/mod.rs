@@ -10,6 +10,7 @@
 mod budget;
 mod connection;
 mod detect;
+mod listing;
 mod replies;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod reply_check;
@@ -18,6 +19,7 @@ mod text_dialect;
 mod translate;
 
 pub use budget::QueueLimits;
+pub use listing::{LISTING_TOO_LONG, MAX_LISTING};
 pub use replies::{ReplyError, ReplyReader};
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
@@ -345,8 +347,12 @@ pub enum ErrorKind {
     Closed,
     /// No reply within the request timeout.
     Timeout,
-    /// The server sent something that is not a reply to the request.
+    /// The server sent something that is not a reply to the request (the
+    /// connection is then reset and made again at once).
     Protocol,
+    /// Sent on a connection that was reset because the reply to an earlier request
+    /// could not be read: the server is up, this request may or may not have run.
+    Reset,
     /// Refused before it was queued: the backend holds as many requests or bytes
     /// for its server as its [`QueueLimits`] allow.
     Overloaded,
@@ -375,6 +381,7 @@ impl fmt::Display for BackendError {
             ErrorKind::Closed => "closed the connection",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Protocol => "sent an invalid reply",
+            ErrorKind::Reset => "connection reset after an earlier invalid reply",
             // memcached's wording for a request it has no room for ("SERVER_ERROR
             // out of memory storing object", "... reading request"): clients that
             // look for "out of memory" treat it as a full cache, not a broken server.

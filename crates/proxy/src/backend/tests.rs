@@ -352,3 +352,62 @@ async fn a_server_without_meta_is_detected_and_spoken_to_in_text() {
         assert_eq!(*seen.lock(), "mn\r\nset k 3 0 2\r\nget k\r\ngets k\r\n");
     }
 }
+
+/// A text server that answers `stats weird` with a line no reply starts with, and
+/// `get` with a miss; counts the connections it accepts.
+async fn server_with_one_odd_reply() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut s = BufReader::new(s);
+                let mut line = String::new();
+                while s.read_line(&mut line).await.unwrap_or(0) > 0 {
+                    let reply: &[u8] = match line.as_str() {
+                        "stats weird\r\n" => b"what is this\r\n",
+                        _ => b"END\r\n",
+                    };
+                    if s.write_all(reply).await.is_err() {
+                        return;
+                    }
+                    line.clear();
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn an_unreadable_reply_costs_a_reconnect_not_the_server() {
+    let (addr, accepted) = server_with_one_odd_reply().await;
+    let text = BackendConfig {
+        dialect: Dialect::Text,
+        ..Default::default()
+    };
+    let backend = Backend::new(addr, text);
+    assert_eq!(
+        ask(&backend, "get a\r\n").await.unwrap(),
+        Response::Values(vec![])
+    );
+    let err = ask(&backend, "stats weird\r\n").await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<BackendError>().unwrap().kind(),
+        ErrorKind::Protocol
+    );
+    // The very next requests find the server up, on a new connection.
+    for _ in 0..3 {
+        assert_eq!(
+            ask(&backend, "get a\r\n").await.unwrap(),
+            Response::Values(vec![])
+        );
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -2,6 +2,7 @@
 //! and a small error type, tested alone with mock inner services and paused time.
 
 mod background;
+pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;

@@ -103,16 +103,7 @@ where
             }
             KindProj::All { calls } => {
                 let replies = ready!(Pin::new(calls).poll(cx));
-                let mut first = None;
-                for reply in replies {
-                    match reply {
-                        Ok(Response::Ok) => {}
-                        other => {
-                            first.get_or_insert(other);
-                        }
-                    }
-                }
-                Poll::Ready(first.unwrap_or(Ok(Response::Ok)))
+                Poll::Ready(crate::keyless::combine(replies))
             }
         }
     }

@@ -2,14 +2,8 @@
 //! multi-key gets per server and merge the parts back in key order, and answer
 //! key-less commands for the whole pool.
 //!
-//! Key-less commands, decided once for every pool:
-//! - `flush_all` and `verbosity` go to every server; the reply is `OK` when all
-//!   agree, else the first failure.
-//! - `version` and `mn` are answered by the proxy itself (twemproxy does the same
-//!   for `version`): which backend's version would be the right one?
-//! - `stats` is forwarded to the first server (in configuration order) that the
-//!   ring still holds, so a client sees a real memcached's figures for one member.
-//! - `shutdown` is refused (`ERROR: shutdown not enabled`); SASL gets `ERROR`.
+//! Key-less commands go where [`crate::keyless`] says: to every server (replies
+//! joined), to the first one, or answered by the proxy.
 //!
 //! The ring can follow a live set published by the eject layer: when it changes,
 //! the ring is rebuilt over the live servers only, as twemproxy does with
@@ -28,6 +22,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_service::Service;
 
+use crate::keyless::{self, Keyless};
 use crate::BoxError;
 pub use future::ResponseFuture;
 pub use router::Router;
@@ -166,30 +161,21 @@ where
                 let keys = get.keys.iter().cloned().zip(nodes).collect();
                 ResponseFuture::merge(calls, owners, keys, self.options.partial_failure)
             }
-            // memcached answers `gat 10` (a get without keys) with a bare END.
-            Command::Get(get) if get.keys.is_empty() => {
-                ResponseFuture::ready(Response::Values(Vec::new()))
-            }
-            Command::FlushAll(_) | Command::Verbosity(_) => {
-                let calls = ring
-                    .members()
-                    .iter()
-                    .map(|&i| call(i, request.clone()))
-                    .collect();
-                ResponseFuture::all(calls)
-            }
-            Command::Stats(_) => {
-                let first = ring.members().iter().copied().min().unwrap_or(0);
-                ResponseFuture::one(call(first, request))
-            }
-            Command::Version => {
-                ResponseFuture::ready(Response::Version(self.options.version.clone()))
-            }
-            Command::Noop => ResponseFuture::ready(Response::Noop),
-            Command::Shutdown { .. } => {
-                ResponseFuture::ready(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-            }
-            _ => ResponseFuture::ready(Response::Error),
+            command => match keyless::route(command, &self.options.version) {
+                Keyless::EveryServer => {
+                    let calls = ring
+                        .members()
+                        .iter()
+                        .map(|&i| call(i, request.clone()))
+                        .collect();
+                    ResponseFuture::all(calls)
+                }
+                Keyless::FirstServer => {
+                    let first = ring.members().iter().copied().min().unwrap_or(0);
+                    ResponseFuture::one(call(first, request))
+                }
+                Keyless::Answer(response) => ResponseFuture::ready(response),
+            },
         }
     }
 }
