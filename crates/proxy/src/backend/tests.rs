@@ -3,7 +3,7 @@
 //! and backoffs are exact and no test waits on the machine's speed.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -354,45 +354,39 @@ async fn a_server_without_meta_is_detected_and_spoken_to_in_text() {
 }
 
 /// A text server that answers `stats weird` with a line no reply starts with, and
-/// `get` with a miss; counts the connections it accepts.
-async fn server_with_one_odd_reply() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// `get` with a miss; counts the connections made to it.
+fn server_with_one_odd_reply() -> (Connect, Arc<AtomicUsize>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let accepted = Arc::new(AtomicUsize::new(0));
     let count = accepted.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = listener.accept().await.unwrap();
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut s = BufReader::new(s);
-                let mut line = String::new();
-                while s.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    let reply: &[u8] = match line.as_str() {
-                        "stats weird\r\n" => b"what is this\r\n",
-                        _ => b"END\r\n",
-                    };
-                    if s.write_all(reply).await.is_err() {
-                        return;
-                    }
-                    line.clear();
+    let connect = connect_to(move |stream| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let mut s = BufReader::new(stream);
+            let mut line = String::new();
+            while s.read_line(&mut line).await.unwrap_or(0) > 0 {
+                let reply: &[u8] = match line.as_str() {
+                    "stats weird\r\n" => b"what is this\r\n",
+                    _ => b"END\r\n",
+                };
+                if s.write_all(reply).await.is_err() {
+                    return;
                 }
-            });
+                line.clear();
+            }
         }
     });
-    (addr, accepted)
+    (connect, accepted)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unreadable_reply_costs_a_reconnect_not_the_server() {
-    let (addr, accepted) = server_with_one_odd_reply().await;
+    let (connect, accepted) = server_with_one_odd_reply();
     let text = BackendConfig {
         dialect: Dialect::Text,
         ..Default::default()
     };
-    let backend = Backend::new(addr, text);
+    let backend = backend(connect, text);
     assert_eq!(
         ask(&backend, "get a\r\n").await.unwrap(),
         Response::Values(vec![])
@@ -409,5 +403,5 @@ async fn an_unreadable_reply_costs_a_reconnect_not_the_server() {
             Response::Values(vec![])
         );
     }
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
