@@ -123,6 +123,31 @@ async fn text_and_meta_requests_round_trip() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn requests_made_before_the_dialect_is_known_reach_the_server_in_order() {
+    use tower_service::Service;
+    let mut backend = backend(cache_server(), BackendConfig::default());
+    // Made in this order while the probe is out, then waited for in the reverse
+    // one: a client's pipeline must reach the server as the client sent it.
+    let wire = [
+        "set k 0 0 1\r\n1\r\n",
+        "append k 0 0 1\r\n2\r\n",
+        "get k\r\n",
+    ];
+    let calls: Vec<_> = wire.iter().map(|w| backend.call(request(w))).collect();
+    let mut replies = futures_util::future::join_all(calls.into_iter().rev()).await;
+    replies.reverse();
+    let replies: Vec<String> = wire
+        .iter()
+        .zip(replies)
+        .map(|(w, r)| encoded(w, &r.unwrap()))
+        .collect();
+    assert_eq!(
+        replies,
+        ["STORED\r\n", "STORED\r\n", "VALUE k 0 2\r\n12\r\nEND\r\n"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn many_callers_share_one_connection_in_order() {
     let backend = backend(cache_server(), BackendConfig::default());
     let sets = (0..500).map(|i| {
@@ -169,9 +194,9 @@ async fn refused_connection_fails_fast_then_reconnects() {
     let err = ask(&backend, "get a\r\n").await.unwrap_err();
     let err = err.downcast_ref::<BackendError>().unwrap();
     assert!(matches!(err.kind(), ErrorKind::Down | ErrorKind::Closed));
-    // The server comes up: the backend finds it by itself, one backoff later.
+    // The server comes up: the backend finds it by itself once the backoff is over.
     up.store(true, Ordering::Relaxed);
-    tokio::time::sleep(backoff).await;
+    tokio::time::sleep(backoff + Duration::from_millis(1)).await;
     ask(&backend, "version\r\n").await.unwrap();
 }
 
