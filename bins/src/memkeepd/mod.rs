@@ -86,6 +86,13 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     let security = security::load(&args, &extended)?;
     let listeners = bind(&args, &security)?;
     let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
+    // memcached names its TCP ports there (none under -s): every listener is bound.
+    if args.unix_socket.is_none() {
+        crate::port_file::write(listeners[0].iter().filter_map(|bound| match bound {
+            Bound::Tcp(listener, _) => listener.local_addr().ok(),
+            Bound::Unix(_) => None,
+        }));
+    }
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -148,13 +155,17 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
             None => (host, false),
         };
         let addrs = resolve(host, args.port)?;
-        for addr in addrs {
+        for mut addr in addrs {
             // SO_REUSEPORT would let a second server share the port silently: make
             // sure nobody holds it first, as memcached's bind would.
-            std::net::TcpListener::bind(addr)
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            probe_port(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             for worker in &mut bound {
                 let listener = listen_tcp(addr, args.backlog)
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                // Port 0 lets the kernel pick one: the other workers share the one
+                // picked for the first.
+                addr = listener
+                    .local_addr()
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 worker.push(Bound::Tcp(listener, plain));
             }
@@ -174,6 +185,16 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
         return Err("nothing to listen on: -l is empty".into());
     }
     Ok(bound)
+}
+
+/// Binds `addr` without SO_REUSEPORT, and without listening: a socket that listened,
+/// even for an instant, would take connections from early clients and reset them
+/// when closed.
+fn probe_port(addr: SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())
 }
 
 /// Binds with SO_REUSEADDR (a restarted server gets its port back at once),

@@ -162,6 +162,11 @@ fn run(options: Options) -> Result<(), String> {
         .as_deref()
         .map(crate::admin::bind)
         .transpose()?;
+    // memcached's port file, naming the listeners' ports: every listener is bound.
+    crate::port_file::write(bound.iter().filter_map(|bound| match bound {
+        listeners::Bound::Tcp(listener) => listener.local_addr().ok(),
+        listeners::Bound::Unix(_) => None,
+    }));
     if options.daemonize {
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
     }
