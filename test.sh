@@ -102,7 +102,11 @@ EOF
     local work="$UPSTREAM/memcached.fetch"
     rm -rf "$work" "$dest"
     mkdir -p "$work"
-    (cd "$work" && apt-get source -qq "memcached=$version" 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
+    # dpkg-source chatters on stdout: its output is shown only when it fails.
+    if ! (cd "$work" && apt-get source -qq "memcached=$version" >"$work/apt-get-source.log" 2>&1); then
+        cat "$work/apt-get-source.log" >&2
+        exit 1
+    fi
     local unpacked
     unpacked=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'memcached-*' | head -n1)
     if [ -z "$unpacked" ] || [ ! -f "$unpacked/t/lib/MemcachedTest.pm" ]; then

@@ -6,8 +6,8 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod process_group;
-pub mod pytest;
 pub mod prove;
+pub mod pytest;
 pub mod suite;
 pub mod table;
 

@@ -13,10 +13,6 @@ use super::process_group::kill_members;
 use super::table::Outcome;
 use super::{contrib, Target};
 
-/// How long one file may run. The slowest file passes in about 40 s against memcached
-/// on 2 busy cores; a file that waits for a reply that never comes is stopped here.
-pub const TIME_LIMIT: Duration = Duration::from_secs(120);
-
 /// A build directory for `target`: `dir` is made and filled.
 pub struct BuildDir {
     dir: PathBuf,
@@ -45,8 +41,8 @@ impl BuildDir {
         self.dir.join("logs")
     }
 
-    /// Runs `t/FILE` with prove.
-    pub fn run(&self, file: &str) -> FileRun {
+    /// Runs `t/FILE` with prove, for at most `limit`.
+    pub fn run(&self, file: &str, limit: Duration) -> FileRun {
         let log = self.logs().join(format!("{file}.log"));
         let out = File::create(&log).unwrap();
         let started = Instant::now();
@@ -72,11 +68,11 @@ impl BuildDir {
             if let Some(status) = prove.try_wait().unwrap() {
                 break status;
             }
-            if !timed_out && started.elapsed() > TIME_LIMIT {
+            if !timed_out && started.elapsed() > limit {
                 // The file and its servers go; prove then reports what it got.
                 timed_out = true;
                 kill_members(group, Some(group));
-            } else if timed_out && started.elapsed() > TIME_LIMIT + Duration::from_secs(10) {
+            } else if timed_out && started.elapsed() > limit + Duration::from_secs(10) {
                 let _ = prove.kill();
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -86,7 +82,7 @@ impl BuildDir {
         let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
         FileRun {
             outcome: outcome(file, &text, status.success()),
-            failures: failures(&text, timed_out),
+            failures: failures(&text, timed_out.then_some(limit)),
             log,
             elapsed: started.elapsed(),
         }
@@ -121,9 +117,9 @@ pub struct FileRun {
 /// prove prints `t/FILE .. skipped: REASON` for a file that skipped itself and
 /// `Result: PASS` when every file passed.
 fn outcome(file: &str, text: &str, success: bool) -> Outcome {
-    let skipped = text.lines().any(|line| {
-        line.starts_with(&format!("t/{file} ")) && line.contains(" skipped:")
-    });
+    let skipped = text
+        .lines()
+        .any(|line| line.starts_with(&format!("t/{file} ")) && line.contains(" skipped:"));
     if skipped {
         Outcome::Skip
     } else if success && text.lines().any(|line| line == "Result: PASS") {
@@ -135,7 +131,7 @@ fn outcome(file: &str, text: &str, success: bool) -> Outcome {
 
 /// The failed subtests (`not ok N - name`) and prove's summary of what went wrong,
 /// the first few of each.
-fn failures(text: &str, timed_out: bool) -> Vec<String> {
+fn failures(text: &str, stopped_after: Option<Duration>) -> Vec<String> {
     let mut lines: Vec<String> = text
         .lines()
         .filter(|line| line.starts_with("not ok") && !line.contains("# TODO"))
@@ -150,11 +146,15 @@ fn failures(text: &str, timed_out: bool) -> Vec<String> {
             || line.starts_with("error:")
             || line.starts_with("memkeepd:")
     });
-    lines.extend(complaints.take(4).map(|line| line.trim().chars().take(160).collect()));
-    if timed_out {
+    lines.extend(
+        complaints
+            .take(4)
+            .map(|line| line.trim().chars().take(160).collect()),
+    );
+    if let Some(limit) = stopped_after {
         lines.push(format!(
             "stopped after {} s (waiting for a reply that never came?)",
-            TIME_LIMIT.as_secs()
+            limit.as_secs()
         ));
     }
     lines

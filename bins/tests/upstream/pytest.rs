@@ -67,8 +67,8 @@ fn run_selected(python: &Path, suite: &Path, port: u16, k: Option<String>) -> (O
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .expect("run pytest");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let mut outcomes = Outcomes::new();
     // "…/test_integration.py::test_cas[socket-Client-] PASSED   [ 12%]"
     for line in text.lines() {
@@ -125,7 +125,11 @@ pub fn allowed() -> Vec<Allowed> {
                 })
                 .collect();
             let reason = words.collect::<Vec<_>>().join(" ");
-            assert!(!reason.is_empty(), "{}: {test} needs a reason", path.display());
+            assert!(
+                !reason.is_empty(),
+                "{}: {test} needs a reason",
+                path.display()
+            );
             Allowed {
                 test,
                 targets,
