@@ -1,6 +1,6 @@
 //! `memkeep bench` run briefly (bounded by request count) against memkeepd and stock
 //! memcached: its JSON report must show every request done, no errors and a hit ratio
-//! that matches a preloaded key space.
+//! that matches a preloaded key space; on a terminal, its progress bars end at 100%.
 
 mod support;
 
@@ -196,4 +196,60 @@ fn rate_holds_the_load_to_its_schedule() {
         .unwrap();
     assert!(!huge.status.success());
     assert!(String::from_utf8_lossy(&huge.stderr).contains("too many keys"));
+}
+
+/// What `memkeep bench` leaves on a terminal: run under `script` (util-linux), which
+/// gives it a pseudo-terminal, so the progress bars are drawn as a person sees them.
+fn on_a_terminal(server: &Server, args: &str) -> String {
+    let command = format!(
+        "stty cols 200; exec {} bench -s {} {args}",
+        env!("CARGO_BIN_EXE_memkeep"),
+        server.addr()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux)");
+    let transcript = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{transcript}");
+    transcript
+}
+
+/// The last frame a bar drew: the text after the last `label` up to the end of
+/// its line.
+fn last_frame<'a>(transcript: &'a str, label: &str) -> &'a str {
+    let start = transcript
+        .rfind(label)
+        .unwrap_or_else(|| panic!("no {label:?} bar in {transcript:?}"));
+    let frame = &transcript[start..];
+    frame
+        .find(['\r', '\n', '\u{1b}'])
+        .map_or(frame, |end| &frame[..end])
+        .trim_end()
+}
+
+#[test]
+fn progress_bars_count_what_they_say_and_end_at_100_percent() {
+    let server = Server::memkeepd(&[]);
+    let transcript = on_a_terminal(&server, "--preload -k 2000 -n 20000 -c 4");
+    let preload = last_frame(&transcript, "preload [");
+    assert!(preload.contains("] 100% 2000/2000 items"), "{preload}");
+    let run = last_frame(&transcript, "run     [");
+    assert!(run.contains("] 100% 20000/20000 requests ("), "{run}");
+    assert!(transcript.contains("requests     20000 in"), "{transcript}");
+
+    // With --duration alone the bar counts seconds, and says how many requests.
+    let transcript = on_a_terminal(&server, "-d 1s -c 2");
+    let run = last_frame(&transcript, "run     [");
+    assert!(run.contains("] 100% 1.0/1.0 s, "), "{run}");
+    let report_line = transcript
+        .lines()
+        .find(|l| l.trim_start().starts_with("requests "))
+        .unwrap_or_else(|| panic!("{transcript}"));
+    let requests: &str = report_line.split_whitespace().nth(1).unwrap();
+    assert!(
+        run.contains(&format!(", {requests} requests (")),
+        "{run} / {report_line}"
+    );
 }

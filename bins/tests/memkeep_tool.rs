@@ -1,7 +1,8 @@
 //! The `memkeep` operator commands against real servers: `stats` over several
-//! servers (one down), `check` as a monitoring plugin (exit codes and perfdata),
-//! and `route` checked against where twemproxy itself puts keys, before and after
-//! it ejects a server.
+//! servers (one down) with its units, `check` as a monitoring plugin (exit codes and
+//! perfdata), and `route` checked against where twemproxy itself puts keys, before
+//! and after it ejects a server, and against where memkeep-proxy puts the replicas
+//! of a key, before and after it ejects one.
 
 #[path = "proxy/harness.rs"]
 mod harness;
@@ -49,6 +50,18 @@ fn stats_shows_every_server_and_which_are_down() {
         "{out}"
     );
     assert!(line(&dead).contains(" down "), "{out}");
+    // Figures with their units: both run with -m 64, nothing stored, just started.
+    for server in [&ours, &theirs] {
+        let line = line(&server.addr());
+        assert!(line.contains(" 0 B / 64.0 MiB "), "{out}");
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields[3], "ms", "latency in milliseconds: {out}");
+        let uptime = fields[4];
+        assert!(
+            uptime.ends_with('s') && uptime[..uptime.len() - 1].parse::<u64>().is_ok(),
+            "uptime in seconds at first: {out}"
+        );
+    }
     let (code, _) = memkeep(&["stats", &dead]);
     assert_ne!(code, 0, "no server answered");
 }
@@ -62,6 +75,7 @@ fn check_is_a_monitoring_plugin() {
         out.starts_with("MEMKEEP OK - ") && out.contains(" | latency="),
         "{out}"
     );
+    assert!(out.contains("(0 B of 1.0 MiB)"), "{out}");
     assert!(out.contains("hit_rate=U"), "no gets yet: {out}");
 
     // Fill some memory and miss once: thresholds turn the verdict. The values are
@@ -107,8 +121,19 @@ fn route(config: &std::path::Path, key: &str) -> Vec<String> {
     out.lines()
         .skip(1)
         .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .map(|l| l.split_whitespace().nth(2).unwrap().to_owned())
+        .map(|l| address_in(l).to_owned())
         .collect()
+}
+
+/// The first `host:port` word of a line of `memkeep route` (a server with a name
+/// shows it before its address).
+fn address_in(line: &str) -> &str {
+    line.split_whitespace()
+        .find(|w| {
+            w.rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        })
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
 }
 
 /// Which of `servers` holds `key`.
@@ -198,7 +223,10 @@ fn route_reads_the_toml_route_tree_and_says_when_there_is_no_failover() {
     let (code, tagged) = memkeep(&["route", "--config", path, "user:{42}:name"]);
     assert_eq!(code, 0, "{tagged}");
     assert!(tagged.contains("hash_tag {}"), "{tagged}");
-    assert!(tagged.contains("(rebuild_ring = false)"), "{tagged}");
+    assert!(
+        tagged.contains("no failover: while its server is ejected the key's requests fail fast (rebuild_ring = false)"),
+        "{tagged}"
+    );
     assert_eq!(tagged.lines().filter(|l| l.contains("primary")).count(), 1);
     // Only the tag is hashed: another key with the same tag goes to the same server.
     let (_, same) = memkeep(&["route", "--config", path, "{42}"]);
@@ -214,4 +242,155 @@ fn route_reads_the_toml_route_tree_and_says_when_there_is_no_failover() {
     assert_eq!(server(&tagged), server(&same));
     let (code, _) = memkeep(&["route", "--config", path, "--pool", "beta", "k"]);
     assert_ne!(code, 0, "no such pool");
+}
+
+/// What `memkeep route --config` says of a key in a replicated pool: the servers
+/// holding it (addresses, replica 1 first) and its failover order (each step's
+/// address, and the holders of the rebuilt ring from the second step on).
+struct Replicated {
+    held_by: Vec<String>,
+    order: Vec<(String, Vec<String>)>,
+}
+
+fn route_replicated(config: &std::path::Path, key: &str) -> Replicated {
+    let (code, out) = memkeep(&["route", "--config", config.to_str().unwrap(), key]);
+    assert_eq!(code, 0, "{out}");
+    let held = out
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("held by "))
+        .unwrap_or_else(|| panic!("no holders: {out}"));
+    let held_by = held
+        .split(", ")
+        .map(|h| h.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    let order = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| {
+            let addr = address_in(l).to_owned();
+            let rebuilt = l
+                .split_once("holds the key on ")
+                .map(|(_, rest)| {
+                    rest.trim_end_matches(')')
+                        .split(", ")
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (addr, rebuilt)
+        })
+        .collect();
+    Replicated { held_by, order }
+}
+
+/// The servers among `servers` whose copy of `key` is `value`.
+fn holding(servers: &[&Server], key: &str, value: &str) -> Vec<String> {
+    let want = format!(" {}\r\n{value}\r\nEND\r\n", value.len());
+    servers
+        .iter()
+        .filter(|s| {
+            let mut c = s.connect();
+            c.write_all(format!("get {key}\r\n").as_bytes()).unwrap();
+            let (got, _) = read_until(&mut c, Duration::from_secs(5), |g| g.ends_with(b"END\r\n"));
+            String::from_utf8_lossy(&got).ends_with(&want)
+        })
+        .map(|s| s.addr())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn route_names_every_replica_and_the_failover_of_memkeep_proxy() {
+    let servers: Vec<Server> = (0..4).map(|_| Server::memkeepd(&[])).collect();
+    let refs: Vec<&Server> = servers.iter().collect();
+    let list: Vec<String> = servers
+        .iter()
+        .map(|s| format!("\"{}:1\"", s.addr()))
+        .collect();
+    let proxy = harness::Proxy::memkeep("--config", "route.toml", |port| {
+        format!(
+            "[pools.cache]\nservers = [{}]\nreplicas = 2\nhash = \"md5\"\ntimeout_ms = 1000\n\
+             [pools.cache.eject]\nfailure_limit = 1\nretry_timeout_ms = 600000\nrebuild_ring = true\n\
+             [routes.writes]\nkind = \"replicate\"\nto = [\"cache\"]\npolicy = \"all\"\n\
+             [routes.reads]\nkind = \"failover\"\nto = [\"cache\"]\n\
+             [routes.main]\nkind = \"operation\"\nreads = \"reads\"\nwrites = \"writes\"\n\
+             [[listeners]]\nlisten = \"127.0.0.1:{port}\"\nroute = \"main\"\n",
+            list.join(", ")
+        )
+    });
+    let config = proxy.dir.0.join("route.toml");
+    let (_, out) = memkeep(&["route", "--config", config.to_str().unwrap(), "k"]);
+    assert!(
+        out.contains("route reads (failover): requests to ")
+            && out.contains("route writes (replicate, policy all): mutations to "),
+        "the routes over the pool, in the proxy's words: {out}"
+    );
+    assert!(
+        !out.contains("auto_eject_hosts"),
+        "not twemproxy's words: {out}"
+    );
+
+    // Every key is on the two servers route names, and nowhere else.
+    let keys: Vec<String> = (0..40).map(|i| format!("replica:{i}")).collect();
+    let mut conn = proxy.connect();
+    let mut routes = Vec::new();
+    for key in &keys {
+        assert_eq!(harness::set(&mut conn, key, "v1"), "STORED\r\n");
+        let route = route_replicated(&config, key);
+        assert_eq!(route.held_by.len(), 2, "{key}");
+        assert_eq!(
+            route.order[0].0, route.held_by[0],
+            "replica 1 answers first"
+        );
+        assert_eq!(
+            sorted(holding(&refs, key, "v1")),
+            sorted(route.held_by.clone()),
+            "{key}"
+        );
+        routes.push(route);
+    }
+
+    // Stop replica 1 of the first key: the proxy ejects it at its first failure and
+    // rebuilds the ring; each key it held first is written where route's second
+    // step says the rebuilt ring keeps it, and is read back through the proxy.
+    let victim = routes[0].order[0].0.clone();
+    let victim_server = servers.iter().find(|s| s.addr() == victim).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim_server.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let alive: Vec<&Server> = servers.iter().filter(|s| s.addr() != victim).collect();
+    let moved: Vec<(&String, &Replicated)> = keys
+        .iter()
+        .zip(&routes)
+        .filter(|(_, r)| r.order[0].0 == victim)
+        .collect();
+    assert!(!moved.is_empty());
+    let mut conn = proxy.connect();
+    let ejected = support::wait_for(Duration::from_secs(10), || {
+        harness::set(&mut conn, moved[0].0, "v2") == "STORED\r\n"
+    });
+    assert!(ejected, "memkeep-proxy never ejected the stopped server");
+    for (key, route) in moved {
+        let (second, rebuilt) = &route.order[1];
+        assert_eq!(rebuilt.len(), 2, "{key}: {rebuilt:?}");
+        assert_eq!(&rebuilt[0], second, "{key}: the second step answers");
+        assert!(!rebuilt.contains(&victim), "{key}");
+        assert_eq!(harness::set(&mut conn, key, "v2"), "STORED\r\n");
+        assert_eq!(
+            sorted(holding(&alive, key, "v2")),
+            sorted(rebuilt.clone()),
+            "{key}"
+        );
+        assert_eq!(
+            harness::get(&mut conn, key),
+            Ok(Some("v2".to_owned())),
+            "{key}"
+        );
+    }
 }

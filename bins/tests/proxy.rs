@@ -256,27 +256,28 @@ fn configuration_checks() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("always current"));
 
-    // The README's examples and contrib's are complete, valid configurations.
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme.find("## memkeep-proxy").unwrap();
-    let section = &readme[start..start + readme[start..].find("\n## Replication").unwrap()];
+    // The examples of the proxy's reference pages and contrib's are complete, valid
+    // configurations.
     let mut checked = 0;
-    for (fence, flag, ext) in [
-        ("```yaml\n", "-c", "yml"),
-        ("```toml\n", "--config", "toml"),
-    ] {
-        for (i, block) in section.split(fence).skip(1).enumerate() {
-            let body = &block[..block.find("```").unwrap()];
-            let path = dir.0.join(format!("readme-{i}.{ext}"));
-            std::fs::write(&path, body).unwrap();
-            let out = run(&["-t", flag, path.to_str().unwrap()]);
-            assert!(
-                out.status.success(),
-                "README {ext} example {i}: {}\n{body}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            checked += 1;
+    for page in ["proxy.md", "nutcracker.md", "route-tree.md"] {
+        let path = format!("{}/../docs/{page}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        for (fence, flag, ext) in [
+            ("```yaml\n", "-c", "yml"),
+            ("```toml\n", "--config", "toml"),
+        ] {
+            for (i, block) in text.split(fence).skip(1).enumerate() {
+                let body = &block[..block.find("```").unwrap()];
+                let path = dir.0.join(format!("{page}-{i}.{ext}"));
+                std::fs::write(&path, body).unwrap();
+                let out = run(&["-t", flag, path.to_str().unwrap()]);
+                assert!(
+                    out.status.success(),
+                    "docs/{page} {ext} example {i}: {}\n{body}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                checked += 1;
+            }
         }
     }
     assert!(checked >= 6, "{checked} examples");

@@ -498,6 +498,47 @@ fn replication_text_meta_and_binary_mutations_all_replicate() {
 }
 
 #[test]
+fn replication_a_failed_store_removes_the_old_value_on_the_peer_too() {
+    let p = pair();
+    let keys: Vec<String> = ["f_set", "f_ms", "f_bin", "f_add"].map(String::from).into();
+    let mut a = Client::new(&p.a);
+    let sets: Vec<Vec<u8>> = keys.iter().map(|k| set(k, 0, "MOO")).collect();
+    a.pipeline(&sets);
+    assert!(wait_for(Duration::from_secs(5), || {
+        Client::new(&p.b).get_many(&keys).len() == keys.len()
+    }));
+    // Values over the 1 MiB item limit: refused before they are read. memcached
+    // removes the old value on a failed set, ms or binary SET, not on an add.
+    let big = "z".repeat(1024 * 1024 + 1);
+    let refused = format!(
+        "set f_set 0 0 {n}\r\n{big}\r\nms f_ms {n} MA\r\n{big}\r\nadd f_add 0 0 {n}\r\n{big}\r\nmn\r\n",
+        n = big.len()
+    );
+    let replies = a.call(refused.as_bytes(), b"MN\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&replies)
+            .matches("SERVER_ERROR object too large")
+            .count(),
+        3
+    );
+    let set_extras = [0u32.to_be_bytes(), 0u32.to_be_bytes()].concat();
+    let statuses = binary_calls(&p.a, &[bin(0x01, b"f_bin", &set_extras, big.as_bytes())]);
+    assert_eq!(statuses, [3]);
+    for node in [&p.a, &p.b] {
+        let converged = wait_for(Duration::from_secs(5), || {
+            let items = Client::new(node).get_many(&keys);
+            items.len() == 1 && items.get("f_add").is_some_and(|(_, v)| v == b"MOO")
+        });
+        assert!(
+            converged,
+            "{}: {:?}",
+            node.port,
+            Client::new(node).get_many(&keys)
+        );
+    }
+}
+
+#[test]
 fn replication_concurrent_writes_to_the_same_keys_converge() {
     let p = pair();
     let keys: Vec<String> = (0..300).map(|i| format!("same{i}")).collect();

@@ -173,7 +173,8 @@ fn chunked(input: &[u8], limits: &Limits) -> Vec<Outcome> {
             }
             Ok(Some(request)) => {
                 assert!(buf.len() < before, "a request decoded from nothing");
-                swallowing = false;
+                // A store too large to read discards its value after it.
+                swallowing = matches!(request.command, Command::TooLarge(_));
                 outcomes.push(Ok(request));
             }
             Err(error) => {
@@ -283,8 +284,12 @@ fn check_request(request: &Request, limits: &Limits) {
 
 /// A decoded request written back by the client encoder decodes to itself. Lines may
 /// come back longer (memcached reads `-1` as a flags value of 4294967295), so the
-/// second decoder does not hold them to the line limit; keys and values it does.
+/// second decoder does not hold them to the line limit; keys and values it does. A
+/// store too large to read has no value left to write back.
 fn round_trip(request: &Request, limits: &Limits) {
+    if matches!(request.command, Command::TooLarge(_)) {
+        return;
+    }
     let mut wire = BytesMut::new();
     encode_request(request, &mut wire);
     let sent = wire.clone();

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::connect::ConnectArgs;
 use super::health::{self, Reading};
+use super::units;
 
 /// Flags of `memkeep check`.
 #[derive(Debug, Args)]
@@ -34,6 +36,9 @@ pub struct CheckArgs {
     /// CRITICAL when the server does not answer within this many milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// The plugin's verdict.
@@ -62,9 +67,17 @@ impl Status {
 
 /// Runs the check, prints the status line and returns the plugin exit code.
 pub fn main(args: CheckArgs) -> ExitCode {
+    let security = match args.connect.resolve() {
+        Ok(s) => s,
+        Err(e) => {
+            println!("MEMKEEP UNKNOWN - {e}");
+            return ExitCode::from(Status::Unknown as u8);
+        }
+    };
+    let timeout = Duration::from_millis(args.timeout_ms);
     let (status, line) = evaluate(
         &args,
-        health::read(&args.server, Duration::from_millis(args.timeout_ms)).reading,
+        health::read(&args.server, timeout, &security).reading,
     );
     println!("MEMKEEP {} - {line}", status.label());
     ExitCode::from(status as u8)
@@ -132,10 +145,14 @@ pub fn evaluate(args: &CheckArgs, reading: Result<Reading, String>) -> (Status, 
         format!(" ({})", why.join(", "))
     };
     let line = format!(
-        "{} up{summary}, {latency:.2} ms, memory {memory:.1}%, hit rate {}, {} items, {} connections | \
+        "{} up {}{summary}, {latency:.2} ms, memory {memory:.1}% ({} of {}), hit rate {}, {} items, \
+         {} connections | \
          latency={latency:.3}ms;{};{} memory={memory:.1}%;{};{};0;100 hit_rate={hit} \
          items={} connections={} evictions={}c",
         args.server,
+        units::duration(r.uptime),
+        units::bytes(r.bytes),
+        units::bytes(r.limit),
         r.hit_rate.map_or("-".to_owned(), |h| format!("{:.1}%", h * 100.0)),
         r.items,
         r.connections,

@@ -3,7 +3,6 @@
 //! replies are parsed exactly as the proxy parses them.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -11,33 +10,25 @@ use memkeep_protocol::{
     decode_response, encode_request, Command, Form, Limits, Request, Response, TextForm, TextVerb,
 };
 
+use super::connect::{self, Explain, Security, Stream};
+
 /// A connection to one server.
 pub struct Client {
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     deadline: Duration,
-}
-
-/// Resolves `host:port` to its first address.
-pub fn resolve(server: &str) -> Result<SocketAddr, String> {
-    server
-        .to_socket_addrs()
-        .map_err(|e| format!("{server}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{server}: no address"))
+    explain: Explain,
 }
 
 impl Client {
-    /// Connects within `timeout`; every later request must also finish within it.
-    pub fn connect(server: &str, timeout: Duration) -> Result<Client, String> {
-        let addr = resolve(server)?;
-        let stream =
-            TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{server}: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    /// Connects within `timeout` (TLS and login as `security` says); every later
+    /// request must also finish within it.
+    pub fn connect(server: &str, timeout: Duration, security: &Security) -> Result<Client, String> {
         Ok(Client {
-            stream,
+            stream: connect::open(server, timeout, security)?,
             buf: BytesMut::with_capacity(16 * 1024),
             deadline: timeout,
+            explain: security.explain.clone(),
         })
     }
 
@@ -52,7 +43,9 @@ impl Client {
         };
         let mut out = BytesMut::new();
         encode_request(&request, &mut out);
-        self.stream.write_all(&out).map_err(|e| e.to_string())?;
+        self.stream
+            .write_all(&out)
+            .map_err(|e| self.explain.io(&e))?;
         let started = Instant::now();
         let limits = Limits {
             max_value_len: 1 << 30,
@@ -69,17 +62,15 @@ impl Client {
                 .checked_sub(started.elapsed())
                 .ok_or("timed out")?;
             self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .set_read_timeout(left.max(Duration::from_millis(1)))
                 .map_err(|e| e.to_string())?;
             let mut chunk = [0u8; 16 * 1024];
-            let n = self.stream.read(&mut chunk).map_err(|e| match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                    "timed out".to_owned()
-                }
-                _ => e.to_string(),
-            })?;
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .map_err(|e| self.explain.io(&e))?;
             if n == 0 {
-                return Err("connection closed".into());
+                return Err(self.explain.closed());
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }

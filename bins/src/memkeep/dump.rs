@@ -11,6 +11,7 @@ use bytes::Bytes;
 use clap::Args;
 use memkeep_protocol::MetadumpEntry;
 
+use super::connect::{ConnectArgs, Security};
 use super::dumpfile::{self, Item};
 use super::raw::{meta_key, Raw};
 
@@ -28,6 +29,9 @@ pub struct DumpArgs {
     /// Give up when the server does not answer for this many milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Counts of a dump.
@@ -43,19 +47,20 @@ pub struct Dumped {
 /// Runs the dump and reports the counts on standard error.
 pub fn main(args: DumpArgs) -> Result<(), String> {
     let timeout = Duration::from_millis(args.timeout_ms);
+    let security = args.connect.resolve()?;
     let dumped = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            let dumped = dump(&args.server, timeout, &mut out)?;
+            let dumped = dump(&args.server, timeout, &security, &mut out)?;
             out.flush()
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             dumped
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let dumped = dump(&args.server, timeout, &mut out)?;
+            let dumped = dump(&args.server, timeout, &security, &mut out)?;
             out.flush().map_err(|e| format!("standard output: {e}"))?;
             dumped
         }
@@ -68,10 +73,15 @@ pub fn main(args: DumpArgs) -> Result<(), String> {
 }
 
 /// Writes every item of `server` to `out`.
-pub fn dump(server: &str, timeout: Duration, out: &mut impl Write) -> Result<Dumped, String> {
+pub fn dump(
+    server: &str,
+    timeout: Duration,
+    security: &Security,
+    out: &mut impl Write,
+) -> Result<Dumped, String> {
     let write_error = |e: std::io::Error| format!("cannot write the dump: {e}");
-    let mut crawl = Raw::connect(server, timeout)?;
-    let mut fetch = Raw::connect(server, timeout)?;
+    let mut crawl = Raw::connect(server, timeout, security)?;
+    let mut fetch = Raw::connect(server, timeout, security)?;
     crawl.send(b"lru_crawler metadump all\r\n")?;
     crawl.flush()?;
     dumpfile::write_header(out, server, unix_now()).map_err(write_error)?;

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::client::{number, stat, Client};
+use super::connect::Security;
 
 /// One server's health, or why it could not be read.
 #[derive(Debug, Clone)]
@@ -53,16 +54,20 @@ impl Reading {
 }
 
 /// Reads one server's health within `timeout`.
-pub fn read(server: &str, timeout: Duration) -> Health {
+pub fn read(server: &str, timeout: Duration, security: &Security) -> Health {
+    let prefix = format!("{server}: ");
     Health {
         server: server.to_owned(),
-        reading: read_inner(server, timeout),
+        // The row names the server already.
+        reading: read_inner(server, timeout, security)
+            .map_err(|e| e.strip_prefix(&prefix).map_or(e.clone(), str::to_owned)),
     }
 }
 
-fn read_inner(server: &str, timeout: Duration) -> Result<Reading, String> {
+fn read_inner(server: &str, timeout: Duration, security: &Security) -> Result<Reading, String> {
+    let mut client = Client::connect(server, timeout, security)?;
+    // Timed after the handshake and login: the round trip of one request.
     let started = Instant::now();
-    let mut client = Client::connect(server, timeout)?;
     let version = client.version()?;
     let latency = started.elapsed();
     let stats = client.stats(None)?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::connect::ConnectArgs;
 use super::dump::unix_now;
 use super::dumpfile::{Item, Reader};
 use super::raw::{meta_key, Raw};
@@ -35,6 +36,9 @@ pub struct LoadArgs {
     /// Give up when the server does not answer for this many milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Counts of a load.
@@ -77,7 +81,8 @@ pub fn main(args: LoadArgs) -> Result<(), String> {
 /// Stores every item of the dump read from `input`.
 pub fn load(args: &LoadArgs, timeout: Duration, input: impl BufRead) -> Result<Loaded, String> {
     let mut reader = Reader::new(input, args.max_value_bytes)?;
-    let mut server = Raw::connect(&args.server, timeout)?;
+    let security = args.connect.resolve()?;
+    let mut server = Raw::connect(&args.server, timeout, &security)?;
     let mut counts = Loaded::default();
     let mut batch = Vec::with_capacity(BATCH);
     let mut read = 0u64;

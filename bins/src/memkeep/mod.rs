@@ -1,10 +1,12 @@
 //! `memkeep`: the operator's tool. Each subcommand is a module: `bench` (the load
 //! generator), `stats` (a table over several servers), `check` (a monitoring plugin),
-//! `route` (where a key goes), `dump` and `load` (copy items between servers).
+//! `route` (where a key goes), `dump` and `load` (copy items between servers). Those
+//! that talk to servers share the connection flags of [`connect`] (TLS, login).
 
 pub mod bench;
 pub mod check;
 mod client;
+pub mod connect;
 pub mod dump;
 pub mod dumpfile;
 mod health;
@@ -12,6 +14,7 @@ pub mod load;
 mod raw;
 pub mod route;
 pub mod stats;
+mod units;
 
 use std::process::ExitCode;
 

@@ -2,50 +2,64 @@
 //! `load`): requests are written in batches, replies read as they come, each read
 //! bounded in time and each line in length.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
-use super::client::resolve;
+use super::connect::{self, Explain, Security, Stream};
 
 /// The longest reply line accepted: a metadump line of a 250-byte key, URI-encoded,
 /// is under 1 KiB.
 const MAX_LINE: usize = 8 * 1024;
 
+/// Bytes queued before they are written without waiting for [`Raw::flush`].
+const WRITE_BUFFER: usize = 64 * 1024;
+
 /// One connection to a server.
 pub struct Raw {
-    reader: BufReader<TcpStream>,
-    writer: BufWriter<TcpStream>,
+    /// Reads go through the buffer; writes go to the stream inside it (a TLS
+    /// stream cannot be split in two).
+    reader: BufReader<Stream>,
+    out: Vec<u8>,
     server: String,
+    explain: Explain,
 }
 
 impl Raw {
-    /// Connects; every read must complete within `timeout`.
-    pub fn connect(server: &str, timeout: Duration) -> Result<Raw, String> {
-        let addr = resolve(server)?;
-        let stream =
-            TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{server}: {e}"))?;
-        stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .and_then(|()| stream.set_nodelay(true))
-            .map_err(|e| format!("{server}: {e}"))?;
-        let writer = stream.try_clone().map_err(|e| format!("{server}: {e}"))?;
+    /// Connects (TLS and login as `security` says); every read and write must
+    /// complete within `timeout`.
+    pub fn connect(server: &str, timeout: Duration, security: &Security) -> Result<Raw, String> {
+        let stream = connect::open(server, timeout, security)?;
         Ok(Raw {
             reader: BufReader::with_capacity(64 * 1024, stream),
-            writer: BufWriter::with_capacity(64 * 1024, writer),
+            out: Vec::with_capacity(WRITE_BUFFER),
             server: server.to_owned(),
+            explain: security.explain.clone(),
         })
     }
 
     /// Queues bytes to send.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.writer.write_all(bytes).map_err(|e| self.error(e))
+        if self.out.len() + bytes.len() > WRITE_BUFFER {
+            self.flush()?;
+        }
+        if bytes.len() > WRITE_BUFFER {
+            // A large value goes straight out rather than through the buffer.
+            return self
+                .reader
+                .get_mut()
+                .write_all(bytes)
+                .map_err(|e| self.error(e));
+        }
+        self.out.extend_from_slice(bytes);
+        Ok(())
     }
 
     /// Sends what is queued.
     pub fn flush(&mut self) -> Result<(), String> {
-        self.writer.flush().map_err(|e| self.error(e))
+        let stream = self.reader.get_mut();
+        let result = stream.write_all(&self.out).and_then(|()| stream.flush());
+        self.out.clear();
+        result.map_err(|e| self.error(e))
     }
 
     /// The next line, without its `\n` or `\r\n`.
@@ -56,7 +70,7 @@ impl Raw {
             .read_until(b'\n', &mut line)
             .map_err(|e| self.error(e))?;
         if n == 0 {
-            return Err(format!("{}: connection closed", self.server));
+            return Err(format!("{}: {}", self.server, self.explain.closed()));
         }
         if line.last() != Some(&b'\n') {
             return Err(format!(
@@ -85,12 +99,7 @@ impl Raw {
     }
 
     fn error(&self, e: std::io::Error) -> String {
-        match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                format!("{}: timed out", self.server)
-            }
-            _ => format!("{}: {e}", self.server),
-        }
+        format!("{}: {}", self.server, self.explain.io(&e))
     }
 }
 

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::connect::ConnectArgs;
 use super::health::{self, Health};
+use super::units;
 
 /// Flags of `memkeep stats`.
 #[derive(Debug, Args)]
@@ -15,15 +17,19 @@ pub struct StatsArgs {
     /// Give up on a server after this many milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub timeout_ms: u64,
+    /// TLS and login.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Prints the table; fails only if no server answered.
 pub fn main(args: StatsArgs) -> Result<(), String> {
     let timeout = Duration::from_millis(args.timeout_ms);
+    let security = args.connect.resolve()?;
     let rows: Vec<Health> = args
         .servers
         .iter()
-        .map(|s| health::read(s, timeout))
+        .map(|s| health::read(s, timeout, &security))
         .collect();
     print!("{}", table(&rows));
     if rows.iter().all(|r| r.reading.is_err()) {
@@ -32,18 +38,18 @@ pub fn main(args: StatsArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The table as text, one line per server.
+/// The table as text, one line per server; each figure with its unit.
 pub fn table(rows: &[Health]) -> String {
     let mut out = format!(
-        "{:<22} {:<5} {:>9} {:>8} {:>6} {:>10} {:>15} {:>6} {:>9} {:>11} {:>11}  {}\n",
+        "{:<22} {:<5} {:>9} {:>8} {:>6} {:>10} {:>23} {:>6} {:>8} {:>10} {:>11}  {}\n",
         "server",
         "state",
         "latency",
         "uptime",
         "conns",
         "items",
-        "memory",
-        "mem%",
+        "memory used / limit",
+        "mem",
         "hit rate",
         "evictions",
         "gets",
@@ -56,15 +62,15 @@ pub fn table(rows: &[Health]) -> String {
                     .hit_rate
                     .map_or("-".to_owned(), |h| format!("{:.1}%", h * 100.0));
                 out += &format!(
-                    "{:<22} {:<5} {:>7.2}ms {:>8} {:>6} {:>10} {:>15} {:>5.1}% {:>9} {:>11} {:>11}  {}\n",
+                    "{:<22} {:<5} {:>9} {:>8} {:>6} {:>10} {:>23} {:>6} {:>8} {:>10} {:>11}  {}\n",
                     row.server,
                     "up",
-                    r.latency.as_secs_f64() * 1000.0,
-                    r.uptime,
+                    format!("{:.2} ms", r.latency.as_secs_f64() * 1000.0),
+                    units::duration(r.uptime),
                     r.connections,
                     r.items,
-                    format!("{}/{}", mib(r.bytes), mib(r.limit)),
-                    r.memory_percent(),
+                    format!("{} / {}", units::bytes(r.bytes), units::bytes(r.limit)),
+                    format!("{:.1}%", r.memory_percent()),
                     hit,
                     r.evictions,
                     r.gets,
@@ -75,8 +81,4 @@ pub fn table(rows: &[Health]) -> String {
         }
     }
     out
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.1}M", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -202,6 +202,7 @@ fn serve_all(
         idle_timeout: extended.idle_timeout,
         request_timeout: extended.request_timeout,
         auth: security.auth,
+        watchers: Some(store.watchers().clone()),
         ..ConnectionConfig::default()
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);
@@ -222,6 +223,8 @@ fn serve_all(
             threads: args.threads,
             max_connections: args.conn_limit,
             shutdown,
+            idle_timeout: extended.idle_timeout.is_some(),
+            ..CacheConfig::default()
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());

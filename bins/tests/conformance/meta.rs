@@ -498,4 +498,24 @@ pub const CASES: &[Case] = &[
         send: b"me aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nmn\r\n",
         expect: b"CLIENT_ERROR bad command line format\r\nMN\r\n",
     },
+    Case {
+        name: "meta: ms without a length keeps the connection",
+        send: b"ms quiet\r\nms foo\r\nms\r\nmn\r\n",
+        expect: b"CLIENT_ERROR bad command line format\r\nCLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n",
+    },
+    Case {
+        name: "meta: mg flag errors keep the connection",
+        send: b"mg foo Z\r\nmg foo v v\r\nmg foo Tx\r\nmg foo a b c d e f g h i j k l m n o p q r s t u\r\nmn\r\n",
+        expect: b"CLIENT_ERROR invalid flag\r\nCLIENT_ERROR duplicate flag\r\nCLIENT_ERROR bad token in command line format\r\nCLIENT_ERROR options flags are too long\r\nMN\r\n",
+    },
+    Case {
+        name: "meta: md and ma errors keep the connection",
+        send: b"md foo Z\r\nmd foo a b c d e f g h i j k l m n o p q r s t u\r\nma foo Z\r\nma foo MX\r\nma foo a b c d e f g h i j k l m n o p q r s t u\r\nmn\r\n",
+        expect: b"CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR options flags too long\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid mode for ma M token\r\nCLIENT_ERROR options flags too long\r\nMN\r\n",
+    },
+    Case {
+        name: "meta: me and mn oddities keep the connection",
+        send: b"me\r\nme foo b\r\nme foo x y\r\nmn extra\r\nmx foo\r\nmn\r\n",
+        expect: b"CLIENT_ERROR bad command line format\r\nCLIENT_ERROR bad command line format\r\nEN\r\nMN\r\nERROR\r\nMN\r\n",
+    },
 ];

@@ -62,6 +62,8 @@ pub enum ProtocolError {
     BadDeleteFormat,
     /// A text `shutdown` with an argument other than `graceful`.
     InvalidShutdownMode,
+    /// `lru_crawler sleep` longer than a second.
+    CrawlerSleepTooLong,
 }
 
 impl ProtocolError {
@@ -96,6 +98,7 @@ impl ProtocolError {
                 "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]"
             }
             ProtocolError::InvalidShutdownMode => "CLIENT_ERROR invalid shutdown mode",
+            ProtocolError::CrawlerSleepTooLong => "CLIENT_ERROR sleep must be one second or less",
         }
     }
 

@@ -35,6 +35,20 @@ impl Form {
             Form::Binary(_) => Dialect::Binary,
         }
     }
+
+    /// Whether memcached removes the key's old value when a store in this form fails
+    /// for want of room (a value too large for the item size limit, or no memory left),
+    /// so that the failed write leaves no stale value readable: text `set` (not `cas`,
+    /// `add`, `replace`, `append` or `prepend`), every `ms` whatever its mode, and
+    /// binary SET and SETQ (checked against memcached 1.6.18).
+    pub fn failed_store_unlinks(&self) -> bool {
+        use crate::binary::opcode::{SET, SETQ};
+        match self {
+            Form::Text(f) => f.verb == TextVerb::Set,
+            Form::Meta(f) => f.verb == MetaVerb::Set,
+            Form::Binary(f) => matches!(f.opcode, SET | SETQ),
+        }
+    }
 }
 
 /// A classic text request's verb and `noreply`.
@@ -70,8 +84,14 @@ pub enum TextVerb {
     Verbosity,
     Quit,
     Shutdown,
-    /// `lru_crawler` (only its `metadump` subcommand is served).
+    /// `lru_crawler`.
     LruCrawler,
+    /// `cache_memlimit`.
+    CacheMemlimit,
+    /// `slabs`.
+    Slabs,
+    /// `watch`.
+    Watch,
 }
 
 impl TextVerb {
@@ -93,6 +113,9 @@ impl TextVerb {
             TextVerb::Decr => "decr",
             TextVerb::Touch => "touch",
             TextVerb::LruCrawler => "lru_crawler",
+            TextVerb::CacheMemlimit => "cache_memlimit",
+            TextVerb::Slabs => "slabs",
+            TextVerb::Watch => "watch",
             TextVerb::FlushAll => "flush_all",
             TextVerb::Stats => "stats",
             TextVerb::Version => "version",

@@ -21,6 +21,7 @@
 //! nothing but the small request structure. Limits ([`Limits`]) are checked before
 //! anything is buffered.
 
+mod admin;
 pub mod binary;
 mod codec;
 mod error;
@@ -31,13 +32,14 @@ mod request;
 mod response;
 pub mod text;
 
+pub use admin::{Admin, Ratio, WatchEvents};
 pub use codec::{decode_response, encode_request, encode_response, Decoder};
 pub use error::{DecodeError, InvalidResponse, ProtocolError};
 pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;
 pub use request::{
-    Arith, Command, Delete, FlushAll, Get, MetadumpScope, Request, Sasl, Store, StoreMode, Touch,
-    Vivify,
+    Arith, Command, Delete, FlushAll, Get, MetadumpScope, Request, Sasl, Store, StoreMode,
+    TooLarge, Touch, Vivify,
 };
 pub use response::{ItemMeta, Response, Value};
 pub use text::metadump::MetadumpEntry;

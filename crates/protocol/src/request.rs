@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use crate::admin::Admin;
 use crate::form::Form;
 
 /// One decoded request: what to do and how the client wants the answer.
@@ -26,6 +27,13 @@ pub enum Command {
     Metadump(MetadumpScope),
     /// Store an item (set, add, replace, append, prepend, cas, ms, binary SET*...).
     Store(Store),
+    /// A store refused before its value was read: the data block is larger than
+    /// [`Limits::max_value_len`](crate::Limits) and is discarded unread. memcached
+    /// answers `SERVER_ERROR object too large for cache` (binary: "Too large.") and,
+    /// where [`Form::failed_store_unlinks`](crate::Form::failed_store_unlinks) says
+    /// so, removes the key's old value: a failed set never leaves stale data readable.
+    /// No dialect can send it on (the value is gone): a proxy answers it itself.
+    TooLarge(TooLarge),
     /// Remove an item (delete, md, binary DELETE).
     Delete(Delete),
     /// Add to or subtract from a counter (incr, decr, ma, binary INCR/DECR).
@@ -57,6 +65,9 @@ pub enum Command {
     SaslAuth(Sasl),
     /// SASL: a further authentication step (binary only).
     SaslStep(Sasl),
+    /// memcached's commands that inspect or tune the server rather than items
+    /// (`cache_memlimit`, `slabs`, `lru_crawler`, `watch`); text only.
+    Admin(Admin),
 }
 
 /// Retrieve items, optionally touching them or applying meta's anti-dogpile rules.
@@ -117,6 +128,17 @@ pub struct Store {
     pub invalidate: bool,
     /// ms `N(ttl)` in append/prepend mode: create the item on a miss with this TTL.
     pub vivify: Option<i64>,
+}
+
+/// A store whose value was too large to read; see [`Command::TooLarge`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TooLarge {
+    /// How the store would have treated an existing item.
+    pub mode: StoreMode,
+    /// The item's key.
+    pub key: Bytes,
+    /// The CAS unique the store was conditional on, if any.
+    pub cas: Option<u64>,
 }
 
 /// Remove an item.
@@ -194,6 +216,7 @@ impl Command {
         match self {
             Command::Get(g) => g.keys.first(),
             Command::Store(s) => Some(&s.key),
+            Command::TooLarge(t) => Some(&t.key),
             Command::Delete(d) => Some(&d.key),
             Command::Arith(a) => Some(&a.key),
             Command::Touch(t) => Some(&t.key),
@@ -217,7 +240,7 @@ impl Command {
     }
 }
 
-/// Which items `lru_crawler metadump` lists.
+/// Which items `lru_crawler metadump` lists (and `lru_crawler crawl` visits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadumpScope {
     /// `all` or `hash`: every item.

@@ -15,6 +15,10 @@ pub enum Response {
     /// `lru_crawler metadump`'s lines, each encoded by [`crate::MetadumpEntry`]
     /// (the `END` is added when the reply is written).
     Metadump(Bytes),
+    /// A reply memcached formats in its own way, written as it is, line ends and any
+    /// `END` included (`stats cachedump`, `stats detail dump`, `stats sizes_enable`).
+    /// Binary clients get "Unknown command".
+    Raw(Bytes),
     /// The item was stored.
     Stored(ItemMeta),
     /// A conditional store's condition failed (add on a present key, replace or

@@ -47,13 +47,17 @@
 //!   hybrid logical clock ([`memkeep_server::store::Store::use_clock_cas`]): wall-clock
 //!   microseconds, pushed forward by every CAS seen from a peer. A replicated item
 //!   replaces the local one only if its CAS is larger; on an equal CAS the bytewise
-//!   larger value wins, and an equal value takes the incoming flags and expiry. Both nodes apply the same rule to the same pair of versions, so they
-//!   converge. Items keep their CAS across nodes: `gets` on one node and `cas` on the
-//!   other works.
+//!   larger value wins, and an equal value takes the incoming flags and expiry. Both
+//!   nodes apply the same rule to the same pair of versions, so they converge. Items
+//!   keep their CAS across nodes: `gets` on one node and `cas` on the other works.
 //! - **Deletes** travel with a fresh CAS, taken while the key's shard is locked (so
 //!   it is newer than every version the key had there and older than any later
-//!   write), and remove only older items; the node remembers the last 65,536 deletes
-//!   (tombstones) and refuses copies of those items that are older than the delete.
+//!   write), and remove only older items. The node remembers the last 65,536 deletes
+//!   (tombstones) and refuses an item from its peer (streamed or copied) that is
+//!   older than a remembered delete of its key. A local delete records its tombstone
+//!   with the key's shard still locked, and an incoming item is checked against the
+//!   tombstones under that same lock ([`memkeep_server::store::Store::apply_unless`]),
+//!   so an item cannot slip in between a delete and its tombstone.
 //! - **Touches** (touch, gat, `mg T`) keep the item's CAS, as memcached does, so they
 //!   travel as their own record: the version touched, the new expiry and a stamp from
 //!   the CAS clock. Of two touches of one item the later stamp wins on both nodes; a
@@ -85,12 +89,17 @@
 //! - A flush replicates as "flush items older than CAS x", so it also removes the
 //!   peer's older items, as intended; a delayed flush replicates its absolute time.
 //! - md `I` (mark stale) replicates the item with its new CAS but not the stale bit.
-//! - A full copy reads each store shard under its lock in one go
-//!   (`Store::for_each_live`), so the peer's clients wait up to the time one shard
-//!   takes to copy: measured with 1M items of 100 bytes on 4 shards (release build,
-//!   2 shared cores), the copy ran at about 870,000 items/s while the peer's get
-//!   latency went from p99 0.5 ms to p99 10 ms, max 147 ms. Copying in chunks needs a
-//!   shard cursor that survives table moves; not done yet.
+//! - A full copy is not a snapshot. It walks each store shard in 1,024 pieces of its
+//!   hash-tag space ([`memkeep_server::store::Store::for_each_live`]): a piece's items
+//!   (about a thousand at a million items per shard) are copied out under the shard's
+//!   lock, then encoded and sent after it is released, so the copied node's clients
+//!   wait for one piece at most, never for a whole shard. An item written or deleted
+//!   during the copy may be sent in either state; the stream that follows the copy
+//!   (from the backlog head noted when it began) settles it.
+//! - The copy runs on a blocking thread as fast as it can: on a busy machine it takes
+//!   a core from the copied node's clients. `copy_bytes_per_second`
+//!   ([`ReplicationConfig`], memkeepd's `--replication-copy-mbps`) caps it;
+//!   BENCHMARKS.md has the figures (`benches/full_copy.py`).
 //! - Binary clients see `SERVER_ERROR warming` as status 0x82 (out of memory), the
 //!   binary protocol's only server-error status.
 //! - Tombstones are bounded: after a partition longer than the backlog in which

@@ -112,6 +112,9 @@ where
                 data: s.data.clone(),
             }),
             Command::Store(s) => Some(After::Key(s.key.clone())),
+            // A refused store may have removed the old value (see
+            // `Form::failed_store_unlinks`): the peer must lose it too.
+            Command::TooLarge(t) => Some(After::Key(t.key.clone())),
             Command::Delete(d) => Some(After::Key(d.key.clone())),
             Command::Arith(a) => Some(After::Key(a.key.clone())),
             Command::Touch(t) => Some(After::Touched(t.key.clone())),
@@ -185,8 +188,12 @@ fn record(replication: &Replication, after: After, response: &mut Response) {
         (After::Set { key, data }, Response::Stored(meta)) => {
             replication.publish(item(store.unix_now(), key, data, meta));
         }
-        // A failed set unlinks the old value, as memcached does: the peer must too.
-        (After::Set { key, .. }, Response::TooLarge | Response::OutOfMemory) => {
+        // A store that fails for want of room may unlink the old value, as memcached
+        // does (every `ms`, a text `set`, binary SET): the peer must lose it too.
+        // Reading the key back publishes a delete if it is gone, and is harmless if
+        // it is not.
+        (After::Set { key, .. }, Response::TooLarge | Response::OutOfMemory)
+        | (After::Key(key), Response::TooLarge | Response::OutOfMemory) => {
             read_back(replication, key)
         }
         (After::Key(key), Response::Stored(_))

@@ -14,7 +14,9 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
-use memkeep_protocol::{encode_response, Command, Decoder, Form, Limits, Request, Response};
+use memkeep_protocol::{
+    encode_response, Admin, Command, Decoder, Form, Limits, Request, Response, WatchEvents,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tower::{Service, ServiceExt};
@@ -23,6 +25,8 @@ use tracing::debug;
 use crate::auth::{AuthConfig, Gate, Screened};
 use crate::error::{error_response, BoxError};
 use crate::stats::{ConnectionInfo, ConnectionStats};
+use crate::watchers::lines::{self, CloseReason};
+use crate::watchers::{with_client_fd, WatchStream, Watchers};
 
 /// Per-connection settings.
 #[derive(Debug, Clone)]
@@ -40,6 +44,10 @@ pub struct ConnectionConfig {
     pub max_write_buffer: usize,
     /// Require authentication (`-Y`, `-S`) before any request reaches the service.
     pub auth: Option<AuthConfig>,
+    /// The log hub: when set, `watch` turns a connection into a stream of its log
+    /// lines and connections are logged (`connevents`); when not, `watch` goes to the
+    /// service like any command.
+    pub watchers: Option<Arc<Watchers>>,
 }
 
 impl Default for ConnectionConfig {
@@ -51,22 +59,52 @@ impl Default for ConnectionConfig {
             max_in_flight: 1024,
             max_write_buffer: 4 * 1024 * 1024,
             auth: None,
+            watchers: None,
         }
     }
 }
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// What `watch` answers when the server already streams to as many watchers as it
+/// allows.
+const WATCHER_TOO_MANY: &str = "WATCHER_TOO_MANY log watcher limit reached";
+
 /// Serves one client connection until it closes, errs, idles out or asks to quit.
 /// When `drain` changes, it stops reading, answers what it has read, and closes.
 pub async fn serve_connection<IO, S>(
+    io: IO,
+    service: S,
+    config: Arc<ConnectionConfig>,
+    stats: Arc<ConnectionStats>,
+    drain: watch::Receiver<bool>,
+    info: &ConnectionInfo,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request, Response = Response, Error = BoxError>,
+    S::Future: Unpin,
+{
+    let hub = config.watchers.clone();
+    let log = |line: &dyn Fn() -> String| {
+        if let Some(hub) = hub.as_ref().filter(|h| h.wants(WatchEvents::CONNEVENTS)) {
+            hub.log(WatchEvents::CONNEVENTS, &line());
+        }
+    };
+    log(&|| lines::conn_new(&info.addr, info.fd));
+    let reason = with_client_fd(info.fd, drive(io, service, config, stats, drain, info)).await;
+    log(&|| lines::conn_close(&info.addr, reason, info.fd));
+}
+
+/// The connection's loop; says why it ended.
+async fn drive<IO, S>(
     mut io: IO,
     mut service: S,
     config: Arc<ConnectionConfig>,
     stats: Arc<ConnectionStats>,
     mut drain: watch::Receiver<bool>,
     info: &ConnectionInfo,
-) where
+) -> CloseReason
+where
     IO: AsyncRead + AsyncWrite + Unpin,
     S: Service<Request, Response = Response, Error = BoxError>,
     S::Future: Unpin,
@@ -78,6 +116,10 @@ pub async fn serve_connection<IO, S>(
     let mut pending = FuturesOrdered::new();
     let mut closing = false;
     let mut eof = false;
+    // Why the connection is to close once its replies are out.
+    let mut reason = CloseReason::Normal;
+    // A `watch` accepted: the connection streams log lines once earlier replies are out.
+    let mut watching: Option<WatchStream> = None;
     // Since when the buffered bytes have been an incomplete request.
     let mut partial_since: Option<tokio::time::Instant> = None;
 
@@ -86,7 +128,7 @@ pub async fn serve_connection<IO, S>(
         // a reply that is ready at once is encoded straight away: the cache service
         // answers synchronously, and the ordered queue costs an allocation per entry.
         let mut drained = false;
-        while !closing && pending.len() < config.max_in_flight {
+        while !closing && watching.is_none() && pending.len() < config.max_in_flight {
             let screened = match decoder.decode(&mut rbuf) {
                 Ok(Some(request)) => gate.screen(request),
                 Ok(None) => {
@@ -95,6 +137,9 @@ pub async fn serve_connection<IO, S>(
                 }
                 Err(e) => {
                     debug!(error = %e.error, close = e.close, "bad request");
+                    if e.close {
+                        reason = CloseReason::Error;
+                    }
                     gate.screen_error(&e).unwrap_or(Screened::Answer {
                         response: e.error.to_response(),
                         form: e.form,
@@ -103,12 +148,21 @@ pub async fn serve_connection<IO, S>(
                 }
             };
             let reply = match screened {
-                Screened::Pass(request) => {
-                    match dispatch(request, &mut service, &mut closing).await {
+                Screened::Pass(request) => match watch_kinds(&request, &config) {
+                    Some((hub, kinds)) => match hub.watch(kinds) {
+                        Ok(stream) => {
+                            watching = Some(stream);
+                            break;
+                        }
+                        Err(_) => {
+                            Reply::ready(request.form, Response::ErrorLine(WATCHER_TOO_MANY.into()))
+                        }
+                    },
+                    None => match dispatch(request, &mut service, &mut closing).await {
                         Some(reply) => reply,
                         None => continue,
-                    }
-                }
+                    },
+                },
                 Screened::Answer {
                     form,
                     response,
@@ -135,9 +189,17 @@ pub async fn serve_connection<IO, S>(
         while let Some(Some((form, response))) = pending.next().now_or_never() {
             encode_response(&form, &response, &mut wbuf);
         }
+        if let Some(stream) = watching.take() {
+            // Earlier replies go out first; then the connection only streams.
+            while let Some((form, response)) = pending.next().await {
+                encode_response(&form, &response, &mut wbuf);
+            }
+            wbuf.extend_from_slice(b"OK\r\n");
+            return stream_log(io, stream, wbuf, &stats, drain).await;
+        }
         if !wbuf.is_empty() {
             if io.write_all(&wbuf).await.is_err() {
-                return;
+                return CloseReason::Error;
             }
             ConnectionStats::add(&stats.bytes_written, wbuf.len() as u64);
             wbuf.clear();
@@ -150,7 +212,7 @@ pub async fn serve_connection<IO, S>(
         }
         if (closing || eof) && pending.is_empty() {
             let _ = io.shutdown().await;
-            return;
+            return reason;
         }
         let can_read = !closing && !eof && pending.len() < config.max_in_flight;
         if !can_read && pending.len() >= config.max_in_flight {
@@ -179,7 +241,11 @@ pub async fn serve_connection<IO, S>(
         };
         tokio::select! {
             read = io.read_buf(&mut rbuf), if can_read => match read {
-                Ok(0) | Err(_) => eof = true,
+                Ok(0) => eof = true,
+                Err(_) => {
+                    eof = true;
+                    reason = CloseReason::Error;
+                }
                 Ok(n) => {
                     ConnectionStats::add(&stats.bytes_read, n as u64);
                     info.touch();
@@ -188,15 +254,69 @@ pub async fn serve_connection<IO, S>(
             Some((form, response)) = pending.next(), if !pending.is_empty() => {
                 encode_response(&form, &response, &mut wbuf);
             }
-            _ = drain.changed(), if !closing => closing = true,
+            _ = drain.changed(), if !closing => {
+                closing = true;
+                reason = CloseReason::Shutdown;
+            }
             () = idle => {
                 ConnectionStats::add(&stats.idle_kicks, 1);
-                return;
+                return CloseReason::IdleTimeout;
             }
             () = too_slow => {
                 debug!("request incomplete for too long: closing");
                 ConnectionStats::add(&stats.slow_request_kicks, 1);
-                return;
+                return CloseReason::Error;
+            }
+        }
+    }
+}
+
+/// The hub and the kinds of a `watch` this connection is to stream, if it is one and
+/// the server streams logs.
+fn watch_kinds<'a>(
+    request: &Request,
+    config: &'a ConnectionConfig,
+) -> Option<(&'a Arc<Watchers>, WatchEvents)> {
+    match (&request.command, &config.watchers) {
+        (Command::Admin(Admin::Watch(kinds)), Some(hub)) => Some((hub, *kinds)),
+        _ => None,
+    }
+}
+
+/// A watching connection: `head` (earlier replies and the `OK`) then the log lines,
+/// until the client hangs up or the server shuts down. What the client sends now is
+/// read and dropped, as memcached ignores a watcher's input.
+async fn stream_log<IO>(
+    mut io: IO,
+    stream: WatchStream,
+    head: BytesMut,
+    stats: &ConnectionStats,
+    mut drain: watch::Receiver<bool>,
+) -> CloseReason
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    if io.write_all(&head).await.is_err() {
+        return CloseReason::Error;
+    }
+    ConnectionStats::add(&stats.bytes_written, head.len() as u64);
+    let mut ignored = [0u8; 1024];
+    loop {
+        tokio::select! {
+            lines = stream.next() => {
+                if io.write_all(&lines).await.is_err() {
+                    return CloseReason::Error;
+                }
+                ConnectionStats::add(&stats.bytes_written, lines.len() as u64);
+            }
+            read = io.read(&mut ignored) => match read {
+                Ok(0) => return CloseReason::Normal,
+                Ok(n) => ConnectionStats::add(&stats.bytes_read, n as u64),
+                Err(_) => return CloseReason::Error,
+            },
+            _ = drain.changed() => {
+                let _ = io.shutdown().await;
+                return CloseReason::Shutdown;
             }
         }
     }

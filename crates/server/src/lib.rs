@@ -9,6 +9,7 @@ mod serve;
 pub mod stats;
 pub mod store;
 pub mod tls;
+pub mod watchers;
 
 pub use connection::{serve_connection, ConnectionConfig};
 pub use error::{error_response, BoxError};

@@ -80,6 +80,14 @@ pub async fn serve<S>(
             .and_then(|a| a.as_pathname().map(|p| format!("unix:{}", p.display())))
             .unwrap_or_else(|| "unix:?".into()),
     };
+    let listener_fd = match &listener {
+        Listener::Tcp(l) => l.as_raw_fd(),
+        Listener::Unix(l) => l.as_raw_fd(),
+    };
+    let listening = config
+        .stats
+        .registry
+        .listen(listener_fd as u64, listen_name.clone());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -107,6 +115,7 @@ pub async fn serve<S>(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
+    drop(listening);
     drop(listener);
     let _ = drain_tx.send(true);
     while connections.join_next().await.is_some() {}
@@ -150,7 +159,13 @@ fn start<IO, S>(
         });
         return;
     };
-    ConnectionStats::add(&stats.curr_connections, 1);
+    let open = stats
+        .curr_connections
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
+    stats
+        .peak_connections
+        .fetch_max(open, std::sync::atomic::Ordering::Relaxed);
     ConnectionStats::add(&stats.total_connections, 1);
     let id = ConnectionStats::get(&stats.total_connections);
     let (service, connection, drain) = (service.clone(), config.connection.clone(), drain.clone());

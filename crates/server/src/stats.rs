@@ -13,6 +13,9 @@ pub struct ConnectionStats {
     pub total_connections: AtomicU64,
     /// Connections refused because the connection limit was reached.
     pub rejected_connections: AtomicU64,
+    /// The most connections open at once (memcached's `connection_structures`: the
+    /// per-connection state it has had to allocate).
+    pub peak_connections: AtomicU64,
     /// Bytes read from clients.
     pub bytes_read: AtomicU64,
     /// Bytes written to clients.
@@ -60,11 +63,26 @@ impl ConnectionStats {
     }
 }
 
-/// The open connections, for `stats conns`: who is connected where, and how long
-/// since each last sent a command.
+/// The open connections and listening sockets, for `stats conns`: who is connected
+/// where, and how long since each last sent a command.
 #[derive(Debug, Default)]
 pub struct ConnectionRegistry {
     open: parking_lot::Mutex<std::collections::BTreeMap<u64, Arc<ConnectionInfo>>>,
+    /// Listening sockets by file descriptor: their address and when they opened.
+    listening: parking_lot::Mutex<std::collections::BTreeMap<u64, (String, u64)>>,
+}
+
+/// Removes a listening socket from the registry when dropped.
+#[derive(Debug)]
+pub struct Listening {
+    registry: Arc<ConnectionRegistry>,
+    fd: u64,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.registry.listening.lock().remove(&self.fd);
+    }
 }
 
 /// One open connection as `stats conns` shows it.
@@ -130,17 +148,47 @@ impl ConnectionRegistry {
         }
     }
 
-    /// `stats conns` lines, in file descriptor order.
+    /// Adds a listening socket (`addr` as `stats conns` shows it, e.g.
+    /// `tcp:127.0.0.1:11211`); it is removed when the returned guard drops.
+    pub fn listen(self: &Arc<Self>, fd: u64, addr: String) -> Listening {
+        self.listening.lock().insert(fd, (addr, unix_now()));
+        Listening {
+            registry: self.clone(),
+            fd,
+        }
+    }
+
+    /// `stats conns` lines, in file descriptor order: listening sockets as memcached
+    /// shows them (`conn_listening`, seconds since they opened), then connections.
     pub fn report(&self) -> Vec<(String, String)> {
         let now = unix_now();
-        let mut lines = Vec::new();
+        let mut lines: std::collections::BTreeMap<u64, Vec<(String, String)>> =
+            std::collections::BTreeMap::new();
+        for (fd, (addr, since)) in self.listening.lock().iter() {
+            lines.insert(
+                *fd,
+                vec![
+                    (format!("{fd}:addr"), addr.clone()),
+                    (format!("{fd}:state"), "conn_listening".to_owned()),
+                    (
+                        format!("{fd}:secs_since_last_cmd"),
+                        now.saturating_sub(*since).to_string(),
+                    ),
+                ],
+            );
+        }
         for info in self.open.lock().values() {
             let idle = now.saturating_sub(info.last_command.load(Ordering::Relaxed));
-            lines.push((format!("{}:addr", info.fd), info.addr.clone()));
-            lines.push((format!("{}:listen_addr", info.fd), info.listen_addr.clone()));
-            lines.push((format!("{}:state", info.fd), "conn_parse_cmd".to_owned()));
-            lines.push((format!("{}:secs_since_last_cmd", info.fd), idle.to_string()));
+            lines.insert(
+                info.fd,
+                vec![
+                    (format!("{}:addr", info.fd), info.addr.clone()),
+                    (format!("{}:listen_addr", info.fd), info.listen_addr.clone()),
+                    (format!("{}:state", info.fd), "conn_parse_cmd".to_owned()),
+                    (format!("{}:secs_since_last_cmd", info.fd), idle.to_string()),
+                ],
+            );
         }
-        lines
+        lines.into_values().flatten().collect()
     }
 }

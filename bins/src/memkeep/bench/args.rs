@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::keys::KeySize;
 use super::wire::{Protocol, ReplyDecoder};
+use crate::memkeep::connect::ConnectArgs;
 
 /// `memkeep bench` flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,15 +77,9 @@ pub struct BenchArgs {
     /// Unbounded when absent.
     #[arg(long, value_name = "OPS")]
     pub rate: Option<f64>,
-    /// Speak TLS (needs --tls-ca, or --tls-insecure).
-    #[arg(long)]
-    pub tls: bool,
-    /// The CA that signed the server's certificate, PEM.
-    #[arg(long, value_name = "FILE", requires = "tls")]
-    pub tls_ca: Option<std::path::PathBuf>,
-    /// Accept any server certificate (a benchmark against your own test server).
-    #[arg(long, requires = "tls", conflicts_with = "tls_ca")]
-    pub tls_insecure: bool,
+    /// TLS and login, on every connection before the run.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// Which keys a workload asks for.

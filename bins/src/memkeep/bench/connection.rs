@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 
 use super::keys::{KeyChooser, KeySpace, Rng};
 use super::wire::{self, Expect, Item, Protocol, ReplyDecoder};
+use crate::memkeep::connect::{Exchange, Next, Security};
 
 /// What every connection of a run shares: the workload.
 #[derive(Debug)]
@@ -38,6 +39,18 @@ pub struct Plan {
     pub value: Vec<u8>,
     /// With a target rate: the time between batch starts on one connection.
     pub pace: Option<Duration>,
+}
+
+/// How every connection opens before the run.
+#[derive(Debug)]
+pub struct Opening {
+    /// TLS and login.
+    pub security: Security,
+    /// The name the server's certificate is checked against.
+    pub tls_name: rustls::pki_types::ServerName<'static>,
+    /// Whether to run the opening exchange (a login, or the probe that says a
+    /// server wants one).
+    pub exchange: bool,
 }
 
 /// How many operations a run may still start, shared by every connection.
@@ -142,22 +155,26 @@ pub struct Connection {
 const READ_CHUNK: usize = 64 * 1024;
 
 impl Connection {
-    /// Connects (Nagle off: batches are written whole anyway), and runs the TLS
-    /// handshake when `tls` is given.
-    pub async fn open(
-        addr: std::net::SocketAddr,
-        tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
-    ) -> std::io::Result<Connection> {
-        let tcp = TcpStream::connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        let stream: Box<dyn Stream> = match tls {
+    /// Connects (Nagle off: batches are written whole anyway), runs the TLS
+    /// handshake and the login as `opening` says. The error is in words.
+    pub async fn open(addr: std::net::SocketAddr, opening: &Opening) -> Result<Connection, String> {
+        let explain = &opening.security.explain;
+        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut stream: Box<dyn Stream> = match &opening.security.tls {
             None => Box::new(tcp),
             Some(config) => {
-                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
                 let connector = tokio_rustls::TlsConnector::from(config.clone());
-                Box::new(connector.connect(name, tcp).await?)
+                let tls = connector
+                    .connect(opening.tls_name.clone(), tcp)
+                    .await
+                    .map_err(|e| explain.io(&e))?;
+                Box::new(tls)
             }
         };
+        if opening.exchange {
+            exchange(&mut stream, &opening.security).await?;
+        }
         Ok(Connection {
             stream,
             out: Vec::with_capacity(READ_CHUNK),
@@ -328,5 +345,33 @@ impl Connection {
             }
         }
         Ok(())
+    }
+}
+
+/// Drives the opening exchange ([`Exchange`]) on a new connection.
+async fn exchange(stream: &mut Box<dyn Stream>, security: &Security) -> Result<(), String> {
+    let explain = &security.explain;
+    let (mut exchange, first) = Exchange::start(security.login.as_ref());
+    stream.write_all(&first).await.map_err(|e| explain.io(&e))?;
+    let mut buf = BytesMut::with_capacity(256);
+    loop {
+        match exchange.feed(&mut buf) {
+            Next::Done => return Ok(()),
+            Next::Failed(why) => return Err(explain.tls_bytes_on_plain(&buf).unwrap_or(why)),
+            Next::Send(bytes) => stream.write_all(&bytes).await.map_err(|e| explain.io(&e))?,
+            Next::NeedMore => {
+                if let Some(words) = explain.tls_bytes_on_plain(&buf) {
+                    return Err(words);
+                }
+                if stream
+                    .read_buf(&mut buf)
+                    .await
+                    .map_err(|e| explain.io(&e))?
+                    == 0
+                {
+                    return Err(explain.closed());
+                }
+            }
+        }
     }
 }

@@ -10,13 +10,14 @@
 mod args;
 mod connection;
 mod keys;
+mod progress;
 mod report;
 mod wire;
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,9 @@ use hdrhistogram::Histogram;
 
 use args::batch_interval;
 pub use args::{BenchArgs, Distribution};
-use connection::{Budget, Connection, Plan, Source, Tally};
+use connection::{Budget, Connection, Opening, Plan, Source, Tally};
 use keys::{KeyChooser, KeySpace, Rng, Zipf};
+use progress::{Bounds, Phase, Progress};
 pub use report::Report;
 use report::{Cpu, Preload, Workload};
 pub use wire::{Protocol, ReplyDecoder};
@@ -49,22 +51,17 @@ pub fn main(args: BenchArgs) -> Result<(), String> {
 /// What the threads share while running.
 struct Shared {
     plan: Plan,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    opening: Opening,
     budget: Budget,
     duration: Option<Duration>,
     preload: bool,
     measure: bool,
     barrier: Barrier,
     failed: AtomicBool,
-    /// Operations completed in the current phase, for the progress bar.
-    progress: AtomicU64,
-    phase: AtomicU8,
+    /// What the progress bars show.
+    progress: Progress,
     marks: Mutex<Marks>,
 }
-
-const PHASE_CONNECT: u8 = 0;
-const PHASE_PRELOAD: u8 = 1;
-const PHASE_RUN: u8 = 2;
 
 /// Times and CPU readings taken at phase boundaries.
 #[derive(Default)]
@@ -93,16 +90,14 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
         return Err("--keys must be at least 1".into());
     }
     let threads = args.threads.min(args.connections);
-    let tls = match args.tls {
-        false => None,
-        true => Some(Arc::new(
-            crate::tls::ClientTls {
-                ca: args.tls_ca.clone(),
-                insecure: args.tls_insecure,
-                ..crate::tls::ClientTls::default()
-            }
-            .load()?,
-        )),
+    let security = args.connect.resolve()?;
+    let opening = Opening {
+        tls_name: crate::tls::server_name(&args.server)?,
+        // A text `version` first would pin a binary connection to text on stock
+        // memcached, which picks a connection's protocol from its first byte: binary
+        // connections skip it unless they log in (SASL).
+        exchange: security.login.is_some() || args.protocol != Protocol::Binary,
+        security,
     };
     let measure = !args.preload_only;
     let duration = match (args.duration, args.requests) {
@@ -138,7 +133,7 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
             Distribution::Zipf => format!("zipf:{}", args.zipf_exponent),
         },
         value_size: args.value_size,
-        tls: tls.is_some(),
+        tls: opening.security.tls.is_some(),
     };
     let shared = Arc::new(Shared {
         plan: Plan {
@@ -154,15 +149,14 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
                 .collect(),
             pace: batch_interval(args.rate, args.connections, args.pipeline)?,
         },
-        tls,
+        opening,
         budget: Budget::new(args.requests),
         duration,
         preload: args.preload || args.preload_only,
         measure,
         barrier: Barrier::new(threads),
         failed: AtomicBool::new(false),
-        progress: AtomicU64::new(0),
-        phase: AtomicU8::new(PHASE_CONNECT),
+        progress: Progress::default(),
         marks: Mutex::new(Marks::default()),
     });
     let handles: Vec<_> = (0..threads)
@@ -180,7 +174,13 @@ pub fn run(args: BenchArgs) -> Result<Report, String> {
         .collect::<Result<_, _>>()?;
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     if show_progress {
-        progress_bar(&shared, &handles, args.requests, duration);
+        let bounds = Bounds {
+            preload: shared.preload.then(|| shared.plan.keys.count()),
+            requests: args.requests,
+            duration,
+            measure,
+        };
+        progress::show(&shared.progress, &handles, bounds);
     }
     let results: Vec<ThreadResult> = handles
         .into_iter()
@@ -276,7 +276,7 @@ fn worker(
     runtime.block_on(async {
         let mut connections = Vec::with_capacity(mine.len());
         for _ in mine {
-            match Connection::open(addr, shared.tls.as_ref()).await {
+            match Connection::open(addr, &shared.opening).await {
                 Ok(c) => connections.push(c),
                 Err(e) => {
                     shared.failed.store(true, Ordering::Relaxed);
@@ -298,15 +298,23 @@ fn worker(
         if shared.preload {
             if shared.barrier.wait().is_leader() {
                 shared.marks.lock().expect("marks lock").preload_start = Some(Instant::now());
-                shared.phase.store(PHASE_PRELOAD, Ordering::Relaxed);
+                shared.progress.enter(Phase::Preload);
             }
             let keys = shared.plan.keys.count();
             let sources = mine.iter().map(|&c| Source::Preload {
                 next: keys * c as u64 / total as u64,
                 end: keys * (c as u64 + 1) / total as u64,
             });
-            let (back, tally) =
-                drive_all(shared, connections, sources, &no_budget, None, &latency).await;
+            let (back, tally) = drive_all(
+                shared,
+                connections,
+                sources,
+                &no_budget,
+                None,
+                &latency,
+                &shared.progress.preloaded,
+            )
+            .await;
             connections = back;
             preload = tally;
             if shared.barrier.wait().is_leader() {
@@ -317,9 +325,8 @@ fn worker(
         if shared.measure {
             *latency.borrow_mut() = new_histogram();
             if shared.barrier.wait().is_leader() {
-                shared.progress.store(0, Ordering::Relaxed);
-                shared.phase.store(PHASE_RUN, Ordering::Relaxed);
                 shared.marks.lock().expect("marks lock").start = Some((Instant::now(), cpu_time()));
+                shared.progress.enter(Phase::Run);
             }
             shared.barrier.wait();
             let deadline = shared.duration.map(|d| Instant::now() + d);
@@ -335,6 +342,7 @@ fn worker(
                 &shared.budget,
                 deadline,
                 &latency,
+                &shared.progress.requests,
             )
             .await;
             run = tally;
@@ -359,6 +367,7 @@ async fn drive_all(
     budget: &Budget,
     deadline: Option<Instant>,
     latency: &RefCell<Histogram<u64>>,
+    completed: &AtomicU64,
 ) -> (Vec<Connection>, Tally) {
     // The connections are futures on this one task, not spawned tasks: they borrow
     // the plan and the histogram, and FuturesUnordered polls only the woken ones.
@@ -373,7 +382,7 @@ async fn drive_all(
                     budget,
                     deadline,
                     latency,
-                    &shared.progress,
+                    completed,
                 )
                 .await;
             (c, tally)
@@ -386,50 +395,4 @@ async fn drive_all(
         back.push(c);
     }
     (back, total)
-}
-
-/// Shows a progress bar on stderr until every thread has finished.
-fn progress_bar(
-    shared: &Shared,
-    handles: &[std::thread::JoinHandle<Option<ThreadResult>>],
-    requests: Option<u64>,
-    duration: Option<Duration>,
-) {
-    use indicatif::{ProgressBar, ProgressStyle};
-    let bar = ProgressBar::new(0);
-    let mut shown_phase = u8::MAX;
-    let mut phase_start = Instant::now();
-    while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(100));
-        let phase = shared.phase.load(Ordering::Relaxed);
-        let done = shared.progress.load(Ordering::Relaxed);
-        if phase != shown_phase {
-            shown_phase = phase;
-            phase_start = Instant::now();
-            let (len, what) = match phase {
-                PHASE_PRELOAD => (shared.plan.keys.count(), "preload"),
-                PHASE_RUN => match (requests, duration) {
-                    (Some(n), _) => (n, "requests"),
-                    (None, Some(d)) => (d.as_millis() as u64, "ms"),
-                    (None, None) => (0, ""),
-                },
-                _ => (0, "connect"),
-            };
-            bar.set_length(len);
-            bar.set_position(0);
-            bar.set_style(
-                ProgressStyle::with_template(&format!(
-                    "{{spinner}} {what} [{{bar:40}}] {{pos}}/{{len}} {{msg}}"
-                ))
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-        }
-        let secs = phase_start.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{:.0} req/s", done as f64 / secs));
-        match (phase, requests) {
-            (PHASE_RUN, None) => bar.set_position(phase_start.elapsed().as_millis() as u64),
-            _ => bar.set_position(done),
-        }
-    }
-    bar.finish_and_clear();
 }

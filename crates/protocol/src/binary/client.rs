@@ -121,6 +121,8 @@ pub(super) fn encode_request(form: &BinaryForm, command: &Command, out: &mut Byt
         | Command::SaslListMechs
         | Command::Shutdown { .. }
         | Command::Metadump(_)
+        | Command::TooLarge(_)
+        | Command::Admin(_)
         | Command::Debug(_) => extras_len = 0,
     }
     packet.extras = &extras[..extras_len];

@@ -12,7 +12,7 @@ use super::header::{Header, LEN};
 use super::opcode::{self as op, loud};
 use crate::{
     Arith, BinaryForm, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, ProtocolError,
-    Request, Sasl, Store, StoreMode, Touch, Vivify,
+    Request, Sasl, Store, StoreMode, TooLarge, Touch, Vivify,
 };
 
 /// The INCR/DECR expiry that means "do not create the counter on a miss".
@@ -66,15 +66,32 @@ pub(super) fn decode_request(
         if buf.len() < LEN + header.key_and_extras() {
             return Ok(None);
         }
-        let _ = buf.split_to(LEN + header.key_and_extras());
+        let head = buf.split_to(LEN + header.key_and_extras()).freeze();
         let taken = value_len.min(buf.len());
         let _ = buf.split_to(taken);
         *swallow = value_len - taken;
-        let error = match shape {
-            Shape::Sasl => ProtocolError::UnknownOpcode,
-            _ => ProtocolError::TooLarge,
+        if shape == Shape::Sasl {
+            return Err(reject(ProtocolError::UnknownOpcode, false));
+        }
+        let key = head.slice(LEN + usize::from(header.extras_len)..);
+        let extras = head.slice(LEN..LEN + usize::from(header.extras_len));
+        // Only stores carry a value (the shapes checked above allow no other).
+        let (mode, cas) = match command(opcode, &header, &extras, key.clone(), Bytes::new()) {
+            Command::Store(store) => (store.mode, store.cas),
+            _ => (StoreMode::Set, None),
         };
-        return Err(reject(error, false));
+        return Ok(Some(Request {
+            command: Command::TooLarge(TooLarge {
+                mode,
+                key: key.clone(),
+                cas,
+            }),
+            form: Form::Binary(BinaryForm {
+                opcode,
+                opaque: header.opaque,
+                key,
+            }),
+        }));
     }
     if buf.len() < header.frame_len() {
         return Ok(None);

@@ -47,9 +47,11 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         Response::Error | Response::Debug(_) if opcode == op::STAT => {
             reply.error(status::KEY_ENOENT)
         }
-        Response::Error | Response::Debug(_) | Response::ErrorLine(_) | Response::Metadump(_) => {
-            reply.error(status::UNKNOWN_COMMAND)
-        }
+        Response::Error
+        | Response::Debug(_)
+        | Response::ErrorLine(_)
+        | Response::Metadump(_)
+        | Response::Raw(_) => reply.error(status::UNKNOWN_COMMAND),
         Response::AuthError => reply.error(status::AUTH_ERROR),
         Response::TooLarge => reply.error(status::E2BIG),
         Response::OutOfMemory => reply.error(status::ENOMEM),

@@ -90,7 +90,8 @@ pub fn is_gat(opcode: u8) -> bool {
 
 /// The plain (loud, no key echo) opcode for a command, for a client that builds a
 /// [`crate::BinaryForm`] itself. Commands without a binary equivalent (`shutdown`,
-/// `me`) get NOOP, so the reply stream stays in step.
+/// `me`, the administrative ones, a store whose value is gone) get NOOP, so the reply
+/// stream stays in step.
 pub fn for_command(command: &Command) -> u8 {
     match command {
         Command::Get(get) if get.touch.is_some() => GAT,
@@ -110,7 +111,12 @@ pub fn for_command(command: &Command) -> u8 {
         Command::Stats(_) => STAT,
         Command::Version => VERSION,
         Command::Verbosity(_) => VERBOSITY,
-        Command::Noop | Command::Shutdown { .. } | Command::Debug(_) | Command::Metadump(_) => NOOP,
+        Command::Noop
+        | Command::Shutdown { .. }
+        | Command::Debug(_)
+        | Command::Metadump(_)
+        | Command::TooLarge(_)
+        | Command::Admin(_) => NOOP,
         Command::Quit => QUIT,
         Command::SaslListMechs => SASL_LIST_MECHS,
         Command::SaslAuth(_) => SASL_AUTH,

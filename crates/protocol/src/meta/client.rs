@@ -119,8 +119,13 @@ pub(super) fn encode_request(form: &MetaForm, command: &Command, out: &mut Bytes
             b"shutdown\r\n"
         }),
         Command::Metadump(scope) => crate::text::metadump::encode_request(scope, out),
-        // SASL exists only in the binary protocol: there is nothing to write.
-        Command::SaslListMechs | Command::SaslAuth(_) | Command::SaslStep(_) => {}
+        Command::Admin(admin) => crate::text::encode_admin(admin, out),
+        // SASL exists only in the binary protocol, and a store whose value was too
+        // large has no value to send: there is nothing to write.
+        Command::SaslListMechs
+        | Command::SaslAuth(_)
+        | Command::SaslStep(_)
+        | Command::TooLarge(_) => {}
     }
 }
 

@@ -11,7 +11,7 @@ use super::base64_key;
 use super::flags::{self, Flags, Tokens};
 use crate::{
     Arith, Command, DecodeError, Delete, Form, Get, Limits, MetaForm, MetaVerb, ProtocolError,
-    Request, Store, StoreMode, Vivify,
+    Request, Store, StoreMode, TooLarge, Vivify,
 };
 
 /// A rejected line: what to reply, whether to close, how many bytes to discard.
@@ -40,6 +40,9 @@ struct Parsed {
     /// `ms`: the data length and where the data starts in the frame.
     data: Option<(usize, usize)>,
     len: usize,
+    /// `ms`: the data block is larger than the limit; the frame is the line only and
+    /// the block is discarded after it.
+    too_large: bool,
 }
 
 /// See [`super::decode_request`].
@@ -69,6 +72,9 @@ pub(super) fn decode_request(
         Ok(parsed) => {
             if buf.len() < parsed.len {
                 return Ok(None);
+            }
+            if parsed.too_large {
+                *swallow = parsed.data.map_or(0, |(vlen, _)| vlen + 2);
             }
             let frame = buf.split_to(parsed.len).freeze();
             build(frame, parsed).map(Some)
@@ -128,6 +134,7 @@ fn parse(
         flags,
         data,
         len: next,
+        too_large: false,
     };
     match verb {
         MetaVerb::Noop => Ok(parsed(0..0, Flags::default(), None)),
@@ -146,12 +153,16 @@ fn parse(
             }
             Ok(parsed(key, flags, None))
         }
-        MetaVerb::Set => parse_set(line, &tokens, limits).map(|(flags, vlen)| Parsed {
-            verb,
-            key: tokens.span(1),
-            flags,
-            data: Some((vlen, next)),
-            len: next + vlen + 2,
+        MetaVerb::Set => parse_set(line, &tokens, limits).map(|(flags, vlen)| {
+            let too_large = vlen > limits.max_value_len;
+            Parsed {
+                verb,
+                key: tokens.span(1),
+                flags,
+                data: Some((vlen, next)),
+                len: if too_large { next } else { next + vlen + 2 },
+                too_large,
+            }
         }),
         MetaVerb::Get | MetaVerb::Delete | MetaVerb::Arith => {
             if tokens.len() < 2 {
@@ -187,46 +198,54 @@ fn parse(
     }
 }
 
-/// `ms <key> <datalen> <flags>*`. Until the data length is known memcached cannot
-/// skip the data block and reads it as commands; we close the connection instead,
-/// since a proxy and its backend would frame the rest of the stream differently.
-/// Past that point an error swallows the block, as memcached does.
+/// `ms <key> <datalen> <flags>*`, checked in memcached's order. Once the data length
+/// is known an error discards the data block: memcached does so for a bad flag, but
+/// reads the block of a long key or a line with too many flags as commands, which
+/// would let a client smuggle requests past a proxy that frames the stream
+/// differently, so here the block is discarded for those too. A line whose data
+/// length is not a number closes the connection: a block of unknown length may
+/// follow. A line with no data length (`ms`, `ms key`) declares no block and is just
+/// answered, as memcached does.
 fn parse_set(line: &[u8], tokens: &Tokens, limits: &Limits) -> Result<(Flags, usize), Rejected> {
-    let unframed = |error| Rejected {
-        error,
-        close: true,
-        swallow: 0,
-    };
     if tokens.len() < 2 {
-        return Err(unframed(ProtocolError::UnknownCommand));
+        return Err(ProtocolError::UnknownCommand.into());
     }
-    if tokens.span(1).len() > limits.max_key_len {
-        return Err(unframed(ProtocolError::KeyTooLong));
-    }
-    if tokens.len() == 2 {
-        return Err(unframed(ProtocolError::BadCommandLine));
-    }
-    if tokens.too_many() {
-        return Err(unframed(ProtocolError::FlagsTooLong));
-    }
-    let vlen = super::numbers::strtol(&line[tokens.span(2)])
-        .and_then(|v| usize::try_from(v).ok())
-        .filter(|&v| v <= i32::MAX as usize - 2)
-        .ok_or(unframed(ProtocolError::BadCommandLine))?;
-    let swallowed = |error| Rejected {
-        error,
-        close: false,
-        swallow: vlen + 2,
+    let vlen = (tokens.len() > 2).then(|| {
+        super::numbers::strtol(&line[tokens.span(2)])
+            .and_then(|v| usize::try_from(v).ok())
+            .filter(|&v| v <= i32::MAX as usize - 2)
+    });
+    let reject = |error| match vlen {
+        None => Rejected::from(error),
+        Some(None) => Rejected {
+            error,
+            close: true,
+            swallow: 0,
+        },
+        Some(Some(vlen)) => Rejected {
+            error,
+            close: false,
+            swallow: vlen + 2,
+        },
     };
-    let flags = flags::parse(line, tokens.span(1), tokens.from(3)).map_err(swallowed)?;
+    if tokens.span(1).len() > limits.max_key_len {
+        return Err(reject(ProtocolError::KeyTooLong));
+    }
+    let Some(vlen) = vlen else {
+        return Err(ProtocolError::BadCommandLine.into());
+    };
+    if tokens.too_many() {
+        return Err(reject(ProtocolError::FlagsTooLong));
+    }
+    let Some(vlen) = vlen else {
+        return Err(reject(ProtocolError::BadCommandLine));
+    };
+    let flags = flags::parse(line, tokens.span(1), tokens.from(3)).map_err(reject)?;
     if !matches!(flags.mode, None | Some(b'E' | b'A' | b'P' | b'R' | b'S')) {
-        return Err(swallowed(ProtocolError::InvalidMode));
+        return Err(reject(ProtocolError::InvalidMode));
     }
     if flags.opaque_too_long {
-        return Err(swallowed(ProtocolError::OpaqueTooLong));
-    }
-    if vlen > limits.max_value_len {
-        return Err(swallowed(ProtocolError::TooLarge));
+        return Err(reject(ProtocolError::OpaqueTooLong));
     }
     Ok((flags, vlen))
 }
@@ -238,6 +257,7 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
         key,
         flags,
         data,
+        too_large,
         ..
     } = parsed;
     let sent_key = frame.slice(key);
@@ -292,6 +312,11 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
             touch: flags.ttl,
             new_cas: None,
         }),
+        MetaVerb::Set if too_large => Command::TooLarge(TooLarge {
+            mode: store_mode(flags.mode),
+            key,
+            cas: flags.cas,
+        }),
         MetaVerb::Set => {
             let (vlen, start) = data.unwrap_or((0, frame.len()));
             if &frame[start + vlen..] != b"\r\n" {
@@ -299,13 +324,7 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
                 return Err(error(verb, ProtocolError::BadDataChunk, true));
             }
             Command::Store(Store {
-                mode: match flags.mode {
-                    Some(b'E') => StoreMode::Add,
-                    Some(b'A') => StoreMode::Append,
-                    Some(b'P') => StoreMode::Prepend,
-                    Some(b'R') => StoreMode::Replace,
-                    _ => StoreMode::Set,
-                },
+                mode: store_mode(flags.mode),
                 key,
                 flags: flags.client_flags.unwrap_or(0),
                 exptime: flags.ttl.unwrap_or(0),
@@ -321,4 +340,15 @@ fn build(frame: Bytes, parsed: Parsed) -> Result<Request, DecodeError> {
         command,
         form: Form::Meta(form),
     })
+}
+
+/// The store mode of an `ms` `M` flag.
+fn store_mode(mode: Option<u8>) -> StoreMode {
+    match mode {
+        Some(b'E') => StoreMode::Add,
+        Some(b'A') => StoreMode::Append,
+        Some(b'P') => StoreMode::Prepend,
+        Some(b'R') => StoreMode::Replace,
+        _ => StoreMode::Set,
+    }
 }

@@ -48,6 +48,7 @@ pub(super) fn encode_response(form: &MetaForm, response: &Response, out: &mut By
             out.put_slice(lines);
             out.put_slice(b"END\r\n");
         }
+        Response::Raw(bytes) => out.put_slice(bytes),
         Response::TooLarge => out.put_slice(b"SERVER_ERROR object too large for cache\r\n"),
         Response::OutOfMemory => out.put_slice(b"SERVER_ERROR out of memory storing object\r\n"),
         Response::NonNumeric => {

@@ -24,12 +24,13 @@ mod tests;
 /// Decodes one meta request from the front of `buf` (see [`crate::Decoder::decode`]).
 /// `swallow` is set to a number of bytes to discard after a rejected oversized value.
 ///
-/// Errors close the connection where memcached would go on reading a data block as
-/// commands: an `ms` data block that does not end in CRLF, and an `ms` line rejected
-/// before its data length is known (missing or bad length, long key, too many
-/// tokens). Reading the leftovers as commands, as memcached does, would let a client
-/// smuggle requests past a proxy that frames the stream differently. A line with no
-/// LF within `max_line_len` bytes closes too (memcached closes silently there).
+/// Errors close the connection only where a data block of unknown length may follow,
+/// which memcached would read as commands (letting a client smuggle requests past a
+/// proxy that frames the stream differently): an `ms` data block that does not end in
+/// CRLF, and an `ms` whose data length is not a number. Any other rejected `ms` with
+/// a data length has its block discarded; one without a data length declares no
+/// block and is just answered. A line with no LF within `max_line_len` bytes closes
+/// too (memcached closes silently there).
 pub(crate) fn decode_request(
     buf: &mut BytesMut,
     limits: &Limits,

@@ -109,9 +109,12 @@ pub(crate) fn encode_request(form: &TextForm, command: &Command, out: &mut Bytes
         // Its reply has no bound: whoever sends it streams the lines (the `memkeep
         // dump` tool) rather than decoding one reply.
         Command::Metadump(scope) => return metadump::encode_request(scope, out),
-        // No text form exists for these (meta and binary only): nothing is written and
-        // no reply is to be expected. Callers send them in a dialect that has them.
-        Command::Noop
+        Command::Admin(admin) => super::admin::encode_request(admin, out),
+        // No text form exists for these (meta and binary only; a store whose value was
+        // too large has no value to send): nothing is written and no reply is to be
+        // expected. Callers send them in a dialect that has them, or not at all.
+        Command::TooLarge(_)
+        | Command::Noop
         | Command::Debug(_)
         | Command::SaslListMechs
         | Command::SaslAuth(_)

@@ -5,13 +5,13 @@
 use bytes::{Bytes, BytesMut};
 use memchr::memchr;
 
-use super::metadump;
+use super::admin::decode_admin;
 use super::number::{strtol_i32, strtoul_u32, strtoull};
 use super::store::{decode_store, store_header, store_verb};
 use super::tokens::{spans, Tokens};
 use crate::{
-    Arith, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, MetadumpScope, ProtocolError,
-    Request, TextForm, TextVerb, Touch,
+    Arith, Command, DecodeError, Delete, FlushAll, Form, Get, Limits, ProtocolError, Request,
+    TextForm, TextVerb, Touch,
 };
 
 /// The verb recorded for lines that name no known command. A form needs a verb,
@@ -120,8 +120,8 @@ pub(super) fn request(command: Command, verb: TextVerb, noreply: bool) -> Reques
 /// command.
 enum Head {
     Known(TextVerb),
-    /// Commands memcached has and memkeep does not (slab, LRU and logging admin):
-    /// answered `ERROR` without memcached's HTTP check.
+    /// Commands memcached has and memkeep does not (`lru`, which tunes memcached's
+    /// segmented LRU): answered `ERROR` without memcached's HTTP check.
     Unsupported,
     Unknown,
 }
@@ -143,7 +143,10 @@ fn head(cmd: &[u8]) -> Head {
         b"quit" => TextVerb::Quit,
         b"shutdown" => TextVerb::Shutdown,
         b"lru_crawler" => TextVerb::LruCrawler,
-        b"watch" | b"lru" => return Head::Unsupported,
+        b"cache_memlimit" => TextVerb::CacheMemlimit,
+        b"slabs" => TextVerb::Slabs,
+        b"watch" => TextVerb::Watch,
+        b"lru" => return Head::Unsupported,
         _ => return Head::Unknown,
     })
 }
@@ -297,17 +300,8 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
             }
         },
         TextVerb::Version => Command::Version,
-        // Only `metadump` of memcached's crawler commands: the rest tune a crawler
-        // memkeepd does not have.
-        TextVerb::LruCrawler => {
-            wrong_count(n == 4 && tokens.get(1) == b"metadump")?;
-            Command::Metadump(match tokens.get(2) {
-                b"all" | b"hash" => MetadumpScope::All,
-                list => match metadump::parse_classes(list) {
-                    Some(classes) => MetadumpScope::Classes(classes),
-                    None => MetadumpScope::BadClass,
-                },
-            })
+        TextVerb::LruCrawler | TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::Watch => {
+            return decode_admin(verb, &tokens)
         }
         _ => Command::Quit,
     };

@@ -52,6 +52,7 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
             out.put_slice(lines);
             b"END\r\n"
         }
+        Response::Raw(bytes) => return out.put_slice(bytes),
         Response::Stats(stats) => {
             for (name, value) in stats {
                 out.put_slice(b"STAT ");

@@ -7,6 +7,7 @@ use bytes::BytesMut;
 
 use crate::{Command, DecodeError, InvalidResponse, Limits, Request, Response, TextForm};
 
+mod admin;
 mod client;
 mod decode;
 mod encode;
@@ -37,6 +38,12 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
 /// Appends the request as a text command line (and data block).
 pub(crate) fn encode_request(form: &TextForm, command: &Command, out: &mut BytesMut) {
     client::encode_request(form, command, out)
+}
+
+/// Appends an administrative command as its text line.
+pub(crate) fn encode_admin(admin: &crate::Admin, out: &mut BytesMut) {
+    admin::encode_request(admin, out);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Decodes a text reply to a request of this form.

@@ -264,7 +264,15 @@ fn decode_status(
         (TextVerb::Incr | TextVerb::Decr, _) => {
             decimal(line).map(|n| Response::Number(n, ItemMeta::default()))
         }
-        (TextVerb::FlushAll | TextVerb::Verbosity, b"OK") => Some(Response::Ok),
+        (
+            TextVerb::FlushAll
+            | TextVerb::Verbosity
+            | TextVerb::CacheMemlimit
+            | TextVerb::Slabs
+            | TextVerb::LruCrawler
+            | TextVerb::Watch,
+            b"OK",
+        ) => Some(Response::Ok),
         _ => None,
     };
     let frame = buf.split_to(next).freeze();
@@ -274,7 +282,16 @@ fn decode_status(
     if verb == TextVerb::Version && frame.starts_with(b"VERSION ") {
         return Ok(Some(Response::Version(frame.slice(8..text.end))));
     }
-    error_reply(&frame[text]).map(Some)
+    let admin = matches!(
+        verb,
+        TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::LruCrawler | TextVerb::Watch
+    );
+    match error_reply(&frame[text.clone()]) {
+        // The administrative commands refuse in words of their own
+        // (`NOSPARE source class has no spare pages`, `MEMLIMIT_TOO_SMALL ...`).
+        Err(_) if admin => Ok(Some(Response::ErrorLine(Cow::Owned(lossy(&frame[text]))))),
+        reply => reply.map(Some),
+    }
 }
 
 /// The end of the text of a frame holding one line.

@@ -60,11 +60,14 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Shutdown { .. } => {
             return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
         }
+        // The value is gone: the client is answered here, as the proxy always did.
+        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         Command::Debug(_)
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_)
+        | Command::Admin(_)
         | Command::Metadump(_) => return Local::Answer(Response::Error),
     };
     let keys_fit = match &request.command {

@@ -127,10 +127,13 @@ pub(crate) fn to_meta(request: Request) -> Local {
             return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
         }
         // A metadump's reply has no bound: dump each server directly instead.
+        // The value is gone: the client is answered here, as the proxy always did.
+        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_)
+        | Command::Admin(_)
         | Command::Metadump(_) => return Local::Answer(Response::Error),
     };
     // A multi-get's lines all share the first key's reply flags.

@@ -1,10 +1,13 @@
 //! The cache service: a tower `Service<Request>` over the [`Store`]. Its `execute` is
 //! the one `match` where a command touches the store.
 
+mod admin;
 mod counters;
+mod groups;
 #[cfg(any(test, feature = "model"))]
 #[doc(hidden)]
 pub mod model_check;
+mod prefixes;
 mod report;
 
 use std::future::{ready, Ready};
@@ -13,10 +16,14 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use memkeep_protocol::{Command, Form, MetadumpScope, Request, Response, StoreMode};
+use memkeep_protocol::{Command, Form, MetadumpScope, Request, Response, StoreMode, TextVerb};
 use tower_service::Service;
 
 pub use counters::{CommandCounters, Counter};
+pub use prefixes::MAX_PREFIXES;
+
+use admin::Tunables;
+use prefixes::{Event, PrefixStats};
 
 use crate::error::BoxError;
 use crate::stats::ConnectionStats;
@@ -27,7 +34,7 @@ use crate::store::Store;
 pub const VERSION: &str = concat!("1.6.18-memkeep-", env!("CARGO_PKG_VERSION"));
 
 /// What the cache service needs besides the store.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CacheConfig {
     /// `stats settings` lines, prepared by whoever parsed the configuration.
     pub settings: Vec<(String, String)>,
@@ -37,6 +44,24 @@ pub struct CacheConfig {
     pub max_connections: usize,
     /// Called on `shutdown` when the server allows it (`-A`); refused otherwise.
     pub shutdown: Option<ShutdownHook>,
+    /// Connections idle too long are closed (`-o idle_timeout`): `stats` then shows
+    /// `idle_kicks`, as memcached does.
+    pub idle_timeout: bool,
+    /// What ends a key's prefix for `stats detail` (memcached's `-D`, `:` by default).
+    pub prefix_delimiter: u8,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            settings: Vec::new(),
+            threads: 0,
+            max_connections: 0,
+            shutdown: None,
+            idle_timeout: false,
+            prefix_delimiter: b':',
+        }
+    }
 }
 
 /// What `shutdown` calls (with `true` for `shutdown graceful`).
@@ -66,6 +91,12 @@ struct Inner {
     /// A metadump is being written: memcached runs one crawler at a time, and so
     /// at most one dump's lines are held in memory.
     dumping: std::sync::atomic::AtomicBool,
+    /// What `slabs`, `lru_crawler` and `cache_memlimit` tune.
+    tunables: Tunables,
+    /// `stats detail`'s per-prefix counts.
+    prefixes: PrefixStats,
+    /// `stats sizes_enable` was sent (and no `sizes_disable` since).
+    sizes_enabled: std::sync::atomic::AtomicBool,
 }
 
 impl Cache {
@@ -79,10 +110,13 @@ impl Cache {
                 store,
                 counters: CommandCounters::default(),
                 connections,
-                config,
                 started: Instant::now(),
                 started_unix,
                 dumping: std::sync::atomic::AtomicBool::new(false),
+                tunables: Tunables::default(),
+                prefixes: PrefixStats::new(config.prefix_delimiter),
+                sizes_enabled: std::sync::atomic::AtomicBool::new(false),
+                config,
             }),
         }
     }
@@ -97,10 +131,13 @@ impl Cache {
         &self.inner.counters
     }
 
-    /// `lru_crawler metadump`, answered as memcached does: `BADCLASS` for a bad
-    /// class list, `BUSY` while another dump runs.
+    /// `lru_crawler metadump`, answered as memcached does: refused while the crawler
+    /// is disabled, `BADCLASS` for a bad class list, `BUSY` while another dump runs.
     fn metadump(&self, scope: &MetadumpScope) -> Response {
         use std::sync::atomic::Ordering;
+        if !self.inner.tunables.crawler.is_enabled() {
+            return Response::ClientError(admin::CRAWLER_DISABLED.into());
+        }
         let classes = match scope {
             MetadumpScope::All => None,
             MetadumpScope::Classes(c) => Some(c.as_slice()),
@@ -120,13 +157,17 @@ impl Cache {
     pub fn execute(&self, request: Request) -> Response {
         let inner = &*self.inner;
         let (store, counters) = (&*inner.store, &inner.counters);
-        if matches!(request.form, Form::Meta(_)) {
+        let Request { command, form } = request;
+        if matches!(form, Form::Meta(_)) && !matches!(command, Command::TooLarge(_)) {
             counters.add(Counter::CmdMeta, 1);
         }
-        match request.command {
+        match command {
             Command::Get(get) => {
                 let touching = get.touch.is_some();
                 let hits = store.get_many(&get.keys, &get);
+                if counts_prefixes(&form) {
+                    self.record_gets(&get.keys, &hits);
+                }
                 // One add per counter per request, not per key: the counters are
                 // shared by every worker thread.
                 let (asked, found) = (get.keys.len() as u64, hits.len() as u64);
@@ -145,12 +186,18 @@ impl Cache {
                 Response::Values(hits)
             }
             Command::Store(s) => {
-                counters.add(Counter::CmdSet, 1);
+                if counts_prefixes(&form) {
+                    inner.prefixes.record([(&s.key[..], Event::Set)]);
+                }
                 let compare = s.cas.is_some() && s.mode == StoreMode::Set;
-                let response = store.store(&s);
+                let response = store.store_unlinking_on_failure(&s, form.failed_store_unlinks());
+                // memcached counts a set once it has room for the value.
                 match &response {
                     Response::TooLarge => counters.add(Counter::StoreTooLarge, 1),
                     Response::OutOfMemory => counters.add(Counter::StoreNoMemory, 1),
+                    _ => counters.add(Counter::CmdSet, 1),
+                }
+                match &response {
                     Response::Stored(_) if compare => counters.add(Counter::CasHits, 1),
                     Response::Exists if compare => counters.add(Counter::CasBadval, 1),
                     Response::NotFound if compare => counters.add(Counter::CasMisses, 1),
@@ -158,7 +205,17 @@ impl Cache {
                 }
                 response
             }
+            Command::TooLarge(t) => {
+                if counts_prefixes(&form) {
+                    inner.prefixes.record([(&t.key[..], Event::Set)]);
+                }
+                counters.add(Counter::StoreTooLarge, 1);
+                store.refuse_too_large(&t, form.failed_store_unlinks())
+            }
             Command::Delete(d) => {
+                if counts_prefixes(&form) {
+                    inner.prefixes.record([(&d.key[..], Event::Delete)]);
+                }
                 let response = store.delete(&d);
                 let counter = match response {
                     Response::Deleted => Counter::DeleteHits,
@@ -194,7 +251,8 @@ impl Cache {
                 store.flush_all(f.delay);
                 Response::Ok
             }
-            Command::Stats(group) => self.stats(group.as_ref()),
+            Command::Stats(group) => groups::stats(self, group.as_deref().unwrap_or_default()),
+            Command::Admin(admin) => inner.tunables.execute(admin, &inner.store),
             Command::Metadump(scope) => self.metadump(&scope),
             Command::Version => Response::Version(Bytes::from_static(VERSION.as_bytes())),
             Command::Verbosity(_) => Response::Ok,
@@ -215,22 +273,28 @@ impl Cache {
         }
     }
 
-    fn stats(&self, group: Option<&Bytes>) -> Response {
-        let inner = &*self.inner;
-        match group.map(|g| &g[..]) {
-            None | Some(b"") => Response::Stats(report::general(self)),
-            Some(b"settings") => Response::Stats(inner.config.settings.clone()),
-            Some(b"items") => Response::Stats(report::items(&inner.store, &inner.counters)),
-            Some(b"slabs") => Response::Stats(report::slabs(&inner.store, &inner.counters)),
-            Some(b"conns") => Response::Stats(inner.connections.registry.report()),
-            Some(b"reset") => {
-                inner.counters.reset();
-                inner.connections.reset();
-                inner.store.reset_stats();
-                Response::Reset
-            }
-            Some(_) => Response::Error,
+    /// Counts each key of a get for `stats detail`: a hit if it is among `hits`
+    /// (which keep the keys' order, misses left out).
+    fn record_gets(&self, keys: &[Bytes], hits: &[memkeep_protocol::Value]) {
+        let prefixes = &self.inner.prefixes;
+        if !prefixes.enabled() {
+            return;
         }
+        let mut hits = hits.iter().peekable();
+        prefixes.record(keys.iter().map(|key| {
+            let hit = hits.next_if(|v| v.key == *key).is_some();
+            (&key[..], Event::Get(hit))
+        }));
+    }
+}
+
+/// Whether memcached counts this request in `stats detail`: its classic text and
+/// binary commands do, its meta commands do not.
+fn counts_prefixes(form: &Form) -> bool {
+    match form {
+        Form::Text(f) => f.verb != TextVerb::Stats,
+        Form::Binary(_) => true,
+        Form::Meta(_) => false,
     }
 }
 

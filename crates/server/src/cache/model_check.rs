@@ -29,7 +29,7 @@ pub fn check_against_model(data: &[u8]) {
         settings: Vec::new(),
         threads: 1,
         max_connections: 16,
-        shutdown: None,
+        ..CacheConfig::default()
     };
     let mut client = Client {
         cache: Cache::new(

@@ -127,14 +127,45 @@ pub(crate) fn memcached_size(klen: usize, vlen: usize, flags: u32) -> usize {
 }
 
 /// The slab class memcached would store an item of `size` bytes in, with its default
-/// growth factor 1.25 and 48-byte minimum chunk; reported by `me` as `cls`.
+/// growth factor 1.25, 48-byte minimum chunk and 512 KiB largest chunk; reported by
+/// `me` as `cls`. As memcached's `slabs_init`, classes grow by the factor (8-byte
+/// aligned) until the next would pass the largest chunk over the factor, and the last
+/// class is the largest chunk itself (39 classes); larger items are chunked into it.
 pub(crate) fn memcached_class(size: usize) -> u32 {
+    const FACTOR: f64 = 1.25;
+    const CHUNK_MAX: f64 = (512 * 1024) as f64;
     let mut chunk: usize = 96;
     let mut class = 1;
-    while chunk < size && chunk < 512 * 1024 {
-        chunk = (chunk as f64 * 1.25) as usize;
-        chunk = chunk.div_ceil(8) * 8;
+    while chunk < size {
+        let grown = (chunk as f64 * FACTOR) as usize;
         class += 1;
+        if grown as f64 >= CHUNK_MAX / FACTOR {
+            break;
+        }
+        chunk = grown.div_ceil(8) * 8;
     }
     class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_memcached_s() {
+        // memcached 1.6.18 -vv: class 1 is 96 bytes, 2 is 120, 38 is 394840, and
+        // the last, 39, is 524288.
+        for (size, class) in [
+            (1, 1),
+            (96, 1),
+            (97, 2),
+            (120, 2),
+            (394_840, 38),
+            (394_841, 39),
+            (524_288, 39),
+            (10 << 20, 39),
+        ] {
+            assert_eq!(memcached_class(size), class, "{size}");
+        }
+    }
 }

@@ -1,8 +1,12 @@
-//! `lru_crawler metadump`: every live item's key and metadata, in memcached's line
-//! format. Each shard's headers are copied a piece at a time under its lock (keys and
-//! headers only, no values) and the lines are written after the lock is released.
+//! Listings of item metadata: `lru_crawler metadump` (every live item's key and
+//! metadata), `stats cachedump` (the items of one class) and `stats sizes` (item
+//! counts by size), in memcached's formats. Each shard's headers are copied a piece at
+//! a time under its lock (keys and headers only, no values) and the lines are written
+//! after the lock is released.
 
-use bytes::{Bytes, BytesMut};
+use std::collections::BTreeMap;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use memkeep_protocol::MetadumpEntry;
 
 use super::item::{self, Header, FETCHED};
@@ -48,6 +52,69 @@ impl Store {
             }
         }
         out.freeze()
+    }
+}
+
+/// memcached's cap on a `stats cachedump` reply.
+const CACHEDUMP_BYTES: usize = 2 * 1024 * 1024;
+
+impl Store {
+    /// `stats cachedump <class> <limit>`: `ITEM <key> [<value bytes> b; <expiry unix
+    /// time, 0 for none> s]` for up to `limit` items of memcached class `class` (0
+    /// for no limit), at most 2 MiB of lines as memcached, then `END`.
+    pub fn cachedump(&self, class: u32, limit: u32) -> Bytes {
+        let mut out = BytesMut::new();
+        let mut listed = 0;
+        'walk: for (shard, tags) in self
+            .shards
+            .iter()
+            .flat_map(|s| super::tag_pieces().map(move |t| (s, t)))
+        {
+            let m = self.moment();
+            let unix_now = self.unix_now();
+            for (key, h) in live_headers(&shard.lock(), &m, tags) {
+                let size = item::memcached_size(key.len(), h.vlen as usize, h.flags);
+                if item::memcached_class(size) != class {
+                    continue;
+                }
+                if limit != 0 && listed == limit {
+                    break 'walk;
+                }
+                let exp = if h.exptime == 0 {
+                    0
+                } else {
+                    (unix_now + u64::from(h.exptime)).saturating_sub(u64::from(m.now))
+                };
+                let rest = format!(" [{} b; {} s]\r\n", h.vlen, exp);
+                if out.len() + 5 + key.len() + rest.len() + 5 > CACHEDUMP_BYTES {
+                    break 'walk;
+                }
+                out.put_slice(b"ITEM ");
+                out.put_slice(&key);
+                out.put_slice(rest.as_bytes());
+                listed += 1;
+            }
+        }
+        out.put_slice(b"END\r\n");
+        out.freeze()
+    }
+
+    /// `stats sizes`: how many live items there are of each size, memcached's item
+    /// size rounded up to 32 bytes.
+    pub fn size_histogram(&self) -> BTreeMap<usize, u64> {
+        let mut sizes = BTreeMap::new();
+        for (shard, tags) in self
+            .shards
+            .iter()
+            .flat_map(|s| super::tag_pieces().map(move |t| (s, t)))
+        {
+            let m = self.moment();
+            for (key, h) in live_headers(&shard.lock(), &m, tags) {
+                let size = item::memcached_size(key.len(), h.vlen as usize, h.flags);
+                *sizes.entry(size.div_ceil(32) * 32).or_insert(0) += 1;
+            }
+        }
+        sizes
     }
 }
 

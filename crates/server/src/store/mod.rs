@@ -68,7 +68,9 @@
 
 mod arena;
 mod clock;
+mod crawl;
 mod item;
+mod logging;
 mod metadump;
 #[cfg(any(test, feature = "model"))]
 #[doc(hidden)]
@@ -84,7 +86,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use ahash::RandomState;
@@ -93,8 +95,10 @@ use memkeep_protocol::{ItemMeta, Value};
 use parking_lot::Mutex;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use crawl::CrawlPace;
 pub use stats::StoreStats;
 
+use crate::watchers::Watchers;
 use clock::Timebase;
 use item::{Header, FETCHED};
 use shard::{Moment, Shard};
@@ -140,6 +144,10 @@ pub struct Store {
     oldest_live: AtomicU32,
     oldest_cas: AtomicU64,
     config: StoreConfig,
+    /// The memory limit now: `config.max_bytes` until `cache_memlimit` changes it.
+    max_bytes: AtomicUsize,
+    /// Where lookups, stores and evictions are logged for `watch`.
+    watchers: Arc<Watchers>,
 }
 
 impl std::fmt::Debug for Store {
@@ -163,9 +171,14 @@ impl Store {
         let hasher = RandomState::new();
         let per_shard = config.max_bytes / shards;
         let timebase = Timebase::new(clock.unix_seconds());
+        let watchers = Arc::new(Watchers::default());
         Store {
             shards: (0..shards)
-                .map(|_| Mutex::new(Shard::new(hasher.clone(), per_shard, config.evict)))
+                .map(|_| {
+                    let shard =
+                        Shard::new(hasher.clone(), per_shard, config.evict, watchers.clone());
+                    Mutex::new(shard)
+                })
                 .collect(),
             hasher,
             clock: Arc::new(clock),
@@ -174,7 +187,32 @@ impl Store {
             clock_cas: AtomicBool::new(false),
             oldest_live: AtomicU32::new(0),
             oldest_cas: AtomicU64::new(0),
+            max_bytes: AtomicUsize::new(config.max_bytes),
             config,
+            watchers,
+        }
+    }
+
+    /// The hub where the store logs for `watch`: item lookups (`fetchers`), stores
+    /// (`mutations`) and evictions.
+    pub fn watchers(&self) -> &Arc<Watchers> {
+        &self.watchers
+    }
+
+    /// The memory limit in bytes now (`-m`, or the last `cache_memlimit`).
+    pub fn memory_limit(&self) -> usize {
+        self.max_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Changes the memory limit (`cache_memlimit`). A raised limit takes effect at
+    /// once; a lowered one as new items come in, when each shard's eviction hand
+    /// frees segments until the shard fits (with `-M`, stores are refused until
+    /// deletes and expiry bring it under).
+    pub fn set_memory_limit(&self, bytes: usize) {
+        self.max_bytes.store(bytes, Ordering::Relaxed);
+        let per_shard = bytes / self.shards.len();
+        for shard in self.shards.iter() {
+            shard.lock().set_limit(per_shard);
         }
     }
 
@@ -261,14 +299,26 @@ impl Store {
     /// The counters, summed over shards.
     pub fn stats(&self) -> StoreStats {
         let mut out = StoreStats {
-            limit_maxbytes: self.config.max_bytes as u64,
+            limit_maxbytes: self.memory_limit() as u64,
             ..StoreStats::default()
         };
+        let m = self.moment();
+        let mut last_eviction = None;
+        let mut oldest = None;
         for shard in self.shards.iter() {
             let shard = shard.lock();
             out.add(&shard.stats);
             out.memory += shard.memory() as u64;
+            out.hash_bytes += shard.table.bytes() as u64;
+            out.hash_slots += shard.table.slots() as u64;
+            last_eviction = last_eviction.max(shard.stats.last_eviction);
+            oldest = match (oldest, shard.oldest_access(&m)) {
+                (Some(a), Some(b)) => Some(u32::min(a, b)),
+                (a, b) => a.or(b),
+            };
         }
+        out.evicted_time = last_eviction.map_or(0, |(_, idle)| idle);
+        out.oldest_item_age = oldest.map_or(0, |time| m.now.saturating_sub(time));
         out
     }
 
@@ -300,6 +350,12 @@ impl Store {
             }
         }
     }
+}
+
+/// The largest memcached slab class id (with its default growth factor and largest
+/// chunk), for commands that name classes.
+pub fn largest_class() -> u32 {
+    item::memcached_class(usize::MAX)
 }
 
 /// The tag space in pieces, for walks over a whole shard that take its lock for one

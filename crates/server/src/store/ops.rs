@@ -3,10 +3,15 @@
 //! `do_add_delta`, `process_mdelete_command`).
 
 use bytes::Bytes;
-use memkeep_protocol::{Arith, Delete, Get, Response, Store as StoreRequest, StoreMode, Value};
+use memkeep_protocol::{
+    Arith, Delete, Get, Response, Store as StoreRequest, StoreMode, Value, WatchEvents,
+};
 
 use super::item::{self, Header, FETCHED, REFERENCED, STALE, TOKEN_SENT};
+use super::logging::command_name;
+use super::shard::{Moment, Shard};
 use super::{meta, Store};
+use crate::watchers::{client_fd, lines};
 
 impl Store {
     /// Looks `key` up, applying `get`'s touch (gat, mg `T`), vivify (mg `N`), recache
@@ -19,7 +24,7 @@ impl Store {
     pub(super) fn get_hashed(&self, key: &Bytes, hash: u64, get: &Get) -> Option<Value> {
         let m = self.moment();
         let mut shard = self.shard(hash).lock();
-        let (handle, created) = match shard.lookup(key, hash, &m) {
+        let (handle, created) = match self.fetch(&mut shard, key, hash, &m) {
             Some((_, handle)) => (handle, false),
             None => {
                 let ttl = get.vivify?;
@@ -77,23 +82,51 @@ impl Store {
 
     /// Stores an item by `s.mode`, with CAS (`Exists` / `NotFound`), ms `I` (a CAS
     /// older than the item's stores the value as stale), ms `E` and append/prepend
-    /// vivify. Append and prepend keep the item's flags and expiry.
+    /// vivify. Append and prepend keep the item's flags and expiry. A plain set (no
+    /// CAS) that fails for want of room removes the key's old value, as memcached's
+    /// text `set` does; see [`Store::store_unlinking_on_failure`] for the other verbs.
     pub fn store(&self, s: &StoreRequest) -> Response {
+        let unlink = s.mode == StoreMode::Set && s.cas.is_none();
+        self.store_unlinking_on_failure(s, unlink)
+    }
+
+    /// [`Store::store`], told whether a store that fails for want of room (a value
+    /// too large for the item size limit, or no memory left) removes the key's old
+    /// value. memcached decides that by the verb
+    /// ([`memkeep_protocol::Form::failed_store_unlinks`]): a failed text `set` or
+    /// any `ms` leaves no stale value readable, a failed `add` or `cas` leaves it.
+    pub fn store_unlinking_on_failure(&self, s: &StoreRequest, unlink: bool) -> Response {
         let m = self.moment();
         let hash = self.hash(&s.key);
         let mut shard = self.shard(hash).lock();
+        let response = self.store_locked(&mut shard, s, hash, &m, unlink);
+        drop(shard);
+        if self.watchers.wants(WatchEvents::MUTATIONS) {
+            self.log_store(s, &response, &m);
+        }
+        response
+    }
+
+    fn store_locked(
+        &self,
+        shard: &mut Shard,
+        s: &StoreRequest,
+        hash: u64,
+        m: &Moment,
+        unlink: bool,
+    ) -> Response {
+        let m = *m;
         let size = item::memcached_size(s.key.len(), s.data.len(), s.flags);
         if size > self.config.max_item_size || s.key.len() > usize::from(u8::MAX) {
-            // memcached unlinks the old value so a failed set never leaves stale data.
-            if s.mode == StoreMode::Set {
-                if let Some((slot, handle)) = shard.lookup(&s.key, hash, &m) {
+            if unlink {
+                if let Some((slot, handle)) = self.fetch(shard, &s.key, hash, &m) {
                     shard.remove(slot, handle, &m);
                 }
             }
             return Response::TooLarge;
         }
-        let old = shard
-            .lookup(&s.key, hash, &m)
+        let old = self
+            .fetch(shard, &s.key, hash, &m)
             .map(|(_, handle)| (handle, shard.header(handle)));
         let mut header = Header {
             cas: 0,
@@ -158,11 +191,11 @@ impl Store {
         let value = combined.as_deref().unwrap_or(&s.data);
         match shard.link(&s.key, hash, &header, &[value], &m) {
             Ok(_) => Response::Stored(meta(&header, &m)),
-            Err(_) if matches!(s.mode, StoreMode::Append | StoreMode::Prepend) => {
-                Response::NotStored
-            }
             Err(_) => {
-                if s.mode == StoreMode::Set {
+                // memcached allocates the new item (for append and prepend: the data
+                // to add) before anything else, and answers out of memory when it
+                // cannot, whatever the verb.
+                if unlink {
                     if let Some((slot, handle)) = shard.lookup(&s.key, hash, &m) {
                         shard.remove(slot, handle, &m);
                     }
@@ -172,13 +205,44 @@ impl Store {
         }
     }
 
+    /// Answers a store refused before its value was read, too large for the item
+    /// size limit ([`memkeep_protocol::Command::TooLarge`]): removes `key`'s old value
+    /// when `unlink` says so (as for [`Store::store_unlinking_on_failure`]) and logs the
+    /// refusal for `watch mutations`.
+    pub fn refuse_too_large(&self, t: &memkeep_protocol::TooLarge, unlink: bool) -> Response {
+        // memcached logs the refusal, then looks the old value up to unlink it.
+        if self.watchers.wants(WatchEvents::MUTATIONS) {
+            let refused = lines::Stored {
+                key: &t.key,
+                status: "too_large",
+                cmd: command_name(t.mode, t.cas.is_some()),
+                ttl: 0,
+                class: 0,
+                size: 0,
+            };
+            self.watchers.log(
+                WatchEvents::MUTATIONS,
+                &lines::item_store(refused, client_fd()),
+            );
+        }
+        if unlink {
+            let m = self.moment();
+            let hash = self.hash(&t.key);
+            let mut shard = self.shard(hash).lock();
+            if let Some((slot, handle)) = self.fetch(&mut shard, &t.key, hash, &m) {
+                shard.remove(slot, handle, &m);
+            }
+        }
+        Response::TooLarge
+    }
+
     /// Deletes an item, or with `d.invalidate` (md `I`) marks it stale with a new CAS
     /// (and the new TTL `d.ttl`) so the next fetcher wins the recache.
     pub fn delete(&self, d: &Delete) -> Response {
         let m = self.moment();
         let hash = self.hash(&d.key);
         let mut shard = self.shard(hash).lock();
-        let Some((slot, handle)) = shard.lookup(&d.key, hash, &m) else {
+        let Some((slot, handle)) = self.fetch(&mut shard, &d.key, hash, &m) else {
             return Response::NotFound;
         };
         let mut h = shard.header(handle);
@@ -205,7 +269,7 @@ impl Store {
         let m = self.moment();
         let hash = self.hash(&a.key);
         let mut shard = self.shard(hash).lock();
-        let Some((_, handle)) = shard.lookup(&a.key, hash, &m) else {
+        let Some((_, handle)) = self.fetch(&mut shard, &a.key, hash, &m) else {
             let Some(create) = a.create else {
                 return Response::NotFound;
             };
@@ -275,7 +339,7 @@ impl Store {
         let m = self.moment();
         let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
-        let Some((_, handle)) = shard.lookup(key, hash, &m) else {
+        let Some((_, handle)) = self.fetch(&mut shard, key, hash, &m) else {
             return Response::NotFound;
         };
         let mut h = shard.header(handle);

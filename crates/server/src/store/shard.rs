@@ -4,12 +4,17 @@
 //! bit of the rest, compacts the survivors to the segment's front and moves it to the
 //! back of the FIFO, where its free tail takes new items.
 
+use std::sync::Arc;
+
 use ahash::RandomState;
+use memkeep_protocol::WatchEvents;
 
 use super::arena::{self, Arena};
 use super::item::{self, Header, DEAD, FETCHED, REFERENCED};
+use super::logging::log_eviction;
 use super::stats::ShardStats;
 use super::table::{tag_of, Table};
+use crate::watchers::Watchers;
 
 /// The time and flush state one operation is decided at.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +58,8 @@ enum Exit {
     Reclaimed,
     /// Pushed out to make room.
     Evicted,
+    /// Found expired or flushed by `lru_crawler crawl`.
+    Crawled,
 }
 
 /// One shard of the store.
@@ -70,10 +77,17 @@ pub(crate) struct Shard {
     /// scanning every item on every set.
     swept_full_at: Option<(u32, u32, u64)>,
     pub(crate) stats: ShardStats,
+    /// Where evictions are logged for `watch evictions`.
+    watchers: Arc<Watchers>,
 }
 
 impl Shard {
-    pub(crate) fn new(hasher: RandomState, limit: usize, evict: bool) -> Self {
+    pub(crate) fn new(
+        hasher: RandomState,
+        limit: usize,
+        evict: bool,
+        watchers: Arc<Watchers>,
+    ) -> Self {
         // Segments of 1/16 of the budget, 64 KiB to 1 MiB: small budgets still get
         // enough segments for the hand to choose among.
         let segment_size = (limit / 16)
@@ -87,7 +101,15 @@ impl Shard {
             evict,
             swept_full_at: None,
             stats: ShardStats::default(),
+            watchers,
         }
+    }
+
+    /// Changes the memory budget (`cache_memlimit`). A smaller one is reached as new
+    /// items make room: the eviction hand frees segments until memory fits.
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+        self.swept_full_at = None;
     }
 
     /// Memory held: segments plus the table.
@@ -121,6 +143,24 @@ impl Shard {
         let (slot, handle) = self.find(key, hash)?;
         let header = Header::read(self.arena.item(handle));
         if m.is_gone(&header) {
+            self.unlink(slot, handle, &header, Exit::Reclaimed, m);
+            return None;
+        }
+        Some((slot, handle))
+    }
+
+    /// [`Shard::lookup`] for a client's command: an item found expired or flushed is
+    /// counted in `get_expired` or `get_flushed`, as memcached counts its fetches.
+    #[inline]
+    pub(crate) fn fetch(&mut self, key: &[u8], hash: u64, m: &Moment) -> Option<(usize, u64)> {
+        let (slot, handle) = self.find(key, hash)?;
+        let header = Header::read(self.arena.item(handle));
+        if m.is_gone(&header) {
+            if header.is_expired(m.now) {
+                self.stats.get_expired += 1;
+            } else {
+                self.stats.get_flushed += 1;
+            }
             self.unlink(slot, handle, &header, Exit::Reclaimed, m);
             return None;
         }
@@ -169,6 +209,16 @@ impl Shard {
                 s.evictions += 1;
                 if unfetched {
                     s.evicted_unfetched += 1;
+                }
+                if header.exptime != 0 {
+                    s.evicted_nonzero += 1;
+                }
+                s.last_eviction = Some((m.now, m.now.saturating_sub(header.time)));
+            }
+            Exit::Crawled => {
+                s.crawler_reclaimed += 1;
+                if unfetched && header.is_expired(m.now) {
+                    s.expired_unfetched += 1;
                 }
             }
         }
@@ -243,6 +293,8 @@ impl Shard {
             }
             budget -= 1;
             let victim = self.arena.fifo.pop_front().ok_or(OutOfMemory)?;
+            // The client's own thread reclaims memory: memcached's direct reclaim.
+            self.stats.direct_reclaims += 1;
             self.compact(victim, m);
             let normal = self.arena.is_normal(victim);
             if !dedicated && normal && self.arena.room(victim) >= size {
@@ -282,6 +334,9 @@ impl Shard {
                 };
                 match why {
                     Some(why) => {
+                        if why == Exit::Evicted && self.watchers.wants(WatchEvents::EVICTIONS) {
+                            log_eviction(&self.watchers, &buf[read..read + len], &header, m);
+                        }
                         self.table.remove_at(slot);
                         self.count_exit(&header, why, m);
                     }
@@ -300,6 +355,49 @@ impl Shard {
         if self.arena.head == Some(seg) && write == 0 && !self.arena.is_normal(seg) {
             self.arena.head = None;
         }
+    }
+
+    /// Reclaims the expired and flushed items among those with hash tags in `tags`
+    /// whose memcached class `counts` admits (`lru_crawler crawl`); `counts` is told
+    /// each item's class and says whether to look at it.
+    pub(crate) fn crawl(
+        &mut self,
+        m: &Moment,
+        tags: std::ops::Range<u32>,
+        mut counts: impl FnMut(u32) -> bool,
+    ) {
+        for handle in self.table.handles_with_tags(tags) {
+            let it = self.arena.item(handle);
+            let header = Header::read(it);
+            let size =
+                item::memcached_size(header.klen as usize, header.vlen as usize, header.flags);
+            if !counts(item::memcached_class(size)) {
+                continue;
+            }
+            self.stats.crawler_items_checked += 1;
+            if m.is_gone(&header) {
+                let hash = self.hasher.hash_one(item::key(it));
+                if let Some(slot) = self.table.find_handle(tag_of(hash), handle) {
+                    self.unlink(slot, handle, &header, Exit::Crawled, m);
+                }
+            }
+        }
+    }
+
+    /// When the item the eviction hand will reach first was last accessed: the first
+    /// live item of the oldest segment (memcached's `age`: its LRU tail's).
+    pub(crate) fn oldest_access(&self, m: &Moment) -> Option<u32> {
+        let seg = *self.arena.fifo.front()?;
+        let mut offset = 0;
+        while offset < self.arena.len(seg) {
+            let item = self.arena.item(arena::handle(seg, offset));
+            let header = Header::read(item);
+            if header.bits & DEAD == 0 && !m.is_gone(&header) {
+                return Some(header.time);
+            }
+            offset += item::total_len(item);
+        }
+        None
     }
 
     /// Copies out every live item as (key, header, value).

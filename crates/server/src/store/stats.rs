@@ -11,6 +11,14 @@ pub(crate) struct ShardStats {
     pub expired_unfetched: u64,
     pub evicted_unfetched: u64,
     pub reclaimed: u64,
+    pub get_expired: u64,
+    pub get_flushed: u64,
+    pub crawler_reclaimed: u64,
+    pub crawler_items_checked: u64,
+    pub direct_reclaims: u64,
+    pub evicted_nonzero: u64,
+    /// The time of the last eviction and the evicted item's idle seconds.
+    pub last_eviction: Option<(u32, u32)>,
 }
 
 impl ShardStats {
@@ -45,6 +53,28 @@ pub struct StoreStats {
     pub evicted_unfetched: u64,
     /// Expired or flushed items whose memory was reclaimed.
     pub reclaimed: u64,
+    /// Client lookups that found an expired item.
+    pub get_expired: u64,
+    /// Client lookups that found a flushed item.
+    pub get_flushed: u64,
+    /// Expired or flushed items `lru_crawler crawl` reclaimed.
+    pub crawler_reclaimed: u64,
+    /// Items `lru_crawler crawl` looked at.
+    pub crawler_items_checked: u64,
+    /// Segments a client's store compacted to make room (memcached's
+    /// `direct_reclaims`: memory reclaimed by a worker rather than in the background).
+    pub direct_reclaims: u64,
+    /// Evicted items that had an expiry.
+    pub evicted_nonzero: u64,
+    /// Seconds since the last access of the item evicted last (`evicted_time`).
+    pub evicted_time: u32,
+    /// Seconds since the last access of the item the eviction hand reaches first
+    /// (memcached's `age`); 0 with no items.
+    pub oldest_item_age: u32,
+    /// Bytes held by the shards' indexes (memcached's `hash_bytes`).
+    pub hash_bytes: u64,
+    /// Slots in the shards' indexes.
+    pub hash_slots: u64,
     /// `curr_items` of each shard, in shard order (shows the key spread).
     pub shard_items: Vec<u64>,
 }
@@ -58,6 +88,12 @@ impl StoreStats {
         self.expired_unfetched += s.expired_unfetched;
         self.evicted_unfetched += s.evicted_unfetched;
         self.reclaimed += s.reclaimed;
+        self.get_expired += s.get_expired;
+        self.get_flushed += s.get_flushed;
+        self.crawler_reclaimed += s.crawler_reclaimed;
+        self.crawler_items_checked += s.crawler_items_checked;
+        self.direct_reclaims += s.direct_reclaims;
+        self.evicted_nonzero += s.evicted_nonzero;
         self.shard_items.push(s.curr_items);
     }
 }

@@ -41,6 +41,11 @@ impl Table {
         self.slots.capacity() * 8
     }
 
+    /// Slots in the table, used or not.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Number of entries.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -122,8 +122,6 @@ fn values_and_keys_are_slices_of_the_buffer() {
 fn rejects_as_memcached_does() {
     use ProtocolError::*;
     let big = 2 * 1024 * 1024u32;
-    let set_big = [raw_header(op::SET, 1, 8, 9 + big), vec![0; 9]].concat();
-    let append_big = [raw_header(op::APPEND, 1, 0, 1 + big), vec![0; 5]].concat();
     let sasl_big = [raw_header(op::SASL_AUTH, 1, 0, 1 + big), vec![0; 1]].concat();
     // (name, bytes, error, close, consumed, swallow)
     type Row = (&'static str, Vec<u8>, ProtocolError, bool, usize, usize);
@@ -157,8 +155,6 @@ fn rejects_as_memcached_does() {
         ("unknown with a key", req(0x30, b"", b"kk", b"abc", 0, 0), UnknownOpcode, true, 24, 0),
         ("verbosity", req(op::VERBOSITY, &[0; 4], b"", b"", 0, 0), UnknownOpcode, true, 24, 0),
         ("verbosity without extras", req(op::VERBOSITY, b"", b"", b"", 0, 0), UnknownOpcode, false, 24, 0),
-        ("set too large", set_big, TooLarge, false, 33, big as usize),
-        ("append too large", append_big, TooLarge, false, 29, big as usize - 4),
         ("sasl too large", sasl_big, UnknownOpcode, false, 25, big as usize),
     ];
     for (name, bytes, error, close, consumed, swallow) in table {
@@ -168,6 +164,38 @@ fn rejects_as_memcached_does() {
         assert_eq!((got_consumed, got_swallow), (consumed, swallow), "{name}");
         let Form::Binary(form) = &err.form else { panic!("{name}") };
         assert_eq!((form.opcode, &form.key), (bytes[1], &Bytes::new()), "{name}");
+    }
+}
+
+#[test]
+fn a_store_too_large_is_a_request_whose_value_is_swallowed() {
+    let big = 2 * 1024 * 1024u32;
+    let set_big = [
+        raw_header(op::SETQ, 1, 8, 9 + big),
+        exp(0, 0).to_vec(),
+        b"k".to_vec(),
+    ]
+    .concat();
+    let append_big = [raw_header(op::APPEND, 1, 0, 1 + big), b"kabcd".to_vec()].concat();
+    for (bytes, mode, consumed, swallow) in [
+        (set_big, StoreMode::Set, 33, big as usize),
+        (append_big, StoreMode::Append, 29, big as usize - 4),
+    ] {
+        let (result, got_consumed, got_swallow) = decode(&bytes);
+        let request = result.unwrap().unwrap();
+        assert_eq!(
+            request.command,
+            Command::TooLarge(crate::TooLarge {
+                mode,
+                key: Bytes::from_static(b"k"),
+                cas: None,
+            })
+        );
+        let Form::Binary(form) = &request.form else {
+            panic!("binary form")
+        };
+        assert_eq!((form.opcode, &form.key[..]), (bytes[1], &b"k"[..]));
+        assert_eq!((got_consumed, got_swallow), (consumed, swallow));
     }
 }
 
@@ -189,10 +217,8 @@ fn decoder_swallows_then_decodes_the_next_request() {
     let mut buf = BytesMut::from(&all[..8]);
     assert!(matches!(decoder.decode(&mut buf), Ok(None)));
     buf.extend_from_slice(&all[8..38]);
-    assert_eq!(
-        decoder.decode(&mut buf).unwrap_err().error,
-        ProtocolError::TooLarge
-    );
+    let refused = decoder.decode(&mut buf).unwrap().unwrap();
+    assert!(matches!(refused.command, Command::TooLarge(_)));
     buf.extend_from_slice(&all[38..]);
     let request = decoder.decode(&mut buf).unwrap().unwrap();
     assert_eq!(request.command, Command::Noop);

@@ -100,8 +100,11 @@ const ERRORS: &[(&[u8], ProtocolError, bool, usize, usize)] = &[
     ),
     (b"me\r\n", ProtocolError::BadCommandLine, false, 0, 4),
     (b"me foo b\r\n", ProtocolError::BadCommandLine, false, 0, 10),
-    (b"ms\r\n", ProtocolError::UnknownCommand, true, 0, 4),
-    (b"ms foo\r\n", ProtocolError::BadCommandLine, true, 0, 8),
+    // No data length: no block declared, nothing to discard.
+    (b"ms\r\n", ProtocolError::UnknownCommand, false, 0, 4),
+    (b"ms foo\r\n", ProtocolError::BadCommandLine, false, 0, 8),
+    // A data length that is not a number: a block of unknown length may follow.
+    (b"ms foo q\r\n", ProtocolError::BadCommandLine, true, 0, 10),
     (
         b"ms foo S2\r\nhi\r\n",
         ProtocolError::BadCommandLine,
@@ -158,12 +161,13 @@ const ERRORS: &[(&[u8], ProtocolError, bool, usize, usize)] = &[
         4,
         48,
     ),
+    // Too many flags: memcached reads the block as commands; it is discarded here.
     (
-        b"ms foo 2000000\r\n",
-        ProtocolError::TooLarge,
+        b"ms foo 2 a b c d e f g h i j k l m n o p q r s t u\r\nhi\r\n",
+        ProtocolError::FlagsTooLong,
         false,
-        2_000_002,
-        16,
+        4,
+        52,
     ),
     (
         b"ms foo 2\r\nhixx",
@@ -206,9 +210,23 @@ fn rejects_long_keys_before_anything_else() {
         assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, false));
         assert_eq!(err.to_string(), "CLIENT_ERROR bad command line format");
     }
-    let mut buf = BytesMut::from(format!("ms {} 2\r\nhi\r\n", "a".repeat(251)).as_bytes());
-    let err = Decoder::default().decode(&mut buf).unwrap_err();
-    assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, true));
+    // The block after a long key is discarded (memcached reads it as commands).
+    let mut buf = BytesMut::from(format!("ms {} 2\r\nhi\r\nmn\r\n", "a".repeat(251)).as_bytes());
+    let mut decoder = Decoder::default();
+    let err = decoder.decode(&mut buf).unwrap_err();
+    assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, false));
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
+    // Without a data length there is no block to discard.
+    let mut buf = BytesMut::from(format!("ms {}\r\nmn\r\n", "a".repeat(251)).as_bytes());
+    let err = decoder.decode(&mut buf).unwrap_err();
+    assert_eq!((err.error, err.close), (ProtocolError::KeyTooLong, false));
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
     assert_eq!(
         decode(format!("mg {}\r\n", "a".repeat(250)).as_bytes())
             .command
@@ -233,6 +251,28 @@ fn waits_for_a_line_but_not_forever() {
     );
     let err = Decoder::default().decode(&mut buf).unwrap_err();
     assert_eq!((err.error, err.close), (ProtocolError::LineTooLong, true));
+}
+
+#[test]
+fn a_value_too_large_is_a_request_whose_block_is_discarded() {
+    let mut decoder = Decoder::default();
+    let mut buf = BytesMut::from(&b"ms foo 2000000 MA O1 q\r\nabc"[..]);
+    let request = decoder.decode(&mut buf).unwrap().unwrap();
+    assert_eq!(
+        request.command,
+        Command::TooLarge(crate::TooLarge {
+            mode: crate::StoreMode::Append,
+            key: Bytes::from_static(b"foo"),
+            cas: None,
+        })
+    );
+    buf.extend_from_slice(&vec![b'x'; 1_999_997]);
+    buf.extend_from_slice(b"\r\nmn\r\n");
+    assert_eq!(
+        decoder.decode(&mut buf).unwrap().unwrap().command,
+        Command::Noop
+    );
+    assert!(buf.is_empty());
 }
 
 #[test]

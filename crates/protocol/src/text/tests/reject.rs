@@ -49,14 +49,22 @@ fn rejects_what_memcached_rejects() {
             b"gx / HTTP/1.1\r\n".to_vec(),
             err(UnknownCommand, Version, false, false),
         ),
-        // Of the crawler's commands only metadump is served.
+        // memcached 1.6.18 has no `lru_crawler mgdump`; `lru` is not served.
         (
-            b"lru_crawler enable\r\n".to_vec(),
+            b"lru_crawler mgdump all\r\n".to_vec(),
             err(UnknownCommand, LruCrawler, false, false),
         ),
         (
-            b"watch fetchers\r\n".to_vec(),
+            b"lru mode flat\r\n".to_vec(),
             err(UnknownCommand, Version, false, false),
+        ),
+        (
+            b"watch bogus noreply\r\n".to_vec(),
+            err(UnknownCommand, Watch, true, false),
+        ),
+        (
+            b"cache_memlimit\r\n".to_vec(),
+            err(UnknownCommand, CacheMemlimit, false, false),
         ),
         (
             b"set k 0 0\r\n".to_vec(),
