@@ -12,7 +12,7 @@ mod upstream;
 
 use harness::Proxy;
 use support::Server;
-use upstream::pytest::{allowed, python, run, suite_file, Outcomes};
+use upstream::pytest::{allowed, python, run, run_again, suite_file, Outcomes};
 use upstream::Target;
 
 #[test]
@@ -34,7 +34,7 @@ fn pymemcache_suite_passes_what_memcached_passes() {
         (Target::ProxyMemkeepd, proxy_memkeepd.port),
         (Target::ProxyMemcached, proxy_memcached.port),
     ];
-    let runs: Vec<(Target, Outcomes, String)> = std::thread::scope(|scope| {
+    let runs: Vec<(Target, Outcomes, String, usize)> = std::thread::scope(|scope| {
         let handles: Vec<_> = ports
             .iter()
             .map(|(target, port)| {
@@ -45,8 +45,25 @@ fn pymemcache_suite_passes_what_memcached_passes() {
                     .map(|a| a.test.as_str())
                     .collect();
                 scope.spawn(move || {
-                    let (outcomes, output) = run(python, suite, *port, &failing);
-                    (*target, outcomes, output)
+                    let (mut outcomes, mut output) = run(python, suite, *port, &failing);
+                    // A few tests time an expiry in whole seconds, which a busy machine
+                    // can make them miss: a failure not listed runs once more, and its
+                    // second outcome counts (a bug fails both times).
+                    let again: Vec<&String> = outcomes
+                        .iter()
+                        .filter(|(id, word)| {
+                            !["PASSED", "SKIPPED"].contains(&word.as_str())
+                                && !failing.contains(&id.split('[').next().unwrap_or(id))
+                        })
+                        .map(|(id, _)| id)
+                        .collect();
+                    let second_tries = again.len();
+                    if !again.is_empty() {
+                        let (more, more_output) = run_again(python, suite, *port, &again);
+                        outcomes.extend(more);
+                        output.push_str(&more_output);
+                    }
+                    (*target, outcomes, output, second_tries)
                 })
             })
             .collect();
@@ -73,7 +90,7 @@ fn pymemcache_suite_passes_what_memcached_passes() {
         ));
     }
     eprintln!("pymemcache 4.0.0's test_integration.py:");
-    for (target, outcomes, output) in &runs {
+    for (target, outcomes, output, second_tries) in &runs {
         let count = |word: &str| outcomes.values().filter(|w| *w == word).count();
         let mut failed_as_listed = 0;
         let mut target_problems = Vec::new();
@@ -98,7 +115,8 @@ fn pymemcache_suite_passes_what_memcached_passes() {
             }
         }
         eprintln!(
-            "  {:<16} {} passed, {} failed ({failed_as_listed} as listed), {} skipped",
+            "  {:<16} {} passed, {} failed ({failed_as_listed} as listed), {} skipped; \
+             {second_tries} second tries",
             target.name(),
             count("PASSED"),
             count("FAILED") + count("ERROR"),

@@ -43,7 +43,10 @@ impl BuildDir {
 
     /// Runs `t/FILE` with prove, for at most `limit`.
     pub fn run(&self, file: &str, limit: Duration) -> FileRun {
-        let log = self.logs().join(format!("{file}.log"));
+        let mut log = self.logs().join(format!("{file}.log"));
+        if log.exists() {
+            log = self.logs().join(format!("{file}.2nd-try.log"));
+        }
         let out = File::create(&log).unwrap();
         let started = Instant::now();
         let mut command = Command::new("prove");
@@ -83,6 +86,8 @@ impl BuildDir {
         FileRun {
             outcome: outcome(file, &text, status.success()),
             failures: failures(&text, timed_out.then_some(limit)),
+            stopped: timed_out,
+            second_try: false,
             log,
             elapsed: started.elapsed(),
         }
@@ -108,6 +113,10 @@ pub struct FileRun {
     pub outcome: Outcome,
     /// Its failed subtests and prove's complaints, for the report.
     pub failures: Vec<String>,
+    /// Whether it was stopped at its time limit.
+    pub stopped: bool,
+    /// Whether this was the file's second run against this target.
+    pub second_try: bool,
     /// prove's whole output.
     pub log: PathBuf,
     /// How long it ran.

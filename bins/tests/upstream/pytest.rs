@@ -57,12 +57,27 @@ pub fn run(python: &Path, suite: &Path, port: u16, failing: &[&str]) -> (Outcome
     (outcomes, text)
 }
 
+/// Runs the tests `ids` (pytest ids, as in [`Outcomes`]) again.
+pub fn run_again(python: &Path, suite: &Path, port: u16, ids: &[&String]) -> (Outcomes, String) {
+    let tests: Vec<String> = ids
+        .iter()
+        .map(|id| format!("{}::{id}", suite.display()))
+        .collect();
+    pytest(python, &tests, port)
+}
+
 /// One pytest run, of the tests `-k` selects when given.
 fn run_selected(python: &Path, suite: &Path, port: u16, k: Option<String>) -> (Outcomes, String) {
+    let mut args: Vec<String> = k.map(|k| vec!["-k".to_owned(), k]).unwrap_or_default();
+    args.push(suite.display().to_string());
+    pytest(python, &args, port)
+}
+
+/// pytest with `args` against 127.0.0.1:`port`.
+fn pytest(python: &Path, args: &[String], port: u16) -> (Outcomes, String) {
     let out = Command::new(python)
         .args(["-m", "pytest", "-v", "-p", "no:cacheprovider", "--tb=line"])
-        .args(k.map(|k| vec!["-k".to_owned(), k]).unwrap_or_default())
-        .arg(suite)
+        .args(args)
         .args(["--server", "127.0.0.1", "--port", &port.to_string()])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
