@@ -84,7 +84,9 @@ fn memkeepd_matches_the_tables() {
 /// Admin commands whose effects need waiting for, and the out-of-memory failures
 /// (a small `-M` server of their own), against one server.
 fn run_stateful(server: &Server, small: &Server) {
-    admin::run_steps(server, admin::CRAWLER_OFF_AND_ON);
+    admin::run_steps(server, admin::CRAWLER_OFF);
+    admin::crawler_stopped(server);
+    admin::run_steps(server, admin::CRAWLER_REFUSES);
     admin::enable_crawler(server);
     admin::crawl_reclaims_expired_items(server);
     admin::memlimit_changes_limit_maxbytes(server);
