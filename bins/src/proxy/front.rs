@@ -1,7 +1,8 @@
 //! The service each listener serves: whatever its route is now (swapped in place by
 //! a reload, so open client connections go on with the new tree), with the proxy's
 //! own `stats` answered here (and its counters reset by `stats reset`, which also
-//! goes on to every server).
+//! goes on to every server), and a too-large set turned into a delete of its key
+//! ([`Unlink`]).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,6 +11,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Command, Request, Response};
+use memkeep_proxy::layer::unlink::Unlink;
 use memkeep_proxy::BoxError;
 use parking_lot::RwLock;
 use tower::util::ServiceExt;
@@ -70,7 +72,8 @@ impl Service<Request> for Front {
         let route = self.route.read().clone();
         let status = self.status.clone();
         let counted = status.commands.before(&request.command);
-        Measure::new(route, self.requests.clone())
+        // A too-large set removes the key's old value, as in memcached.
+        Measure::new(Unlink::new(route), self.requests.clone())
             .oneshot(request)
             .map(move |reply| {
                 if let (Some(counted), Ok(reply)) = (counted, &reply) {

@@ -15,8 +15,9 @@
 //! - `shutdown` gets memcached's own answer when it was not started with `-A`
 //!   (`ERROR: shutdown not enabled`): one client must not stop every server behind
 //!   a shared proxy.
-//! - `cache_memlimit`, `slabs automove|reassign` and `lru_crawler
-//!   enable|disable|sleep|tocrawl|crawl` go to every server too: `OK` when all say
+//! - `cache_memlimit`, `slabs automove|reassign`, `lru_crawler
+//!   enable|disable|sleep|tocrawl|crawl` and `lru mode|tune|temp_ttl` go to every
+//!   server too: `OK` when all say
 //!   so, else the first refusal (`NOSPARE ...`, `CLIENT_ERROR ...`).
 //! - `watch` is answered by the connection itself when it has a log hub (every
 //!   memkeep-proxy listener has one: `OK`, then the proxy's own log lines, as

@@ -57,7 +57,8 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Noop => return Local::Answer(Response::Noop),
         // An old memcached has no `me`.
         Command::Debug(_) => return unsupported(),
-        // The value is gone: the client is answered here, as the proxy always did.
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
         Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         // Never sent to a server: see `keyless::never_sent`.
         Command::Admin(Admin::Watch(_))
@@ -113,6 +114,7 @@ pub(crate) fn admin_verb(admin: &Admin) -> TextVerb {
         | Admin::LruCrawlerToCrawl(_)
         | Admin::LruCrawlerCrawl(_) => TextVerb::LruCrawler,
         Admin::Watch(_) => TextVerb::Watch,
+        Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => TextVerb::Lru,
     }
 }
 

@@ -127,7 +127,8 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
         Command::Stats(group) => Expect::stats(group.as_deref()),
         Command::Metadump(_) => Expect::metadump(),
-        // The value is gone: the client is answered here, as the proxy always did.
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
         Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
         // Never sent to a server: see `keyless::never_sent`.
         Command::Admin(Admin::Watch(_))
