@@ -86,13 +86,6 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     let security = security::load(&args, &extended)?;
     let listeners = bind(&args, &security)?;
     let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
-    // memcached names its TCP ports there (none under -s): every listener is bound.
-    if args.unix_socket.is_none() {
-        crate::port_file::write(listeners[0].iter().filter_map(|bound| match bound {
-            Bound::Tcp(listener, _) => listener.local_addr().ok(),
-            Bound::Unix(_) => None,
-        }));
-    }
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -295,6 +288,14 @@ fn serve_all(
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
     let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
+    // memcached names its TCP ports there (none under -s) once it listens: every
+    // listener is bound by now, the admin and replication ones too.
+    if args.unix_socket.is_none() {
+        crate::port_file::write(workers[0].iter().filter_map(|bound| match bound {
+            Bound::Tcp(listener, _) => listener.local_addr().ok(),
+            Bound::Unix(_) => None,
+        }));
+    }
     let replicated = match &replication {
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
         None => Either::Right(cache.clone()),

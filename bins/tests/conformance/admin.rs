@@ -16,9 +16,11 @@ use super::Case;
 use crate::support::{read_until, wait_for, Server};
 
 pub const CASES: &[Case] = &[
+    // A class of 64 KiB items, which no case stores: memcached drops flushed items
+    // in the background, so the small classes may still list an earlier case's keys.
     Case {
         name: "cachedump of an empty class",
-        send: b"stats cachedump 1 0\r\n",
+        send: b"stats cachedump 30 0\r\n",
         expect: b"END\r\n",
     },
     Case {
@@ -231,10 +233,10 @@ pub fn run_steps(server: &Server, steps: &[Step]) {
     }
 }
 
-/// A disabled crawler refuses crawls and metadumps until it is enabled again. The
-/// commands go one at a time: memcached stops its crawler thread in the background,
-/// and an `enable` pipelined right behind a `disable` can find it still running.
-pub const CRAWLER_OFF_AND_ON: &[Step] = &[
+/// Disabling the crawler, twice. memcached stops its crawler thread in the
+/// background: until the thread is gone (see [`crawler_stopped`]) a crawl finds the
+/// crawler neither running nor off ("ERROR an unknown error happened").
+pub const CRAWLER_OFF: &[Step] = &[
     Step {
         send: b"lru_crawler disable\r\n",
         expect: b"OK\r\n",
@@ -243,6 +245,10 @@ pub const CRAWLER_OFF_AND_ON: &[Step] = &[
         send: b"lru_crawler disable\r\n",
         expect: b"OK\r\n",
     },
+];
+
+/// A disabled crawler refuses crawls and metadumps until it is enabled again.
+pub const CRAWLER_REFUSES: &[Step] = &[
     Step {
         send: b"lru_crawler crawl all\r\n",
         expect: b"CLIENT_ERROR lru crawler disabled\r\n",
@@ -256,6 +262,20 @@ pub const CRAWLER_OFF_AND_ON: &[Step] = &[
         expect: b"CLIENT_ERROR lru crawler disabled\r\n",
     },
 ];
+
+/// Waits until `stats settings` says the crawler is off: memcached's crawler thread
+/// says so as it exits.
+pub fn crawler_stopped(server: &Server) {
+    let mut conn = server.connect();
+    let stopped = wait_for(Duration::from_secs(10), || {
+        conn.write_all(b"stats settings\r\n").unwrap();
+        let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| {
+            g.ends_with(b"END\r\n")
+        });
+        String::from_utf8_lossy(&got).contains("STAT lru_crawler no\r\n")
+    });
+    assert!(stopped, "{}: crawler still on", server.name);
+}
 
 /// Turns the crawler back on, waiting for a disabled one to have stopped.
 pub fn enable_crawler(server: &Server) {

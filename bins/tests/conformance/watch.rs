@@ -8,11 +8,15 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::support::{read_until, Server};
+use crate::support::{read_until, wait_for, Server};
 
 /// A connection watching `kinds`, past its `OK`.
 pub fn watcher(server: &Server, kinds: &str) -> TcpStream {
-    let mut conn = server.connect();
+    watching(server, server.connect(), kinds)
+}
+
+/// `conn` made a watcher of `kinds`, past its `OK`.
+fn watching(server: &Server, mut conn: TcpStream, kinds: &str) -> TcpStream {
     conn.write_all(format!("watch {kinds}\r\n").as_bytes())
         .unwrap();
     let (ok, _) = read_until(&mut conn, Duration::from_secs(5), |g| g.len() >= 4);
@@ -85,7 +89,21 @@ pub fn fetches_and_stores(server: &Server) -> Vec<String> {
 
 /// The lines of one watch of connection events: a client that connects and quits.
 pub fn connection_events(server: &Server) -> Vec<String> {
-    let mut watch = watcher(server, "connevents");
+    // The earlier steps' connections may still be closing, and their conn_close would
+    // reach the watch: it starts once its connection is the server's only client.
+    let mut conn = server.connect();
+    let alone = wait_for(Duration::from_secs(10), || {
+        conn.write_all(b"stats conns\r\n").unwrap();
+        let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| {
+            g.ends_with(b"END\r\n")
+        });
+        String::from_utf8_lossy(&got)
+            .matches(":listen_addr ")
+            .count()
+            == 1
+    });
+    assert!(alone, "{}: other clients stay connected", server.name);
+    let mut watch = watching(server, conn, "connevents");
     let mut conn = server.connect();
     conn.write_all(b"quit\r\n").unwrap();
     let (_, closed) = read_until(&mut conn, Duration::from_secs(5), |_| false);
