@@ -5,6 +5,7 @@ pub mod admin;
 pub mod logging;
 pub mod memkeep;
 pub mod memkeepd;
+pub mod port_file;
 pub mod proxy;
 pub mod signals;
 pub mod tls;

@@ -164,9 +164,25 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// Reads the first private key in a PEM file. A PKCS#8 key under an algorithm's own
+/// label ("RSA PRIVATE KEY", "EC PRIVATE KEY"), which OpenSSL (and so memcached)
+/// reads, is read as PKCS#8; a key that is neither is refused here, naming the key
+/// file rather than the certificate.
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    PrivateKeyDer::from_pem_file(path)
-        .map_err(|e| format!("cannot read a private key from {}: {e}", path.display()))
+    let key = PrivateKeyDer::from_pem_file(path)
+        .map_err(|e| format!("cannot read a private key from {}: {e}", path.display()))?;
+    let keys = provider().key_provider;
+    let error = match keys.load_private_key(key.clone_key()) {
+        Ok(_) => return Ok(key),
+        Err(e) => e,
+    };
+    if let PrivateKeyDer::Pkcs1(_) | PrivateKeyDer::Sec1(_) = key {
+        let pkcs8 = PrivateKeyDer::Pkcs8(key.secret_der().to_vec().into());
+        if keys.load_private_key(pkcs8.clone_key()).is_ok() {
+            return Ok(pkcs8);
+        }
+    }
+    Err(format!("TLS key {}: {error}", path.display()))
 }
 
 fn roots(path: &Path) -> Result<RootCertStore, String> {

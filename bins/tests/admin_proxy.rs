@@ -5,7 +5,7 @@
 mod admin;
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -168,9 +168,23 @@ fn metrics_and_status_follow_traffic_per_pool_and_backend() {
 fn a_killed_backend_shows_ejected_and_a_silent_one_times_out() {
     let a = Server::memcached(&[]);
     let mut b = Server::memcached(&[]);
-    // Accepts connections and never answers.
+    // Answers the protocol probe on each connection, then never again: requests
+    // time out.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let silent_addr = silent.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut conn in silent.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0; 4096];
+                let mut probed = false;
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {
+                    if !std::mem::replace(&mut probed, true) {
+                        let _ = conn.write_all(b"MN\r\n");
+                    }
+                }
+            });
+        }
+    });
     let servers = [
         format!("{} cache-a", a.addr()),
         format!("{} cache-b", b.addr()),
@@ -178,7 +192,9 @@ fn a_killed_backend_shows_ejected_and_a_silent_one_times_out() {
     ];
     let proxy = AdminProxy::start(
         &servers,
-        "timeout: 200\nauto_eject_hosts: true\nserver_failure_limit: 1\nserver_retry_timeout: 600000",
+        // The silent server fails by this timeout; the live ones must never reach it,
+        // even on a loaded machine (one failure ejects).
+        "timeout: 2000\nauto_eject_hosts: true\nserver_failure_limit: 1\nserver_retry_timeout: 600000",
     );
     let b_labels = format!(
         "{{pool=\"alpha\",backend=\"cache-b\",address=\"{}\"",
@@ -241,5 +257,4 @@ fn a_killed_backend_shows_ejected_and_a_silent_one_times_out() {
         200,
         "the proxy still serves"
     );
-    drop(silent);
 }

@@ -66,6 +66,11 @@ fn quiet_by_default_fields_with_v_and_rust_log_wins() {
             .any(|l| l.contains(" INFO memkeep_bins::memkeepd: listening addr=127.0.0.1:")),
         "{info}"
     );
+    assert_eq!(
+        info.lines().filter(|l| l.contains("listening")).count(),
+        1,
+        "one line per address, not per worker thread: {info}"
+    );
     assert!(
         !info.contains('\x1b'),
         "no colour codes when not on a terminal"

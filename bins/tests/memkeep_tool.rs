@@ -68,7 +68,8 @@ fn stats_shows_every_server_and_which_are_down() {
 
 #[test]
 fn check_is_a_monitoring_plugin() {
-    let server = Server::memkeepd(&["-m", "1"]);
+    // -m 1 needs an item limit of at most half of it, as in memcached.
+    let server = Server::memkeepd(&["-m", "1", "-I", "512k"]);
     let (code, out) = memkeep(&["check", &server.addr()]);
     assert_eq!(code, 0, "{out}");
     assert!(

@@ -123,7 +123,7 @@ fn keys_by_server(conn: &mut TcpStream, servers: &[Server], n: usize) -> Vec<Vec
 fn a_dead_backend_fails_only_its_own_keys() {
     let mut servers = backends(3);
     let proxy = Proxy::memkeep("-c", "nutcracker.yml", |port| {
-        nutcracker_yml(port, &addrs(&servers), "timeout: 500")
+        nutcracker_yml(port, &addrs(&servers), "timeout: 5000")
     });
     let mut conn = proxy.connect();
     let by = keys_by_server(&mut conn, &servers, 90);
@@ -177,7 +177,7 @@ fn ejected_backend_keys_remap_then_come_back() {
         nutcracker_yml(
             port,
             &addrs(&servers),
-            "auto_eject_hosts: true\nserver_failure_limit: 2\nserver_retry_timeout: 500\ntimeout: 500",
+            "auto_eject_hosts: true\nserver_failure_limit: 2\nserver_retry_timeout: 500\ntimeout: 5000",
         )
     });
     let mut conn = proxy.connect();

@@ -7,10 +7,15 @@ mod harness;
 mod support;
 
 use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use harness::{exchange, get, memcached_on, set, wait_connected, Proxy};
-use support::{wait_for, Server};
+use support::{free_port, wait_for, wait_until_accepting, Server};
+
+fn proxy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_memkeep-proxy"))
+}
 
 /// How many of `keys` a multi-get on `conn` finds (values checked).
 fn hits(conn: &mut TcpStream, keys: &[String]) -> usize {
@@ -195,5 +200,126 @@ fn one_thread_and_a_thread_pool_serve_concurrent_clients_alike() {
             Some("v-c5:k199".to_owned()),
             "threads {threads:?}: written to the backup too"
         );
+    }
+}
+
+/// Without -l, magent's flags listen on 127.0.0.1 only (magent's own default was
+/// every interface), and --help says so.
+#[test]
+fn magent_mode_listens_on_loopback_unless_told() {
+    let main = Server::memcached(&[]);
+    let port = free_port();
+    let mut child = proxy()
+        .args(["-p", &port.to_string(), "-s", &main.addr()])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until_accepting(port, &mut child));
+    assert!(
+        TcpStream::connect(("127.0.0.2", port)).is_err(),
+        "bound beyond 127.0.0.1"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    for args in [&["-s", "h:1", "--help"][..], &["--help"]] {
+        let out = proxy().args(args).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("127.0.0.1"), "{args:?}: {help}");
+    }
+}
+
+/// `-p PORT -s PORT` with bare numbers are twemproxy's flags (pid file, stats port):
+/// the error says so and how to write magent's.
+#[test]
+fn bare_numbers_are_read_as_twemproxy_flags_and_the_error_says_so() {
+    let out = proxy()
+        .args(["-p", "11311", "-s", "11211"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    for words in [
+        "-p 11311 as twemproxy's pid file",
+        "-s 11211 as twemproxy's stats port",
+        "no -c or --config",
+        "-s 127.0.0.1:11211",
+    ] {
+        assert!(said.contains(words), "{words:?} in {said}");
+    }
+    // Written as the error suggests, it is magent's command line.
+    let main = Server::memcached(&[]);
+    let port = free_port();
+    let mut child = proxy()
+        .args(["-p", &port.to_string(), "-s", &main.addr()])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until_accepting(port, &mut child));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `-t` reads the certificate, key and auth files a start would read, and fails on
+/// one that cannot be read with the message the start gives.
+#[test]
+fn test_conf_reads_the_files_the_start_reads() {
+    let dir = harness::TempDir::new();
+    let missing = |name: &str| dir.0.join(name).display().to_string();
+    let (port, stats) = (free_port(), free_port());
+    let pools = "[pools.alpha]\nservers = [\"127.0.0.1:1:1\"]\n";
+    let listener = format!("[[listeners]]\nlisten = \"127.0.0.1:{port}\"\npool = \"alpha\"\n");
+    let cases = [
+        (
+            format!(
+                "{pools}{listener}[listeners.tls]\ncert = \"{}\"\n",
+                missing("no.crt")
+            ),
+            missing("no.crt"),
+        ),
+        (
+            format!(
+                "{pools}{listener}[listeners.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+                missing("no.crt"),
+                missing("no.key")
+            ),
+            missing("no.crt"),
+        ),
+        (
+            format!("{pools}{listener}authfile = \"{}\"\n", missing("no.users")),
+            missing("no.users"),
+        ),
+        (
+            format!(
+                "{pools}[pools.alpha.tls]\nca = \"{}\"\n{listener}",
+                missing("no-ca.crt")
+            ),
+            missing("no-ca.crt"),
+        ),
+    ];
+    for (i, (config, file)) in cases.iter().enumerate() {
+        let path = dir.0.join(format!("route{i}.toml"));
+        std::fs::write(&path, config).unwrap();
+        let path = path.display().to_string();
+        let checked = proxy().args(["-t", "--config", &path]).output().unwrap();
+        let started = proxy()
+            .args(["--config", &path, "-s", &stats.to_string()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (checked_said, started_said) = (
+            String::from_utf8_lossy(&checked.stderr),
+            String::from_utf8_lossy(&started.stderr),
+        );
+        assert!(!checked.status.success(), "-t accepted {config}");
+        assert!(!started.status.success(), "started with {config}");
+        assert!(checked_said.contains(file.as_str()), "{checked_said}");
+        let message = |said: &str| {
+            said.lines()
+                .find(|l| l.starts_with("memkeep-proxy:"))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(!message(&checked_said).is_empty(), "{checked_said}");
+        assert_eq!(message(&checked_said), message(&started_said));
     }
 }

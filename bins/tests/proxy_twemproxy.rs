@@ -220,7 +220,12 @@ fn twemproxy_pid_and_log_files() {
         .spawn()
         .unwrap();
     assert!(support::wait_until_accepting(port, &mut child));
-    let written = std::fs::read_to_string(&pid).unwrap();
+    // Written after the listeners are bound, so maybe just after they accept.
+    let mut written = String::new();
+    assert!(support::wait_for(Duration::from_secs(10), || {
+        written = std::fs::read_to_string(&pid).unwrap_or_default();
+        written.ends_with('\n')
+    }));
     assert_eq!(written.trim(), child.id().to_string());
     assert!(support::wait_for(Duration::from_secs(5), || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening"))

@@ -140,7 +140,7 @@ fn repcached_command_line_pair_with_one_replication_port() {
     Client::new(&a).pipeline(&[set("from-a", 1, "x")]);
     Client::new(&b).pipeline(&[set("from-b", 2, "y")]);
     let keys = vec!["from-a".to_owned(), "from-b".to_owned()];
-    assert!(wait_for(Duration::from_secs(2), || {
+    assert!(wait_for(Duration::from_secs(10), || {
         Client::new(&a).get_many(&keys).len() == 2 && Client::new(&b).get_many(&keys).len() == 2
     }));
 }
@@ -385,7 +385,7 @@ fn assert_same_items(a: &Server, b: &Server, keys: &[&str]) {
     let agree =
         |x: &String, y: &String| without_ttl(x) == without_ttl(y) && (ttl(x) - ttl(y)).abs() <= 2;
     let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
-    let same = wait_for(Duration::from_secs(3), || {
+    let same = wait_for(Duration::from_secs(10), || {
         on_a = read(a);
         on_b = read(b);
         on_a.iter().zip(&on_b).all(|(x, y)| agree(x, y))
@@ -492,7 +492,7 @@ fn replication_text_meta_and_binary_mutations_all_replicate() {
     assert_same_items(&p.a, &p.b, &["t_set"]);
     // flush_all on B empties A too.
     p.b.flush_all();
-    assert!(wait_for(Duration::from_secs(2), || Client::new(&p.a)
+    assert!(wait_for(Duration::from_secs(10), || Client::new(&p.a)
         .get_many(&keys.map(String::from))
         .is_empty()));
 }

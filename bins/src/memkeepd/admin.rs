@@ -329,7 +329,11 @@ pub(super) fn start(
         Some(path) => path.display().to_string(),
         None => format!(
             "{}:{}",
-            args.listen.split(',').next().unwrap_or("127.0.0.1").trim(),
+            args.listen()
+                .split(',')
+                .next()
+                .unwrap_or("127.0.0.1")
+                .trim(),
             args.port
         ),
     };

@@ -3,7 +3,11 @@
 
 mod admin;
 mod args;
+mod c_numbers;
+mod extended;
 mod open_files;
+mod policy;
+mod process;
 mod replication;
 mod security;
 mod settings;
@@ -21,18 +25,43 @@ use tokio::sync::watch;
 use tower::util::Either;
 use tracing::{info, warn};
 
-/// The cache, observed for replication when on.
-type Replicated = Either<memkeep_replication::Observe<Cache>, Cache>;
+/// The cache, observed for replication when on, behind memcached's command switches.
+type Replicated = policy::Policy<Either<memkeep_replication::Observe<Cache>, Cache>>;
 /// The service every worker serves: measured for the admin listener when on.
 type Service = Either<memkeep_admin::Measure<Replicated>, Replicated>;
 
 pub use args::Args;
 
+/// The exit status of a command line memkeepd refuses (sysexits' EX_USAGE, as
+/// memcached uses): a systemd unit can tell it from a crash and not restart.
+const EXIT_USAGE: u8 = 64;
+
 /// Runs memkeepd with the process's arguments.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if args.license {
+        print!("{}", args::license());
+        return ExitCode::SUCCESS;
+    }
     crate::logging::init(args.verbose);
-    match run(args) {
+    let extended = match args.validate() {
+        Ok(extended) => extended,
+        Err(message) => {
+            eprintln!("memkeepd: {message}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match run(args, extended) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("memkeepd: {message}");
@@ -41,23 +70,39 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
-    let extended = args.validate()?;
+fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
+    process::warn_not_applied(&args, &extended);
+    if args.enable_coredumps {
+        process::enable_core_dumps()?;
+    }
     // Clients can connect as soon as the sockets are bound, long before the handlers
     // exist: hold SIGTERM and SIGINT until then so an early one drains instead of
     // killing the process. Threads started later inherit the mask; only the thread
     // waiting for signals unblocks them.
     crate::signals::hold()?;
+    process::hold_graceful_stop()?;
     open_files::make_room(args.conn_limit)?;
     security::hold_hangup()?;
     let security = security::load(&args, &extended)?;
     let listeners = bind(&args, &security)?;
     let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
+    // memcached names its TCP ports there (none under -s): every listener is bound.
+    if args.unix_socket.is_none() {
+        crate::port_file::write(listeners[0].iter().filter_map(|bound| match bound {
+            Bound::Tcp(listener, _) => listener.local_addr().ok(),
+            Bound::Unix(_) => None,
+        }));
+    }
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
     if args.daemon {
-        nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
+        // With -r memcached stays in its directory, where the core file goes.
+        nix::unistd::daemon(args.enable_coredumps, false)
+            .map_err(|e| format!("cannot daemonize: {e}"))?;
+    }
+    if args.lock_memory {
+        process::lock_memory();
     }
     if let Some(path) = &args.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id()))
@@ -86,14 +131,17 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-        let mask = u32::from_str_radix(&args.unix_mask, 8).unwrap_or(0o700);
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777 & !mask))
-            .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
+        std::fs::set_permissions(
+            path,
+            std::fs::Permissions::from_mode(0o777 & !args.unix_mask),
+        )
+        .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
+        info!(path = %path.display(), "listening");
         return Ok(vec![vec![Bound::Unix(listener)]]);
     }
     let mut bound: Vec<Vec<Bound>> = (0..args.threads).map(|_| Vec::new()).collect();
     for host in args
-        .listen
+        .listen()
         .split(',')
         .map(str::trim)
         .filter(|h| !h.is_empty())
@@ -107,16 +155,22 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
             None => (host, false),
         };
         let addrs = resolve(host, args.port)?;
-        for addr in addrs {
+        for mut addr in addrs {
             // SO_REUSEPORT would let a second server share the port silently: make
             // sure nobody holds it first, as memcached's bind would.
-            std::net::TcpListener::bind(addr)
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            probe_port(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             for worker in &mut bound {
                 let listener = listen_tcp(addr, args.backlog)
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                // Port 0 lets the kernel pick one: the other workers share the one
+                // picked for the first.
+                addr = listener
+                    .local_addr()
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 worker.push(Bound::Tcp(listener, plain));
             }
+            // Once per address, not per worker's socket.
+            info!(%addr, tls = security.tls.is_some() && !plain, "listening");
             if !addr.ip().is_loopback() {
                 if security.auth.is_none() {
                     warn!(%addr, "listening beyond loopback without authentication (-Y, -S)");
@@ -133,15 +187,25 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
     Ok(bound)
 }
 
+/// Binds `addr` without SO_REUSEPORT, and without listening: a socket that listened,
+/// even for an instant, would take connections from early clients and reset them
+/// when closed.
+fn probe_port(addr: SocketAddr) -> std::io::Result<()> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())
+}
+
 /// Binds with SO_REUSEADDR (a restarted server gets its port back at once),
 /// SO_REUSEPORT (one listener per worker thread) and the `-b` backlog.
-fn listen_tcp(addr: SocketAddr, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+fn listen_tcp(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.listen(backlog)?;
     Ok(socket.into())
 }
 
@@ -179,7 +243,7 @@ fn drop_privileges(user: &str) -> Result<(), String> {
 
 fn serve_all(
     args: &Args,
-    extended: args::Extended,
+    extended: extended::Extended,
     security: security::Security,
     workers: Vec<Vec<Bound>>,
     admin: Option<std::net::TcpListener>,
@@ -187,14 +251,14 @@ fn serve_all(
     let store = Arc::new(Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
         evict: !args.disable_evictions,
-        max_item_size: args.max_item_size,
+        max_item_size: args.item_size_max(),
         // Few shards keep each shard's budget, and so its segments, large: items between
         // half a segment and a segment waste the rest of it. Two per thread keep lock
         // contention low.
         shards: (args.threads * 2).next_power_of_two().max(4),
     }));
     let limits = memkeep_protocol::Limits {
-        max_value_len: args.max_item_size,
+        max_value_len: args.item_size_max(),
         ..memkeep_protocol::Limits::default()
     };
     let connection = ConnectionConfig {
@@ -202,7 +266,9 @@ fn serve_all(
         idle_timeout: extended.idle_timeout,
         request_timeout: extended.request_timeout,
         auth: security.auth,
-        watchers: Some(store.watchers().clone()),
+        // -W: `watch` is then answered by the cache with memcached's refusal.
+        watchers: (!args.disable_watch).then(|| store.watchers().clone()),
+        binding: args.binding(),
         ..ConnectionConfig::default()
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);
@@ -224,7 +290,7 @@ fn serve_all(
             max_connections: args.conn_limit,
             shutdown,
             idle_timeout: extended.idle_timeout.is_some(),
-            ..CacheConfig::default()
+            prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
@@ -233,6 +299,12 @@ fn serve_all(
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
         None => Either::Right(cache.clone()),
     };
+    let rules = policy::Rules {
+        cas: !args.disable_cas,
+        flush: !args.disable_flush_all,
+        dump: !args.dumping_disabled(),
+    };
+    let replicated = policy::Policy::new(replicated, cache.store().clone(), rules);
     // One service per worker: measured (each worker with its own counters) when
     // the admin listener is on.
     let (services, admin_thread): (Vec<Service>, _) = match admin {
@@ -302,8 +374,6 @@ fn serve_worker(
                     if plain {
                         config.tls = None;
                     }
-                    let tls = config.tls.is_some();
-                    info!(addr = %l.local_addr().map_err(|e| e.to_string())?, tls, "listening");
                     Listener::Tcp(l)
                 }
                 Bound::Unix(l) => {
@@ -328,6 +398,7 @@ fn serve_worker(
 async fn wait_for_signal(mut stop_rx: watch::Receiver<bool>, stop_tx: Arc<watch::Sender<bool>>) {
     tokio::select! {
         () = crate::signals::wait() => {}
+        () = process::graceful_stop() => {}
         _ = stop_rx.wait_for(|s| *s) => info!("shutdown command: draining"),
     }
     let _ = stop_tx.send(true);

@@ -31,11 +31,11 @@ pub fn start(
         (None, Some(peer)) if peer.contains(':') => Some(peer.clone()),
         (None, Some(peer)) => Some(format!(
             "{peer}:{}",
-            args.replication_port.unwrap_or(DEFAULT_REPLICATION_PORT)
+            args.replication_port().unwrap_or(DEFAULT_REPLICATION_PORT)
         )),
         (None, None) => None,
     };
-    if connect.is_none() && args.replication_port.is_none() {
+    if connect.is_none() && args.replication_port().is_none() {
         return Ok(None);
     }
     let role = match (&args.replica_of, &args.replication_peer) {
@@ -43,9 +43,10 @@ pub fn start(
         (_, Some(_)) => Role::Pair,
         _ => Role::Primary,
     };
-    let listen = match args.replication_port {
+    let listen = match args.replication_port() {
         Some(port) => {
-            let host = args.listen.split(',').next().unwrap_or("127.0.0.1").trim();
+            let addresses = args.listen();
+            let host = addresses.split(',').next().unwrap_or("127.0.0.1").trim();
             let addr: SocketAddr = *super::resolve(host, port)?
                 .first()
                 .ok_or_else(|| format!("cannot resolve {host}"))?;

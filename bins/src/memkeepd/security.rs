@@ -10,7 +10,8 @@ use memkeep_server::auth::{AuthConfig, Credentials};
 use memkeep_server::TlsAcceptor;
 use tracing::{info, warn};
 
-use super::args::{Args, Extended};
+use super::args::Args;
+use super::extended::Extended;
 use crate::tls::{ClientCerts, ClientTls, MinVersion, ServerTls};
 
 /// The environment variable memcached reads SASL users from when built with its own
@@ -28,60 +29,74 @@ pub struct SslOptions {
     pub ca_cert: Option<PathBuf>,
     /// `ssl_verify_mode`: 0 none, 1 request, 2 require, 3 once (as require).
     pub verify_mode: ClientCerts,
-    /// `ssl_min_version`: 2 (TLS 1.2, the default) or 3 (TLS 1.3).
+    /// `ssl_min_version`: 2 (TLS 1.2, the default) or 3 (TLS 1.3); 0 and 1 mean 1.2.
     pub min_version: MinVersion,
     /// Whether any `ssl_*` option was given (they need `-Z`).
     pub any: bool,
 }
 
 impl SslOptions {
-    /// Applies one `-o ssl_NAME=VALUE` option.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+    /// Applies one `-o ssl_NAME[=VALUE]` option, refusing what memcached refuses.
+    /// Returns a note when the option is accepted without effect.
+    pub fn set(&mut self, name: &str, value: Option<&str>) -> Result<Option<String>, String> {
         self.any = true;
-        let path = || {
-            if value.is_empty() {
-                Err(format!("-o {name}: a file is needed"))
-            } else {
-                Ok(Some(PathBuf::from(value)))
-            }
+        let value = || value.ok_or(format!("Missing {name} argument"));
+        let number = |text: &str| {
+            super::c_numbers::strict_i32(text).ok_or(format!("could not parse argument to {name}"))
         };
         match name {
-            "ssl_chain_cert" => self.chain_cert = path()?,
-            "ssl_key" => self.key = path()?,
-            "ssl_ca_cert" => self.ca_cert = path()?,
+            "ssl_chain_cert" => self.chain_cert = Some(PathBuf::from(value()?)),
+            "ssl_key" => self.key = Some(PathBuf::from(value()?)),
+            "ssl_ca_cert" => self.ca_cert = Some(PathBuf::from(value()?)),
             "ssl_verify_mode" => {
-                self.verify_mode = match value {
-                    "0" => ClientCerts::None,
-                    "1" => ClientCerts::Optional,
-                    "2" | "3" => ClientCerts::Required,
-                    _ => return Err(format!("-o ssl_verify_mode={value}: use 0, 1, 2 or 3")),
-                }
-            }
-            "ssl_min_version" => {
-                self.min_version = match value {
-                    "2" | "tlsv1.2" => MinVersion::Tls12,
-                    "3" | "tlsv1.3" => MinVersion::Tls13,
-                    "0" | "1" | "tlsv1.0" | "tlsv1.1" | "tlsv1" => {
-                        return Err(format!(
-                            "-o ssl_min_version={value}: TLS 1.0 and 1.1 are not offered; \
-                             TLS 1.2 (2) is the minimum"
-                        ))
+                self.verify_mode = match number(value()?)? {
+                    0 => ClientCerts::None,
+                    1 => ClientCerts::Optional,
+                    2 | 3 => ClientCerts::Required,
+                    _ => {
+                        return Err("Invalid ssl_verify_mode. Use help to see valid options.".into())
                     }
-                    _ => return Err(format!("-o ssl_min_version={value}: use 2 or 3")),
                 }
             }
-            "ssl_keyformat" if value.eq_ignore_ascii_case("PEM") => {}
-            // rustls keeps a session cache for resumption at all times.
-            "ssl_session_cache" => {}
-            "ssl_keyformat" => return Err(format!("-o ssl_keyformat={value}: only PEM is read")),
-            _ => {
-                return Err(format!(
-                    "-o {name}: not supported by memkeepd (it uses rustls: ssl_chain_cert, \
-                     ssl_key, ssl_ca_cert, ssl_verify_mode and ssl_min_version apply)"
-                ))
+            "ssl_min_version" => match number(value()?)? {
+                2 => self.min_version = MinVersion::Tls12,
+                3 => self.min_version = MinVersion::Tls13,
+                // A lower bound memkeepd meets by offering TLS 1.2 and 1.3 only.
+                0 | 1 => {
+                    self.min_version = MinVersion::Tls12;
+                    return Ok(Some(
+                        "ssl_min_version: TLS 1.0 and 1.1 are not offered; 1.2 is the oldest"
+                            .into(),
+                    ));
+                }
+                _ => return Err("Invalid ssl_min_version. Use help to see valid options.".into()),
+            },
+            // memcached takes OpenSSL's file type number: 1 is PEM. "PEM" is accepted
+            // as well, as memkeepd always did.
+            "ssl_keyformat" => {
+                let format = value()?;
+                if !format.eq_ignore_ascii_case("PEM") && number(format)? != 1 {
+                    return Err(format!(
+                        "-o ssl_keyformat={format}: memkeepd reads PEM keys only (1)"
+                    ));
+                }
             }
+            "ssl_ciphers" => {
+                value()?;
+                return Ok(Some(
+                    "ssl_ciphers: rustls offers only its own modern AEAD suites".into(),
+                ));
+            }
+            "ssl_wbuf_size" => {
+                super::c_numbers::strict_u32(value()?)
+                    .ok_or(format!("could not parse argument to {name}"))?;
+            }
+            // rustls keeps a session cache for resumption at all times; kernel TLS is
+            // not used.
+            "ssl_session_cache" | "ssl_kernel_tls" => {}
+            _ => return Err(format!("Illegal suboption \"{name}\"")),
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -138,7 +153,9 @@ impl LinkFiles {
 pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
     let ssl = &extended.ssl;
     if ssl.any && !args.enable_ssl {
-        return Err("-o ssl_*: TLS options need -Z".into());
+        // memcached ignores them without -Z too; a unit that keeps the certificate
+        // options and drops -Z must not fail to start, but the operator is told.
+        warn!("-o ssl_* given without -Z: TLS is off");
     }
     let tls = if args.enable_ssl {
         let chain = ssl
@@ -191,7 +208,7 @@ pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
         _ => return Err("replication TLS needs --replication-tls-cert, -key and -ca".into()),
     };
     if links.is_some()
-        && args.replication_port.is_none()
+        && args.replication_port().is_none()
         && args.replication_peer.is_none()
         && args.replica_of.is_none()
     {

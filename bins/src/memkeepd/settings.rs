@@ -1,6 +1,7 @@
 //! `stats settings`: memcached's names for the settings that apply to memkeepd.
 
-use super::args::{Args, Extended};
+use super::args::{Args, Binding};
+use super::extended::Extended;
 
 /// The `stats settings` lines for this command line.
 pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
@@ -14,19 +15,27 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
         ("maxconns".into(), args.conn_limit.to_string()),
         ("tcpport".into(), args.port.to_string()),
         ("udpport".into(), args.udp_port.to_string()),
-        ("inter".into(), args.listen.clone()),
+        ("inter".into(), args.listen()),
         ("verbosity".into(), args.verbose.to_string()),
         (
             "evictions".into(),
             if args.disable_evictions { "off" } else { "on" }.into(),
         ),
         ("domain_socket".into(), socket),
-        ("umask".into(), args.unix_mask.clone()),
+        ("umask".into(), format!("{:o}", args.unix_mask)),
         ("shutdown_command".into(), yes_no(args.enable_shutdown)),
         ("num_threads".into(), args.threads.to_string()),
-        ("cas_enabled".into(), "yes".into()),
+        ("cas_enabled".into(), yes_no(!args.disable_cas)),
         ("tcp_backlog".into(), args.backlog.to_string()),
-        ("binding_protocol".into(), "auto-negotiate".into()),
+        (
+            "binding_protocol".into(),
+            match args.binding() {
+                Binding::Auto => "auto-negotiate",
+                Binding::Ascii => "ascii",
+                Binding::Binary => "binary",
+            }
+            .into(),
+        ),
         ("auth_enabled_sasl".into(), yes_no(args.enable_sasl)),
         (
             "auth_enabled_ascii".into(),
@@ -36,7 +45,8 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
         ),
         ("item_size_max".into(), args.max_item_size.to_string()),
         ("maxconns_fast".into(), "yes".into()),
-        ("flush_enabled".into(), "yes".into()),
+        ("flush_enabled".into(), yes_no(!args.disable_flush_all)),
+        ("dump_enabled".into(), yes_no(!args.dumping_disabled())),
         (
             "idle_timeout".into(),
             extended.idle_timeout.map_or(0, |d| d.as_secs()).to_string(),

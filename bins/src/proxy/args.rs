@@ -12,10 +12,16 @@ use clap::Parser;
 #[command(
     name = "memkeep-proxy",
     version,
+    // As twemproxy's getopt: the last of a repeated flag wins, so extra flags from a
+    // unit's environment file override the unit's own.
+    args_override_self = true,
     after_help = concat!(
         "magent's flags are taken too: `memkeep-proxy -p PORT -l ADDR -s HOST:PORT [-s ...] ",
         "-b HOST:PORT [-b ...]`, picked when there is no -c/--config and -b is given or a ",
-        "-s value is not a bare port (`memkeep-proxy -s h:1 --help` lists them)."
+        "-s value is not a bare port (`memkeep-proxy -s h:1 --help` lists them).\n\n",
+        "Whatever the proxy listens on by itself binds 127.0.0.1 unless told otherwise: ",
+        "magent's -l, the stats port (-a) and --admin. Pools listen where nutcracker.yml or ",
+        "the route tree says."
     )
 )]
 pub struct Args {

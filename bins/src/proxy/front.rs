@@ -1,6 +1,8 @@
 //! The service each listener serves: whatever its route is now (swapped in place by
 //! a reload, so open client connections go on with the new tree), with the proxy's
-//! own `stats` answered here.
+//! own `stats` answered here (and its counters reset by `stats reset`, which also
+//! goes on to every server), and a too-large set turned into a delete of its key
+//! ([`Unlink`]).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,6 +11,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Command, Request, Response};
+use memkeep_proxy::layer::unlink::Unlink;
 use memkeep_proxy::BoxError;
 use parking_lot::RwLock;
 use tower::util::ServiceExt;
@@ -55,14 +58,22 @@ impl Service<Request> for Front {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if matches!(request.command, Command::Stats(None)) {
-            let stats = Response::Stats(self.status.memcached_stats());
-            return futures_util::future::ready(Ok(stats)).boxed();
+        match &request.command {
+            Command::Stats(None) => {
+                let stats = Response::Stats(self.status.memcached_stats());
+                return futures_util::future::ready(Ok(stats)).boxed();
+            }
+            // The proxy's own counters (what `stats` shows) and every server's.
+            Command::Stats(Some(group)) if group.as_ref() == b"reset" => {
+                self.status.commands.reset()
+            }
+            _ => {}
         }
         let route = self.route.read().clone();
         let status = self.status.clone();
         let counted = status.commands.before(&request.command);
-        Measure::new(route, self.requests.clone())
+        // A too-large set removes the key's old value, as in memcached.
+        Measure::new(Unlink::new(route), self.requests.clone())
             .oneshot(request)
             .map(move |reply| {
                 if let (Some(counted), Ok(reply)) = (counted, &reply) {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use memkeep_admin::RequestMetrics;
 use memkeep_proxy::config::{ListenerConfig, RouteConfig};
 use memkeep_server::stats::ConnectionStats;
+use memkeep_server::watchers::Watchers;
 use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -18,11 +19,22 @@ use super::front::Front;
 use super::stats::{Snapshot, Status};
 use super::tree::{build, Tree};
 
+/// A listener's socket, bound before the runtime starts.
+pub enum Bound {
+    /// `host:port`.
+    Tcp(std::net::TcpListener),
+    /// A Unix socket: `/path`, or twemproxy's `/path mode` (mode in octal).
+    Unix(std::os::unix::net::UnixListener),
+}
+
 /// Binds a listener's address (before the runtime starts, so a busy port is
 /// reported at once).
-pub fn bind(listener: &ListenerConfig) -> Result<std::net::TcpListener, String> {
+pub fn bind(listener: &ListenerConfig) -> Result<Bound, String> {
     use socket2::{Domain, Socket, Type};
     let who = format!("listener {}", listener.listen);
+    if listener.listen.starts_with('/') {
+        return bind_unix(&listener.listen).map_err(|e| format!("{who}: {e}"));
+    }
     let addr: SocketAddr = listener
         .listen
         .to_socket_addrs()
@@ -37,7 +49,33 @@ pub fn bind(listener: &ListenerConfig) -> Result<std::net::TcpListener, String> 
         socket.set_nonblocking(true)?;
         Ok(socket.into())
     };
-    listen().map_err(|e| format!("{who}: cannot listen on {addr}: {e}"))
+    listen()
+        .map(Bound::Tcp)
+        .map_err(|e| format!("{who}: cannot listen on {addr}: {e}"))
+}
+
+/// A Unix socket at `path [mode]`: a socket file left by an earlier run is replaced
+/// (twemproxy does the same), and the mode, when given, set on it.
+fn bind_unix(listen: &str) -> Result<Bound, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (path, mode) = match listen.rsplit_once(' ') {
+        Some((path, mode)) => (
+            path,
+            Some(u32::from_str_radix(mode, 8).map_err(|_| format!("bad mode {mode:?}"))?),
+        ),
+        None => (listen, None),
+    };
+    let _ = std::fs::remove_file(path);
+    let socket = std::os::unix::net::UnixListener::bind(path)
+        .map_err(|e| format!("cannot listen on {path}: {e}"))?;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o777))
+            .map_err(|e| format!("cannot set the mode of {path}: {e}"))?;
+    }
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on {path}: {e}"))?;
+    Ok(Bound::Unix(socket))
 }
 
 struct Running {
@@ -55,12 +93,15 @@ pub struct Listeners {
     running: BTreeMap<String, Running>,
     status: Arc<Status>,
     tasks: JoinSet<()>,
+    /// The log hub every listener shares: `watch` streams the proxy's own log lines
+    /// (its client connections coming and going), never a server's.
+    watchers: Arc<Watchers>,
 }
 
 impl Listeners {
     /// Builds the tree and serves each listener on its bound socket (in
     /// configuration order). Call inside the runtime.
-    pub fn start(config: &RouteConfig, bound: Vec<std::net::TcpListener>) -> Result<Self, String> {
+    pub fn start(config: &RouteConfig, bound: Vec<Bound>) -> Result<Self, String> {
         let tree = build(config)?;
         let status = Arc::new(Status::new(Snapshot {
             pools: BTreeMap::new(),
@@ -71,6 +112,7 @@ impl Listeners {
             running: BTreeMap::new(),
             status,
             tasks: JoinSet::new(),
+            watchers: Arc::default(),
         };
         let Tree {
             listeners: services,
@@ -118,23 +160,33 @@ impl Listeners {
         &mut self,
         listener: &ListenerConfig,
         service: super::stack::SharedService,
-        socket: std::net::TcpListener,
+        socket: Bound,
     ) -> Result<(), String> {
-        let socket = tokio::net::TcpListener::from_std(socket).map_err(|e| e.to_string())?;
-        let addr = socket.local_addr().map_err(|e| e.to_string())?;
         let clients = super::security::listener(listener)?;
-        if !addr.ip().is_loopback() && clients.auth.is_none() {
-            warn!(%addr, "listening beyond loopback without authentication (authfile)");
-        }
-        if !addr.ip().is_loopback() && clients.tls.is_none() {
-            warn!(%addr, "listening beyond loopback without TLS");
-        }
-        info!(route = %listener.route, %addr, "listening");
+        let socket = match socket {
+            Bound::Tcp(socket) => {
+                let socket =
+                    tokio::net::TcpListener::from_std(socket).map_err(|e| e.to_string())?;
+                let addr = socket.local_addr().map_err(|e| e.to_string())?;
+                if !addr.ip().is_loopback() && clients.auth.is_none() {
+                    warn!(%addr, "listening beyond loopback without authentication (authfile)");
+                }
+                if !addr.ip().is_loopback() && clients.tls.is_none() {
+                    warn!(%addr, "listening beyond loopback without TLS");
+                }
+                Listener::Tcp(socket)
+            }
+            Bound::Unix(socket) => Listener::Unix(
+                tokio::net::UnixListener::from_std(socket).map_err(|e| e.to_string())?,
+            ),
+        };
+        info!(route = %listener.route, listen = %listener.listen, "listening");
         let mut config = ServeConfig::new(
             listener.max_connections.unwrap_or(1 << 20),
             ConnectionConfig {
                 auth: clients.auth,
                 max_in_flight: listener.max_outstanding,
+                watchers: Some(self.watchers.clone()),
                 ..ConnectionConfig::default()
             },
         );
@@ -153,10 +205,9 @@ impl Listeners {
                 stop,
             },
         );
-        self.tasks
-            .spawn(serve(Listener::Tcp(socket), front, config, async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }));
+        self.tasks.spawn(serve(socket, front, config, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use memkeep_proxy::config::{
 /// memkeep-proxy with magent's flags: every key on a main server and a backup
 /// server, reads failing over and repairing.
 #[derive(Debug, Parser)]
-#[command(name = "memkeep-proxy", version)]
+#[command(name = "memkeep-proxy", version, args_override_self = true)]
 pub struct MagentArgs {
     /// TCP port to listen on.
     #[arg(
@@ -31,12 +31,13 @@ pub struct MagentArgs {
         default_value_t = 11211
     )]
     pub port: u16,
-    /// Address to listen on.
+    /// Address to listen on: 127.0.0.1 unless given (magent's default was every
+    /// interface; give -l 0.0.0.0 for that).
     #[arg(
         short = 'l',
         long = "listen",
         value_name = "ADDR",
-        default_value = "0.0.0.0"
+        default_value = "127.0.0.1"
     )]
     pub listen: String,
     /// A main memcached server, `host[:port]` (port 11211 when left out). Repeat for

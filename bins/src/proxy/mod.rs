@@ -86,16 +86,11 @@ impl Args {
     }
 
     fn options(&self) -> Result<Options, String> {
-        let (source, default_stats) =
-            match (&self.conf_file, &self.config) {
-                (Some(path), _) => (Source::Nutcracker(path.clone()), Some(Args::STATS_PORT)),
-                (None, Some(path)) => (Source::RouteTree(path.clone()), None),
-                (None, None) => return Err(
-                    "no configuration: give -c nutcracker.yml, --config route.toml, or magent's \
-                     -s HOST:PORT [-b HOST:PORT]"
-                        .into(),
-                ),
-            };
+        let (source, default_stats) = match (&self.conf_file, &self.config) {
+            (Some(path), _) => (Source::Nutcracker(path.clone()), Some(Args::STATS_PORT)),
+            (None, Some(path)) => (Source::RouteTree(path.clone()), None),
+            (None, None) => return Err(self.no_configuration()),
+        };
         let stats_addr = self
             .stats_addr
             .clone()
@@ -112,9 +107,37 @@ impl Args {
     }
 }
 
+impl Args {
+    /// Why there is nothing to run, saying how the command line was read: `-p` and
+    /// `-s` with bare numbers are twemproxy's (pid file, stats port), not magent's.
+    fn no_configuration(&self) -> String {
+        let mut understood = Vec::new();
+        if let Some(pid) = &self.pid_file {
+            understood.push(format!("-p {} as twemproxy's pid file", pid.display()));
+        }
+        if let Some(port) = self.stats_port {
+            understood.push(format!("-s {port} as twemproxy's stats port"));
+        }
+        let mut message = String::from(
+            "no configuration: give -c nutcracker.yml, --config route.toml, or magent's \
+             -s HOST:PORT [-b HOST:PORT]",
+        );
+        if !understood.is_empty() {
+            message.push_str(&format!(
+                "\nread {}, with no -c or --config; for magent's flags (-p listen port, \
+                 -s server) name each server as HOST:PORT, e.g. -s 127.0.0.1:{}",
+                understood.join(" and "),
+                self.stats_port.unwrap_or(11211)
+            ));
+        }
+        message
+    }
+}
+
 fn run(options: Options) -> Result<(), String> {
     let config = options.source.load()?;
     if options.test_conf {
+        security::check_files(&config)?;
         let path = options.source.path().map(|p| p.display().to_string());
         eprintln!(
             "memkeep-proxy: configuration file '{}' syntax is ok",
@@ -139,6 +162,11 @@ fn run(options: Options) -> Result<(), String> {
         .as_deref()
         .map(crate::admin::bind)
         .transpose()?;
+    // memcached's port file, naming the listeners' ports: every listener is bound.
+    crate::port_file::write(bound.iter().filter_map(|bound| match bound {
+        listeners::Bound::Tcp(listener) => listener.local_addr().ok(),
+        listeners::Bound::Unix(_) => None,
+    }));
     if options.daemonize {
         nix::unistd::daemon(false, false).map_err(|e| format!("cannot daemonize: {e}"))?;
     }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use memkeep_proxy::backend::{AuthMechanism, BackendAuth, BackendSecurity};
-use memkeep_proxy::config::{AuthMechanismSetting, ClientCertSetting, ListenerConfig, PoolConfig};
+use memkeep_proxy::config::{
+    AuthMechanismSetting, ClientCertSetting, ListenerConfig, PoolConfig, RouteConfig,
+};
 use memkeep_server::auth::{AuthConfig, Credentials};
 use memkeep_server::TlsAcceptor;
 
@@ -85,4 +87,16 @@ pub fn backends(name: &str, pool: &PoolConfig) -> Result<Option<Arc<BackendSecur
         },
     });
     Ok(Some(Arc::new(BackendSecurity { tls, auth })))
+}
+
+/// Reads every certificate, key and auth file the configuration names, as a start
+/// would: `-t` fails on a file the start would fail on.
+pub fn check_files(config: &RouteConfig) -> Result<(), String> {
+    for site in &config.listeners {
+        listener(site)?;
+    }
+    for (name, pool) in &config.pools {
+        backends(name, pool)?;
+    }
+    Ok(())
 }

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use memkeep_proxy::config::{nutcracker_tree, NutcrackerConfig, RouteConfig};
+mod nutcracker;
+
+use memkeep_proxy::config::{nutcracker_tree, RouteConfig};
 
 use super::stack::ring_builder;
 
@@ -50,8 +52,7 @@ impl Source {
 fn read_nutcracker(path: &Path) -> Result<RouteConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let config: NutcrackerConfig =
-        serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = nutcracker::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     nutcracker_tree(&config).map_err(|e| format!("{}: {e}", path.display()))
 }
 

@@ -76,6 +76,19 @@ impl Commands {
         }
     }
 
+    /// `stats reset`: the counters start again from 0, as memcached's do.
+    pub fn reset(&self) {
+        for counter in [
+            &self.cmd_get,
+            &self.get_hits,
+            &self.cmd_set,
+            &self.cmd_touch,
+            &self.cmd_flush,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
     fn lines(&self) -> Vec<(String, String)> {
         let gets = read(&self.cmd_get);
         let hits = read(&self.get_hits);

@@ -1,13 +1,14 @@
 //! Builds the services a route tree describes: each pool once (its backends are
 //! shared by every route naming it), each route once, bottom up, then one service
-//! per listener.
+//! per listener (a route's under a broadcast to every pool it reaches).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use memkeep_proxy::config::{PolicySetting, RouteConfig, RouteSpec};
+use memkeep_proxy::layer::broadcast::Broadcast;
 use memkeep_proxy::layer::failover::FailoverLayer;
 use memkeep_proxy::layer::read_repair::ReadRepairLayer;
 use memkeep_proxy::layer::replicate::{Policy, ReplicateLayer};
@@ -49,7 +50,7 @@ pub fn build(config: &RouteConfig) -> Result<Tree, String> {
     let listeners = config
         .listeners
         .iter()
-        .map(|l| builder.target(&l.route))
+        .map(|l| builder.listener(&l.route))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Tree {
         listeners,
@@ -90,6 +91,33 @@ impl Builder<'_> {
         let route = self.route(name, spec)?;
         self.routes.insert(name.to_owned(), route.clone());
         Ok(vec![route])
+    }
+
+    /// What a listener serves: a pool, or a route under a [`Broadcast`] over every
+    /// pool the route reaches, so `flush_all` and the like reach every server.
+    fn listener(&mut self, name: &str) -> Result<SharedService, String> {
+        let tree = self.target(name)?;
+        if self.config.pools.contains_key(name) {
+            return Ok(tree);
+        }
+        let mut reached = BTreeSet::new();
+        self.reached(name, &mut reached);
+        let pools = reached
+            .into_iter()
+            .map(|pool| Ok(self.replicas(&pool)?.swap_remove(0)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(SharedService::new(Broadcast::new(tree, pools)))
+    }
+
+    /// The pools a name leads to (routes are checked acyclic).
+    fn reached(&self, name: &str, pools: &mut BTreeSet<String>) {
+        if self.config.pools.contains_key(name) {
+            pools.insert(name.to_owned());
+        } else if let Some(route) = self.config.routes.get(name) {
+            for target in route.targets() {
+                self.reached(target, pools);
+            }
+        }
     }
 
     /// The one service a name stands for (`check` refused replicated pools here).

@@ -3,8 +3,7 @@
 
 use std::process::{Child, Command, Stdio};
 
-use crate::admin::http::wait_accepting;
-use crate::support::{free_port, wait_until_accepting};
+use crate::support::{free_port, spawn_listening};
 
 /// A running memkeep-proxy with its admin listener.
 pub struct AdminProxy {
@@ -25,44 +24,37 @@ impl AdminProxy {
             free_port()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        for _ in 0..5 {
-            let (port, admin) = (free_port(), free_port());
-            let mut yml = format!(
-                "alpha:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n"
-            );
-            for line in extra.lines().filter(|l| !l.trim().is_empty()) {
-                yml.push_str(&format!("  {}\n", line.trim()));
-            }
-            yml.push_str("  servers:\n");
-            for s in servers {
-                let (addr, name) = s.split_once(' ').unwrap_or((s, ""));
-                yml.push_str(&format!("   - {addr}:1 {name}\n"));
-            }
-            let path = dir.join("nutcracker.yml");
-            std::fs::write(&path, yml).unwrap();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_memkeep-proxy"))
-                .arg("-c")
-                .arg(&path)
-                .args(["--admin", &format!("127.0.0.1:{admin}")])
-                // The stats port is on by default with -c (22222): one per proxy.
-                .args(["-s", &free_port().to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_until_accepting(port, &mut child) {
-                wait_accepting(admin);
-                return AdminProxy {
-                    child,
-                    port,
-                    admin,
-                    dir,
-                };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        let (port, admin) = (free_port(), free_port());
+        let mut yml = format!(
+            "alpha:\n  listen: 127.0.0.1:{port}\n  hash: fnv1a_64\n  distribution: ketama\n"
+        );
+        for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+            yml.push_str(&format!("  {}\n", line.trim()));
         }
-        panic!("memkeep-proxy did not start");
+        yml.push_str("  servers:\n");
+        for s in servers {
+            let (addr, name) = s.split_once(' ').unwrap_or((s, ""));
+            yml.push_str(&format!("   - {addr}:1 {name}\n"));
+        }
+        let path = dir.join("nutcracker.yml");
+        std::fs::write(&path, yml).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_memkeep-proxy"));
+        command
+            .arg("-c")
+            .arg(&path)
+            .args(["--admin", &format!("127.0.0.1:{admin}")])
+            // The stats port is on by default with -c (22222): one per proxy.
+            .args(["-s", &free_port().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        // Its admin listener is bound before the port file is written.
+        let child = spawn_listening(&mut command, port);
+        AdminProxy {
+            child,
+            port,
+            admin,
+            dir,
+        }
     }
 
     /// A new client connection.

@@ -1,5 +1,6 @@
 //! memcached's administrative commands: `stats cachedump|detail|sizes|extstore`,
-//! `cache_memlimit`, `slabs automove|reassign`, `lru_crawler`, and `watch`'s refusals.
+//! `cache_memlimit`, `slabs automove|reassign`, `lru_crawler`, `lru mode|tune|temp_ttl`
+//! and `watch`'s refusals.
 //! Every case leaves the server's settings as it found them (the tables share one
 //! server). Not run through the proxy: these are about one server.
 //!
@@ -164,6 +165,28 @@ pub const CASES: &[Case] = &[
         name: "lru_crawler malformed",
         send: b"lru_crawler\r\nlru_crawler bogus\r\nlru_crawler crawl\r\nlru_crawler crawl all noreply\r\nlru_crawler enable noreply\r\nlru_crawler mgdump all\r\n",
         expect: b"ERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\n",
+    },
+    // memcached's defaults are put back: segmented, 20 40 0.2 2.0, no temporary LRU
+    // (its TTL 61).
+    Case {
+        name: "lru mode, tune and temp_ttl",
+        send: b"lru mode flat\r\nlru mode segmented extra\r\nlru tune 10 25 0.1 2.5\r\nlru tune 0 80 1 1 extra\r\nlru tune 20 40 0.2 2.0\r\nlru temp_ttl 100\r\nlru temp_ttl 61\r\nlru temp_ttl -1\r\n",
+        expect: b"OK\r\nOK\r\nOK\r\nOK\r\nOK\r\nOK\r\nOK\r\nOK\r\n",
+    },
+    Case {
+        name: "lru noreply is silent, errors too",
+        send: b"lru mode segmented noreply\r\nlru mode bogus noreply\r\nlru tune 50 50 1 1 noreply\r\nlru temp_ttl -1 noreply\r\nlru mode segmented\r\n",
+        expect: b"OK\r\n",
+    },
+    Case {
+        name: "lru tune refusals",
+        send: b"lru tune 50 31 1 1\r\nlru tune 10 25 0 2\r\nlru tune 10 25 0.1 -1\r\nlru tune 99 1 0 0\r\n",
+        expect: b"ERROR hot and warm pcts must not exceed 80\r\nERROR hot/warm age factors must be greater than 0\r\nERROR hot/warm age factors must be greater than 0\r\nERROR hot and warm pcts must not exceed 80\r\n",
+    },
+    Case {
+        name: "lru malformed",
+        send: b"lru\r\nlru mode\r\nlru mode bogus\r\nlru tune 10 25 0.1\r\nlru tune a 25 0.1 2\r\nlru tune 10 25 0.1 2x\r\nlru temp_ttl\r\nlru temp_ttl x\r\nlru bogus 1\r\nLRU mode flat\r\n",
+        expect: b"ERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\nERROR\r\n",
     },
     // memcached refuses a watch pipelined behind other commands' replies ("ERROR
     // cannot pipeline other commands before watch"); memkeepd answers it after them.

@@ -2,7 +2,7 @@
 //! binaries that run the tables (against servers directly and through the proxy).
 
 use std::io::Write;
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use crate::support::read_until;
@@ -58,8 +58,8 @@ fn mask_binary_cas(bytes: &mut [u8]) {
     }
 }
 
-/// Sends the case on `conn` (a fresh connection) and checks the reply, nothing more
-/// and nothing less. `binary` masks CAS fields first.
+/// Sends the case on `conn` (a fresh connection, closed for writing afterwards) and
+/// checks the reply, nothing more and nothing less. `binary` masks CAS fields first.
 pub fn check(conn: &mut TcpStream, case: &Case, binary: bool, who: &str) -> Result<(), String> {
     conn.write_all(case.send).map_err(|e| e.to_string())?;
     let masked = |got: &[u8]| {
@@ -69,12 +69,15 @@ pub fn check(conn: &mut TcpStream, case: &Case, binary: bool, who: &str) -> Resu
         }
         got
     };
-    let (mut got, closed) = read_until(conn, Duration::from_secs(3), |got| {
+    let (mut got, closed) = read_until(conn, Duration::from_secs(10), |got| {
         matches(case.expect, &masked(got)) != Some(false)
     });
     if !closed {
-        // Anything after the expected reply is a failure too.
-        let (extra, _) = read_until(conn, Duration::from_millis(30), |g| !g.is_empty());
+        // Anything after the expected reply is a failure too. Closing the client's
+        // side marks where the case ends: the server answers all it was sent, then
+        // closes, so the stream's end is the reply's end, however slow the server.
+        let _ = conn.shutdown(Shutdown::Write);
+        let (extra, _) = read_until(conn, Duration::from_secs(10), |_| false);
         got.extend(extra);
     }
     let got = masked(&got);

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
@@ -62,6 +62,21 @@ impl Conn {
     pub fn send(&mut self, bytes: &[u8]) {
         self.write_all(bytes).unwrap();
         self.flush().unwrap();
+    }
+
+    /// Closes the sending side (after a TLS close_notify): the server answers all it
+    /// was sent, then closes, so the end of the stream marks the end of its replies.
+    pub fn close_write(&mut self) {
+        match self {
+            Conn::Tcp(s) => s.shutdown(Shutdown::Write),
+            Conn::Tls(s) => {
+                s.conn.send_close_notify();
+                s.flush().unwrap();
+                s.sock.shutdown(Shutdown::Write)
+            }
+            Conn::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+        .unwrap();
     }
 
     /// Reads until `done(bytes so far)`, the peer closes, or `limit` passes; returns

@@ -1,12 +1,12 @@
 //! Test support: start real servers (memkeepd, stock memcached) on loopback ports
-//! picked at run time, wait until they accept connections, and talk raw bytes to them.
+//! reserved at run time, wait until they listen, and talk raw bytes to them.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod relay;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,13 +19,66 @@ pub struct Server {
     pub name: &'static str,
 }
 
-/// A free TCP port on 127.0.0.1 (the kernel's pick; released before the server binds it).
+/// A TCP port on 127.0.0.1 reserved for this test process until it exits: a socket
+/// bound to it with SO_REUSEADDR, never listening. No other bind to port 0 and no
+/// outgoing connection on the machine gets the port while it is held (a port merely
+/// released could be picked by either before the server binds it, or become the
+/// local end of a reconnecting client's connection to itself), yet a server told
+/// to listen on it can: memcached, memkeepd, memkeep-proxy and nutcracker all bind
+/// with SO_REUSEADDR. Until one listens there, connecting is refused, as for a
+/// server that is down; once it is killed, the port waits for its restart.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use socket2::{Domain, Socket, Type};
+    static RESERVED: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    RESERVED.lock().unwrap().push(socket);
+    port
+}
+
+/// memcached's environment variable naming the file where a server writes its TCP
+/// ports (`TCP INET: PORT` lines) once it listens; memkeepd and memkeep-proxy
+/// write it too.
+pub const PORT_FILE: &str = "MEMCACHED_PORT_FILENAME";
+
+/// Spawns `command`, a server told to listen on 127.0.0.1:`port`, with
+/// [`PORT_FILE`] set, and waits until the file names the port: from then on the
+/// server accepts connections, and none was made to find that out (a probing
+/// connection would count against its connection limit until it is closed).
+/// Panics if the server exits first or is not listening within 20 s.
+pub fn spawn_listening(command: &mut Command, port: u16) -> Child {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let file =
+        std::env::temp_dir().join(format!("memkeep-test-{}-{port}.ports", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let mut child = command
+        .env(PORT_FILE, &file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    let mut exited = false;
+    // Written under another name and renamed into place: once it exists, it is whole.
+    let written = wait_for(Duration::from_secs(20), || {
+        exited = matches!(child.try_wait(), Ok(Some(_)));
+        exited || file.exists()
+    });
+    let ports = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    if !written || exited {
+        let _ = child.kill();
+        let status = child.wait();
+        panic!("{program} did not start listening on port {port}: {status:?}");
+    }
+    assert!(
+        ports
+            .lines()
+            .any(|line| line == format!("TCP INET: {port}")),
+        "{program} listens elsewhere: {ports:?}"
+    );
+    child
 }
 
 fn is_root() -> bool {
@@ -50,23 +103,15 @@ impl Server {
     }
 
     fn start(name: &'static str, program: &str, extra: &[&str]) -> Server {
-        for _attempt in 0..5 {
-            let port = free_port();
-            let port_text = port.to_string();
-            let mut child = Command::new(program)
-                .args(["-l", "127.0.0.1", "-p", &port_text])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-            if wait_until_accepting(port, &mut child) {
-                return Server { child, port, name };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("{name} did not start");
+        let port = free_port();
+        let mut command = Command::new(program);
+        command
+            .args(["-l", "127.0.0.1", "-p", &port.to_string()])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let child = spawn_listening(&mut command, port);
+        Server { child, port, name }
     }
 
     /// A new client connection.

@@ -1,5 +1,5 @@
 //! memcached's administrative commands: the ones that tune or inspect the server itself
-//! rather than items (`cache_memlimit`, `slabs`, `lru_crawler`, `watch`). Text only;
+//! rather than items (`cache_memlimit`, `slabs`, `lru_crawler`, `lru`, `watch`). Text only;
 //! each is answered with one line, except `watch`, which turns its connection into a
 //! stream of log lines.
 
@@ -35,6 +35,23 @@ pub enum Admin {
     LruCrawlerCrawl(Option<MetadumpScope>),
     /// `watch [event kinds]`: stream log lines about these events to the connection.
     Watch(WatchEvents),
+    /// `lru mode flat|segmented`: `true` for memcached's segmented LRU.
+    LruMode(bool),
+    /// `lru tune <hot pct> <warm pct> <hot max factor> <warm max factor>`: the shares
+    /// and age limits of memcached's segmented LRU.
+    LruTune {
+        /// Percent of a class's memory for the hot LRU.
+        hot_pct: u32,
+        /// Percent for the warm LRU.
+        warm_pct: u32,
+        /// How much older than the cold LRU's tail the hot LRU's may be.
+        hot_factor: Ratio,
+        /// How much older than the cold LRU's tail the warm LRU's may be.
+        warm_factor: Ratio,
+    },
+    /// `lru temp_ttl <seconds>`: items with a TTL under this go to the temporary
+    /// LRU; a negative number turns that LRU off.
+    LruTempTtl(i32),
 }
 
 /// A decimal ratio (`slabs automove ratio`), compared bit for bit so commands stay

@@ -3,12 +3,28 @@
 
 use bytes::BytesMut;
 
-use crate::error::{DecodeError, InvalidResponse};
-use crate::form::Form;
+use crate::error::{DecodeError, InvalidResponse, ProtocolError};
+use crate::form::{Form, TextForm, TextVerb};
 use crate::limits::Limits;
 use crate::request::Request;
 use crate::response::Response;
 use crate::{binary, meta, text};
+
+/// The size of a binary request header.
+const BINARY_HEADER_LEN: usize = 24;
+
+/// The protocols a server lets its connections speak (memcached's `-B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// Text, meta and binary, told apart by each request's first byte.
+    #[default]
+    Auto,
+    /// Text and meta only: a binary request's bytes are read as a text line.
+    Ascii,
+    /// Binary only: a request that does not start with the binary magic byte closes
+    /// the connection without a reply.
+    Binary,
+}
 
 /// Server-side request decoder for one connection. Stateful only to discard the data
 /// block of a rejected oversized value, as memcached does.
@@ -16,12 +32,23 @@ use crate::{binary, meta, text};
 pub struct Decoder {
     limits: Limits,
     swallow: usize,
+    binding: Binding,
 }
 
 impl Decoder {
     /// A decoder enforcing these limits.
     pub fn new(limits: Limits) -> Self {
-        Decoder { limits, swallow: 0 }
+        Decoder {
+            limits,
+            swallow: 0,
+            binding: Binding::Auto,
+        }
+    }
+
+    /// Restricts the protocols this decoder accepts.
+    pub fn with_binding(mut self, binding: Binding) -> Self {
+        self.binding = binding;
+        self
     }
 
     /// The limits in force.
@@ -46,8 +73,28 @@ impl Decoder {
         let Some(&first) = buf.first() else {
             return Ok(None);
         };
-        if first == binary::REQUEST_MAGIC {
-            return binary::decode_request(buf, &self.limits, &mut self.swallow);
+        match (self.binding, first == binary::REQUEST_MAGIC) {
+            (Binding::Auto, true) => {
+                return binary::decode_request(buf, &self.limits, &mut self.swallow)
+            }
+            (Binding::Binary, true) => {
+                return binary::decode_request(buf, &self.limits, &mut self.swallow)
+            }
+            // memcached -B binary reads a whole header before it looks at the magic
+            // byte, then closes without a word.
+            (Binding::Binary, false) if buf.len() < BINARY_HEADER_LEN => return Ok(None),
+            (Binding::Binary, false) => {
+                return Err(DecodeError {
+                    error: ProtocolError::BadBinaryHeader,
+                    // The reply to a text `noreply` request is nothing at all.
+                    form: Form::Text(TextForm {
+                        verb: TextVerb::Quit,
+                        noreply: true,
+                    }),
+                    close: true,
+                });
+            }
+            (Binding::Auto | Binding::Ascii, _) => {}
         }
         match meta::is_meta(buf) {
             None => Ok(None),

@@ -64,6 +64,10 @@ pub enum ProtocolError {
     InvalidShutdownMode,
     /// `lru_crawler sleep` longer than a second.
     CrawlerSleepTooLong,
+    /// `lru tune` with hot and warm percentages adding up to more than 80.
+    LruPctsTooLarge,
+    /// `lru tune` with an age factor of 0 or less.
+    LruFactorsNotPositive,
 }
 
 impl ProtocolError {
@@ -99,6 +103,10 @@ impl ProtocolError {
             }
             ProtocolError::InvalidShutdownMode => "CLIENT_ERROR invalid shutdown mode",
             ProtocolError::CrawlerSleepTooLong => "CLIENT_ERROR sleep must be one second or less",
+            ProtocolError::LruPctsTooLarge => "ERROR hot and warm pcts must not exceed 80",
+            ProtocolError::LruFactorsNotPositive => {
+                "ERROR hot/warm age factors must be greater than 0"
+            }
         }
     }
 
@@ -108,6 +116,9 @@ impl ProtocolError {
         match self {
             ProtocolError::UnknownCommand | ProtocolError::UnknownOpcode => Response::Error,
             ProtocolError::TooLarge => Response::TooLarge,
+            ProtocolError::LruPctsTooLarge | ProtocolError::LruFactorsNotPositive => {
+                Response::ErrorLine(self.as_str().into())
+            }
             other => {
                 let text = other.as_str();
                 Response::ClientError(text.strip_prefix("CLIENT_ERROR ").unwrap_or(text).into())

@@ -92,6 +92,8 @@ pub enum TextVerb {
     Slabs,
     /// `watch`.
     Watch,
+    /// `lru` (`lru mode|tune|temp_ttl ...`).
+    Lru,
 }
 
 impl TextVerb {
@@ -116,6 +118,7 @@ impl TextVerb {
             TextVerb::CacheMemlimit => "cache_memlimit",
             TextVerb::Slabs => "slabs",
             TextVerb::Watch => "watch",
+            TextVerb::Lru => "lru",
             TextVerb::FlushAll => "flush_all",
             TextVerb::Stats => "stats",
             TextVerb::Version => "version",

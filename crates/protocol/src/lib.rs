@@ -33,7 +33,7 @@ mod response;
 pub mod text;
 
 pub use admin::{Admin, Ratio, WatchEvents};
-pub use codec::{decode_response, encode_request, encode_response, Decoder};
+pub use codec::{decode_response, encode_request, encode_response, Binding, Decoder};
 pub use error::{DecodeError, InvalidResponse, ProtocolError};
 pub use form::{BinaryForm, Dialect, Form, MetaForm, MetaVerb, ReturnFlags, TextForm, TextVerb};
 pub use limits::Limits;

@@ -49,6 +49,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod keyless;
 pub mod layer;
 
 /// The error type at service boundaries.

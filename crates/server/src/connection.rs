@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
 use memkeep_protocol::{
-    encode_response, Admin, Command, Decoder, Form, Limits, Request, Response, WatchEvents,
+    encode_response, Admin, Binding, Command, Decoder, Form, Limits, Request, Response, WatchEvents,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -48,6 +48,8 @@ pub struct ConnectionConfig {
     /// lines and connections are logged (`connevents`); when not, `watch` goes to the
     /// service like any command.
     pub watchers: Option<Arc<Watchers>>,
+    /// The protocols clients may speak (`-B`).
+    pub binding: Binding,
 }
 
 impl Default for ConnectionConfig {
@@ -60,6 +62,7 @@ impl Default for ConnectionConfig {
             max_write_buffer: 4 * 1024 * 1024,
             auth: None,
             watchers: None,
+            binding: Binding::Auto,
         }
     }
 }
@@ -109,7 +112,7 @@ where
     S: Service<Request, Response = Response, Error = BoxError>,
     S::Future: Unpin,
 {
-    let mut decoder = Decoder::new(config.limits);
+    let mut decoder = Decoder::new(config.limits).with_binding(config.binding);
     let mut gate = Gate::new(config.auth.as_ref(), &stats);
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);

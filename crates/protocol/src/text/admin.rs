@@ -1,5 +1,5 @@
 //! Server side: memcached's administrative command lines (`cache_memlimit`, `slabs`,
-//! `lru_crawler`, `watch`), with memcached 1.6.18's argument checks and error replies,
+//! `lru_crawler`, `lru`, `watch`), with memcached 1.6.18's argument checks and error replies,
 //! `noreply` honoured exactly where memcached honours it.
 
 use bytes::{BufMut, BytesMut};
@@ -20,6 +20,7 @@ pub(super) fn decode_admin(verb: TextVerb, tokens: &Tokens<'_>) -> Result<Reques
         TextVerb::CacheMemlimit => cache_memlimit(tokens),
         TextVerb::Slabs => slabs(tokens),
         TextVerb::LruCrawler => (lru_crawler(tokens), false),
+        TextVerb::Lru => lru(tokens),
         _ => watch(tokens),
     };
     match result {
@@ -96,6 +97,53 @@ fn lru_crawler(tokens: &Tokens<'_>) -> Parsed {
     Ok(Command::Admin(admin))
 }
 
+/// `lru tune <hot pct> <warm pct> <hot factor> <warm factor>`, `lru mode
+/// flat|segmented`, `lru temp_ttl <seconds>`, each `[noreply]`; memcached reads the
+/// words it needs and ignores any more.
+fn lru(tokens: &Tokens<'_>) -> (Parsed, bool) {
+    let noreply = tokens.noreply();
+    let n = tokens.ntokens();
+    let admin = match tokens.get(1) {
+        b"tune" if n >= 7 => lru_tune(tokens),
+        b"mode" if n >= 4 => match tokens.get(2) {
+            b"flat" => Ok(Admin::LruMode(false)),
+            b"segmented" => Ok(Admin::LruMode(true)),
+            _ => Err(ProtocolError::UnknownCommand),
+        },
+        b"temp_ttl" if n >= 4 => strtol_i32(tokens.get(2))
+            .map(Admin::LruTempTtl)
+            .ok_or(ProtocolError::UnknownCommand),
+        _ => Err(ProtocolError::UnknownCommand),
+    };
+    (admin.map(Command::Admin), noreply)
+}
+
+/// `lru tune`'s numbers, checked as memcached checks them.
+fn lru_tune(tokens: &Tokens<'_>) -> Result<Admin, ProtocolError> {
+    let numbers = (
+        strtoul_u32(tokens.get(2)),
+        strtoul_u32(tokens.get(3)),
+        strtod(tokens.get(4)),
+        strtod(tokens.get(5)),
+    );
+    let (Some(hot_pct), Some(warm_pct), Some(hot_factor), Some(warm_factor)) = numbers else {
+        return Err(ProtocolError::UnknownCommand);
+    };
+    // memcached adds the two as 32-bit unsigned numbers.
+    if hot_pct.wrapping_add(warm_pct) > 80 {
+        return Err(ProtocolError::LruPctsTooLarge);
+    }
+    if warm_factor <= 0.0 || hot_factor <= 0.0 {
+        return Err(ProtocolError::LruFactorsNotPositive);
+    }
+    Ok(Admin::LruTune {
+        hot_pct,
+        warm_pct,
+        hot_factor: Ratio(hot_factor),
+        warm_factor: Ratio(warm_factor),
+    })
+}
+
 /// A crawler's class list: `all`, `hash` (every item too, walked by hash) or classes.
 fn scope(list: &[u8]) -> MetadumpScope {
     match list {
@@ -148,6 +196,15 @@ pub(super) fn encode_request(admin: &Admin, out: &mut BytesMut) {
             };
             format!("lru_crawler crawl {list}")
         }
+        Admin::LruMode(true) => "lru mode segmented".into(),
+        Admin::LruMode(false) => "lru mode flat".into(),
+        Admin::LruTune {
+            hot_pct,
+            warm_pct,
+            hot_factor: Ratio(hot),
+            warm_factor: Ratio(warm),
+        } => format!("lru tune {hot_pct} {warm_pct} {hot} {warm}"),
+        Admin::LruTempTtl(seconds) => format!("lru temp_ttl {seconds}"),
         Admin::Watch(events) => {
             let mut line = "watch".to_owned();
             for name in events.names() {

@@ -120,9 +120,6 @@ pub(super) fn request(command: Command, verb: TextVerb, noreply: bool) -> Reques
 /// command.
 enum Head {
     Known(TextVerb),
-    /// Commands memcached has and memkeep does not (`lru`, which tunes memcached's
-    /// segmented LRU): answered `ERROR` without memcached's HTTP check.
-    Unsupported,
     Unknown,
 }
 
@@ -146,7 +143,7 @@ fn head(cmd: &[u8]) -> Head {
         b"cache_memlimit" => TextVerb::CacheMemlimit,
         b"slabs" => TextVerb::Slabs,
         b"watch" => TextVerb::Watch,
-        b"lru" => return Head::Unsupported,
+        b"lru" => TextVerb::Lru,
         _ => return Head::Unknown,
     })
 }
@@ -166,14 +163,6 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
     }
     let verb = match head(cmd) {
         Head::Known(verb) => verb,
-        Head::Unsupported => {
-            return Err(error(
-                ProtocolError::UnknownCommand,
-                UNKNOWN_VERB,
-                false,
-                false,
-            ))
-        }
         Head::Unknown => {
             // memcached hangs up on what looks like an HTTP request, without a word;
             // but lines whose first letter it dispatches on just get ERROR.
@@ -300,9 +289,11 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
             }
         },
         TextVerb::Version => Command::Version,
-        TextVerb::LruCrawler | TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::Watch => {
-            return decode_admin(verb, &tokens)
-        }
+        TextVerb::LruCrawler
+        | TextVerb::CacheMemlimit
+        | TextVerb::Slabs
+        | TextVerb::Watch
+        | TextVerb::Lru => return decode_admin(verb, &tokens),
         _ => Command::Quit,
     };
     // Only the commands memcached checks `noreply` on honour it.

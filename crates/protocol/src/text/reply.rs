@@ -270,7 +270,8 @@ fn decode_status(
             | TextVerb::CacheMemlimit
             | TextVerb::Slabs
             | TextVerb::LruCrawler
-            | TextVerb::Watch,
+            | TextVerb::Watch
+            | TextVerb::Lru,
             b"OK",
         ) => Some(Response::Ok),
         _ => None,
@@ -284,7 +285,11 @@ fn decode_status(
     }
     let admin = matches!(
         verb,
-        TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::LruCrawler | TextVerb::Watch
+        TextVerb::CacheMemlimit
+            | TextVerb::Slabs
+            | TextVerb::LruCrawler
+            | TextVerb::Watch
+            | TextVerb::Lru
     );
     match error_reply(&frame[text.clone()]) {
         // The administrative commands refuse in words of their own

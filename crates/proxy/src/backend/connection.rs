@@ -2,6 +2,9 @@
 //! and match replies to them in order; on failure, fail what is in flight, wait
 //! (failing new requests at once) and reconnect.
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -15,9 +18,9 @@ use tracing::{debug, warn};
 use super::budget::{BufferedBytes, PendingSlot};
 use super::detect::{Detection, Probed};
 use super::replies::read_reply;
-use super::secure::{self, Opened};
-use super::translate::Expect;
-use super::{BackendConfig, BackendError, ErrorKind};
+use super::secure::{self, BackendSecurity, Opened};
+use super::translate::{Expect, Local};
+use super::{BackendConfig, BackendError, Dialect, ErrorKind};
 
 /// A connection's state as callers see it.
 #[repr(u8)]
@@ -34,12 +37,55 @@ pub(super) enum State {
 /// One request from a caller.
 pub(super) struct Job {
     pub(super) request: Request,
-    pub(super) expect: Expect,
+    /// The replies it expects; `None` while it is not translated yet (it was queued
+    /// before the server's dialect was known).
+    pub(super) expect: Option<Expect>,
     pub(super) reply: oneshot::Sender<Result<Response, BackendError>>,
     /// Its place among the backend's pending requests, held until it is answered.
     pub(super) slot: PendingSlot,
     /// Its bytes in the backend's budget, held until it is written.
     pub(super) bytes: BufferedBytes,
+}
+
+impl Job {
+    /// Encodes the request into `buf`, translated first if it was queued before the
+    /// server's dialect was known, and returns it in flight; `None` when the
+    /// translation answered it at once.
+    fn encode(
+        self,
+        dialect: &Detection,
+        deadline: Option<Instant>,
+        buf: &mut BytesMut,
+    ) -> Option<InFlight> {
+        let Job {
+            request,
+            expect,
+            reply,
+            slot,
+            bytes,
+        } = self;
+        let (request, expect) = match expect {
+            Some(expect) => (request, expect),
+            // Known by now: a connection is driven only once its server was probed.
+            None => match super::translate_for(dialect.current().unwrap_or(Dialect::Text), request)
+            {
+                Local::Send(request, expect) => (request, expect),
+                Local::Answer(response) => {
+                    let _ = reply.send(Ok(response));
+                    return None;
+                }
+            },
+        };
+        encode_request(&request, buf);
+        // Encoded: the request's own bytes are no longer held.
+        drop(bytes);
+        Some(InFlight {
+            expect,
+            reply,
+            deadline,
+            _slot: slot,
+        })
+    }
 }
 
 /// A request written to the server, waiting for its reply.
@@ -54,9 +100,23 @@ struct InFlight {
 /// Most bytes gathered into one write.
 const BATCH: usize = 64 * 1024;
 
+/// Opens a connection to the server: TCP, TLS and the login ([`secure::open`]) for
+/// a real backend; an in-memory stream in tests, which then run on paused time.
+pub(super) type Connect =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<Opened>> + Send>> + Send + Sync>;
+
+/// The connector to the server at `addr` over the network.
+pub(super) fn over_network(addr: Arc<str>, security: Option<Arc<BackendSecurity>>) -> Connect {
+    Arc::new(move || {
+        let (addr, security) = (addr.clone(), security.clone());
+        Box::pin(async move { secure::open(&addr, security.as_deref()).await })
+    })
+}
+
 /// The connection task: runs until every [`super::Backend`] clone is gone.
 pub(super) async fn run(
     addr: Arc<str>,
+    connect: Connect,
     config: Arc<BackendConfig>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     state: Arc<AtomicU8>,
@@ -67,17 +127,14 @@ pub(super) async fn run(
     let mut was_up = true;
     'connect: loop {
         state.store(State::Connecting as u8, Ordering::Relaxed);
-        let connected = tokio::time::timeout(
-            config.connect_timeout,
-            secure::open(&addr, config.security.as_deref()),
-        )
-        .await;
+        let connected = tokio::time::timeout(config.connect_timeout, connect()).await;
         let session = matches!(connected, Ok(Ok(_)));
         match connected {
             Ok(Ok(mut stream)) => 'session: {
                 let limit = config.connect_timeout;
                 let probed = match &mut stream {
                     Opened::Plain(tcp) => dialect.probe(tcp, &addr, limit).await,
+                    Opened::Local(local) => dialect.probe(local, &addr, limit).await,
                     Opened::Secured(secured) => dialect.probe(secured, &addr, limit).await,
                 };
                 match probed {
@@ -94,15 +151,27 @@ pub(super) async fn run(
                 let ending = match stream {
                     Opened::Plain(tcp) => {
                         let (rd, wr) = tcp.into_split();
-                        drive(rd, wr, &addr, &config, &mut jobs).await
+                        drive(rd, wr, &addr, &config, &dialect, &mut jobs).await
+                    }
+                    Opened::Local(local) => {
+                        let (rd, wr) = local.into_split();
+                        drive(rd, wr, &addr, &config, &dialect, &mut jobs).await
                     }
                     Opened::Secured(stream) => {
                         let (rd, wr) = tokio::io::split(stream);
-                        drive(rd, wr, &addr, &config, &mut jobs).await
+                        drive(rd, wr, &addr, &config, &dialect, &mut jobs).await
                     }
                 };
                 match ending {
                     Ending::Unused => return,
+                    // The server is up and answered: only this connection lost its
+                    // place among the replies. Connect again at once, so other
+                    // clients' requests queue for the new connection instead of
+                    // finding the server down.
+                    Ending::Unreadable => {
+                        warn!(%addr, "backend connection reset after a reply it could not read");
+                        continue 'connect;
+                    }
                     Ending::Failed(kind) => warn!(%addr, ?kind, "backend connection lost"),
                 }
             }
@@ -134,6 +203,10 @@ enum Ending {
     Unused,
     /// The connection failed.
     Failed(ErrorKind),
+    /// The reply to a request could not be read: the server is up, only the
+    /// connection is out of step. (Bytes that answer no request are a failure: a
+    /// server that talks unasked would be reconnected to without end.)
+    Unreadable,
 }
 
 /// Runs one established connection until it fails or is no longer needed.
@@ -142,26 +215,40 @@ async fn drive(
     wr: impl AsyncWrite + Unpin,
     addr: &Arc<str>,
     config: &BackendConfig,
+    dialect: &Detection,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
 ) -> Ending {
     let (sent_tx, mut sent) = mpsc::unbounded_channel();
     let mut current = None;
     let ending = tokio::select! {
-        ending = write_loop(wr, config, jobs, sent_tx) => ending,
+        ending = write_loop(wr, config, dialect, jobs, sent_tx) => ending,
         kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
     };
     let kind = match ending {
         Ending::Failed(kind) => kind,
-        Ending::Unused => ErrorKind::Closed,
+        Ending::Unused | Ending::Unreadable => ErrorKind::Closed,
     };
     sent.close();
-    for lost in current
-        .into_iter()
-        .chain(std::iter::from_fn(|| sent.try_recv().ok()))
-    {
+    // Behind a reply that could not be read, the others are lost with the
+    // connection, through no fault of their own or of the server's.
+    let behind = match kind {
+        ErrorKind::Protocol => ErrorKind::Reset,
+        kind => kind,
+    };
+    let unreadable = kind == ErrorKind::Protocol && current.is_some();
+    if let Some(lost) = current {
         let _ = lost.reply.send(Err(BackendError::new(kind, addr.clone())));
     }
-    ending
+    while let Ok(lost) = sent.try_recv() {
+        let _ = lost
+            .reply
+            .send(Err(BackendError::new(behind, addr.clone())));
+    }
+    if unreadable {
+        Ending::Unreadable
+    } else {
+        ending
+    }
 }
 
 /// Takes requests off the queue, as many as are waiting (up to [`BATCH`] bytes),
@@ -169,6 +256,7 @@ async fn drive(
 async fn write_loop(
     mut wr: impl AsyncWrite + Unpin,
     config: &BackendConfig,
+    dialect: &Detection,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     sent: mpsc::UnboundedSender<InFlight>,
 ) -> Ending {
@@ -182,17 +270,10 @@ async fn write_loop(
         while let Some(job) = next.take() {
             // A caller that gave up before its request left is skipped.
             if !job.reply.is_closed() {
-                encode_request(&job.request, &mut buf);
-                let flight = InFlight {
-                    expect: job.expect,
-                    reply: job.reply,
-                    deadline,
-                    _slot: job.slot,
-                };
-                // Encoded: the request's own bytes are no longer held.
-                drop(job.bytes);
-                if sent.send(flight).is_err() {
-                    return Ending::Failed(ErrorKind::Closed);
+                if let Some(flight) = job.encode(dialect, deadline, &mut buf) {
+                    if sent.send(flight).is_err() {
+                        return Ending::Failed(ErrorKind::Closed);
+                    }
                 }
             }
             if buf.len() < BATCH {

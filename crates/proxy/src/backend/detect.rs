@@ -34,13 +34,6 @@ impl Detection {
         *self.known.borrow()
     }
 
-    /// Waits until the dialect is known.
-    pub(super) async fn known(&self) -> Dialect {
-        let mut rx = self.known.subscribe();
-        let known = rx.wait_for(Option::is_some).await;
-        known.ok().and_then(|d| *d).unwrap_or(Dialect::Text)
-    }
-
     /// Probes a fresh connection if the dialect is still unknown.
     pub(super) async fn probe(
         &self,

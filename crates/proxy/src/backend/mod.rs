@@ -10,6 +10,7 @@
 mod budget;
 mod connection;
 mod detect;
+mod listing;
 mod replies;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod reply_check;
@@ -18,6 +19,7 @@ mod text_dialect;
 mod translate;
 
 pub use budget::QueueLimits;
+pub use listing::{LISTING_TOO_LONG, MAX_LISTING};
 pub use replies::{ReplyError, ReplyReader};
 pub use secure::{AuthMechanism, BackendAuth, BackendSecurity};
 
@@ -68,7 +70,8 @@ pub struct BackendConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dialect {
     /// Ask the server at the first connection (`mn`): meta if it answers `MN`, else
-    /// text. Requests sent before the answer wait for it (up to the connect timeout).
+    /// text. Requests made before the answer are queued in order and translated as
+    /// they leave (failed as `Down` if the server cannot be reached).
     #[default]
     Detect,
     /// memcached's meta protocol (memcached 1.6 and later, memkeepd): items come with
@@ -105,7 +108,6 @@ pub struct Backend {
 struct Shared {
     addr: Arc<str>,
     dialect: Arc<Detection>,
-    connect_timeout: Duration,
     connections: Vec<Handle>,
     next: AtomicUsize,
     budget: Arc<Budget>,
@@ -122,8 +124,17 @@ impl Backend {
     /// tokio runtime; the tasks stop when the last clone is dropped.
     pub fn new(addr: impl Into<String>, config: BackendConfig) -> Self {
         let addr: Arc<str> = addr.into().into();
+        let connect = connection::over_network(addr.clone(), config.security.clone());
+        Self::connecting_with(addr, connect, config)
+    }
+
+    /// A backend whose connections `connect` opens.
+    fn connecting_with(
+        addr: Arc<str>,
+        connect: connection::Connect,
+        config: BackendConfig,
+    ) -> Self {
         let dialect = Arc::new(Detection::new(config.dialect));
-        let connect_timeout = config.connect_timeout;
         let config = Arc::new(config);
         let connections = (0..config.connections.max(1))
             .map(|_| {
@@ -135,6 +146,7 @@ impl Backend {
                 let state = Arc::new(AtomicU8::new(State::Connecting as u8));
                 tokio::spawn(connection::run(
                     addr.clone(),
+                    connect.clone(),
                     config.clone(),
                     jobs,
                     state.clone(),
@@ -147,7 +159,6 @@ impl Backend {
             shared: Arc::new(Shared {
                 addr,
                 dialect,
-                connect_timeout,
                 connections,
                 next: AtomicUsize::new(0),
                 budget: Arc::new(Budget::new(config.queue)),
@@ -192,23 +203,6 @@ impl Backend {
         self.shared.budget.rejected()
     }
 
-    /// A request that arrived before the server's dialect is known: sent once it is,
-    /// or failed as `Down` if the server cannot be reached within the connect timeout.
-    fn after_detection(&self, request: Request) -> ResponseFuture {
-        let backend = self.clone();
-        let wait = async move {
-            let shared = &backend.shared;
-            let known = tokio::time::timeout(shared.connect_timeout, shared.dialect.known());
-            if known.await.is_err() {
-                return Err(backend.error(ErrorKind::Down).into());
-            }
-            backend.clone().call(request).await
-        };
-        ResponseFuture {
-            state: FutureState::Detecting(Box::pin(wait)),
-        }
-    }
-
     fn error(&self, kind: ErrorKind) -> BackendError {
         BackendError {
             kind,
@@ -235,14 +229,15 @@ impl Service<Request> for Backend {
     }
 
     fn call(&mut self, request: Request) -> ResponseFuture {
-        let local = match self.shared.dialect.current() {
-            Some(Dialect::Text) => text_dialect::to_text(request),
-            Some(_) => translate::to_meta(request),
-            None => return self.after_detection(request),
-        };
-        let (request, expect) = match local {
-            Local::Send(request, expect) => (request, expect),
-            Local::Answer(response) => return ResponseFuture::ready(Ok(response)),
+        // Until the server's dialect is known (its first connection asks), a request
+        // is queued as it came and translated as it leaves: queued in call order, a
+        // client's pipeline reaches the server in the order it was sent.
+        let (request, expect) = match self.shared.dialect.current() {
+            Some(dialect) => match translate_for(dialect, request) {
+                Local::Send(request, expect) => (request, Some(expect)),
+                Local::Answer(response) => return ResponseFuture::ready(Ok(response)),
+            },
+            None => (request, None),
         };
         let shared = &self.shared;
         let n = shared.connections.len();
@@ -274,6 +269,14 @@ impl Service<Request> for Backend {
     }
 }
 
+/// `request` in `dialect`: what to send and the replies to expect, or the answer.
+fn translate_for(dialect: Dialect, request: Request) -> Local {
+    match dialect {
+        Dialect::Text => text_dialect::to_text(request),
+        _ => translate::to_meta(request),
+    }
+}
+
 /// The reply of a [`Backend`].
 pub struct ResponseFuture {
     state: FutureState,
@@ -282,8 +285,6 @@ pub struct ResponseFuture {
 enum FutureState {
     Waiting(oneshot::Receiver<Result<Response, BackendError>>, Arc<str>),
     Ready(Option<Result<Response, BackendError>>),
-    // Only while a server's dialect is being found out, at its first connection.
-    Detecting(Pin<Box<dyn Future<Output = Result<Response, BoxError>> + Send>>),
 }
 
 impl ResponseFuture {
@@ -300,7 +301,6 @@ impl Future for ResponseFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let result = match &mut this.state {
-            FutureState::Detecting(wait) => return wait.as_mut().poll(cx),
             FutureState::Ready(result) => result.take().expect("polled after completion"),
             FutureState::Waiting(rx, addr) => match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,
@@ -334,8 +334,12 @@ pub enum ErrorKind {
     Closed,
     /// No reply within the request timeout.
     Timeout,
-    /// The server sent something that is not a reply to the request.
+    /// The server sent something that is not a reply to the request (the
+    /// connection is then reset and made again at once).
     Protocol,
+    /// Sent on a connection that was reset because the reply to an earlier request
+    /// could not be read: the server is up, this request may or may not have run.
+    Reset,
     /// Refused before it was queued: the backend holds as many requests or bytes
     /// for its server as its [`QueueLimits`] allow.
     Overloaded,
@@ -364,6 +368,7 @@ impl fmt::Display for BackendError {
             ErrorKind::Closed => "closed the connection",
             ErrorKind::Timeout => "timed out",
             ErrorKind::Protocol => "sent an invalid reply",
+            ErrorKind::Reset => "connection reset after an earlier invalid reply",
             // memcached's wording for a request it has no room for ("SERVER_ERROR
             // out of memory storing object", "... reading request"): clients that
             // look for "out of memory" treat it as a full cache, not a broken server.

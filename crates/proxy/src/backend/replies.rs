@@ -20,6 +20,8 @@ pub enum ReplyError {
     /// A well-formed reply of the wrong kind: `STORED` to a get, a value to a
     /// delete, two items to a single-key `mg`.
     Unexpected,
+    /// A line of a listing longer than the proxy reads.
+    TooLong,
 }
 
 impl std::fmt::Display for ReplyError {
@@ -27,6 +29,7 @@ impl std::fmt::Display for ReplyError {
         match self {
             ReplyError::Invalid(e) => write!(f, "{e}"),
             ReplyError::Unexpected => f.write_str("reply does not answer the request"),
+            ReplyError::TooLong => f.write_str("reply line too long"),
         }
     }
 }
@@ -41,6 +44,9 @@ pub(crate) fn read_reply(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Response>, ReplyError> {
+    if let Expect::Lines { reply, .. } = expect {
+        return reply.read(buf, limits);
+    }
     loop {
         let form = expect.next_form();
         let Some(part) = decode_response(form, buf, limits).map_err(ReplyError::Invalid)? else {
@@ -97,6 +103,10 @@ fn answers(form: &Form, response: &Response) -> bool {
             }
             TextVerb::Touch => matches!(response, R::Touched(_) | R::NotFound),
             TextVerb::FlushAll | TextVerb::Verbosity => matches!(response, R::Ok),
+            // Administrative commands refuse in words of their own (`NOSPARE ...`).
+            TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::LruCrawler => {
+                matches!(response, R::Ok | R::ErrorLine(_))
+            }
             TextVerb::Stats => matches!(response, R::Stats(_)),
             TextVerb::Version => matches!(response, R::Version(_)),
             // Verbs the proxy never sends to a backend.

@@ -1,5 +1,5 @@
-//! Opening a backend connection securely: TCP, then TLS when configured, then the
-//! server's authentication exchange (memcached's ASCII auth or SASL PLAIN) before any
+//! Opening a backend connection securely: TCP (or a Unix socket, for an address that
+//! is a path), then TLS when configured, then the server's authentication exchange (memcached's ASCII auth or SASL PLAIN) before any
 //! request is pipelined on it. A refused login fails the connection like a refused
 //! connect, so the backend backs off and retries.
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 
 /// How the proxy proves itself to a server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -68,14 +68,37 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 pub(super) enum Opened {
     /// Plain TCP: split without a lock.
     Plain(TcpStream),
+    /// A plain Unix socket: split without a lock too.
+    Local(UnixStream),
     /// TLS, or a stream that went through a login.
     Secured(Box<dyn Stream>),
 }
 
-/// Connects to `addr` (`host:port`) and runs TLS and the login as configured.
+/// Connects to `addr` (`host:port`, or the path of a Unix socket) and runs TLS and
+/// the login as configured.
 pub(super) async fn open(addr: &str, security: Option<&BackendSecurity>) -> io::Result<Opened> {
+    if addr.starts_with('/') {
+        let local = UnixStream::connect(addr).await?;
+        return match security {
+            None => Ok(Opened::Local(local)),
+            Some(security) if security.tls.is_some() => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no TLS over a Unix socket",
+            )),
+            Some(security) => {
+                let mut stream: Box<dyn Stream> = Box::new(local);
+                if let Some(auth) = &security.auth {
+                    login(&mut stream, auth).await?;
+                }
+                Ok(Opened::Secured(stream))
+            }
+        };
+    }
     let tcp = TcpStream::connect(addr).await?;
     let _ = tcp.set_nodelay(true);
+    // A server that vanished without a FIN (power loss, a dropped route) is found
+    // out on an idle connection too (twemproxy's `tcpkeepalive`).
+    let _ = socket2::SockRef::from(&tcp).set_keepalive(true);
     let Some(security) = security else {
         return Ok(Opened::Plain(tcp));
     };

@@ -2,9 +2,10 @@
 //! classic text protocol (memcached before 1.6): text verbs, never `noreply`, and the
 //! meta-only options refused with the reply an old memcached would give.
 
-use memkeep_protocol::{Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
+use memkeep_protocol::{Admin, Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
 
 use super::translate::{Expect, Local};
+use crate::keyless::never_sent;
 
 /// Translates a client's request into what is sent to a text-only backend.
 pub(crate) fn to_text(request: Request) -> Local {
@@ -51,24 +52,24 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::FlushAll(_) => TextVerb::FlushAll,
         Command::Version => TextVerb::Version,
         Command::Verbosity(_) => TextVerb::Verbosity,
-        Command::Stats(group) => match group.as_deref() {
-            Some(b"reset") => return Local::Answer(Response::Reset),
-            Some(g) if g.starts_with(b"detail") => return Local::Answer(Response::Error),
-            _ => TextVerb::Stats,
-        },
+        Command::Stats(_) => TextVerb::Stats,
+        Command::Metadump(_) => TextVerb::LruCrawler,
         Command::Noop => return Local::Answer(Response::Noop),
-        Command::Shutdown { .. } => {
-            return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-        }
-        // The value is gone: the client is answered here, as the proxy always did.
+        // An old memcached has no `me`.
+        Command::Debug(_) => return unsupported(),
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
         Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
-        Command::Debug(_)
+        // Never sent to a server: see `keyless::never_sent`.
+        Command::Admin(Admin::Watch(_))
+        | Command::Shutdown { .. }
         | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
-        | Command::SaslStep(_)
-        | Command::Admin(_)
-        | Command::Metadump(_) => return Local::Answer(Response::Error),
+        | Command::SaslStep(_) => {
+            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
+        }
+        Command::Admin(admin) => admin_verb(admin),
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),
@@ -88,6 +89,8 @@ pub(crate) fn to_text(request: Request) -> Local {
             form: form.clone(),
             keys: get.keys.clone(),
         },
+        Command::Stats(group) => Expect::stats(group.as_deref()),
+        Command::Metadump(_) => Expect::metadump(),
         _ => Expect::One(form.clone()),
     };
     Local::Send(
@@ -97,6 +100,22 @@ pub(crate) fn to_text(request: Request) -> Local {
         },
         expect,
     )
+}
+
+/// The verb an administrative command is sent with (text only, in every dialect).
+pub(crate) fn admin_verb(admin: &Admin) -> TextVerb {
+    match admin {
+        Admin::CacheMemlimit(_) => TextVerb::CacheMemlimit,
+        Admin::SlabsAutomove(_) | Admin::SlabsAutomoveRatio(_) | Admin::SlabsReassign { .. } => {
+            TextVerb::Slabs
+        }
+        Admin::LruCrawler(_)
+        | Admin::LruCrawlerSleep(_)
+        | Admin::LruCrawlerToCrawl(_)
+        | Admin::LruCrawlerCrawl(_) => TextVerb::LruCrawler,
+        Admin::Watch(_) => TextVerb::Watch,
+        Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => TextVerb::Lru,
+    }
 }
 
 fn is_text_get(form: &Form) -> bool {

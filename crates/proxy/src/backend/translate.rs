@@ -6,14 +6,24 @@
 
 use bytes::Bytes;
 use memkeep_protocol::{
-    Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
+    Admin, Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
 };
+
+use super::listing::Listing;
+use crate::keyless::never_sent;
 
 /// What the backend will send back for one request, in order.
 #[derive(Debug)]
 pub(crate) enum Expect {
     /// One reply, decoded with this form.
     One(Form),
+    /// A reply of lines (`stats` of any group, a metadump): see [`Listing`].
+    Lines {
+        /// The form the request is sent in.
+        form: Form,
+        /// The reader.
+        reply: Listing,
+    },
     /// One text retrieval reply: its items may only be for these keys, in order.
     Items {
         /// The form the reply is decoded with.
@@ -115,26 +125,21 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Version => text(TextVerb::Version),
         Command::Verbosity(_) => text(TextVerb::Verbosity),
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
-        Command::Stats(group) => match group.as_deref() {
-            // Replies other than STAT ... END: a proxy keeps no statistics of its
-            // backends to reset, and `stats detail` is per server.
-            Some(b"reset") => return Local::Answer(Response::Reset),
-            Some(g) if g.starts_with(b"detail") => return Local::Answer(Response::Error),
-            _ => text(TextVerb::Stats),
-        },
-        // Never forwarded: one client must not stop a shared backend.
-        Command::Shutdown { .. } => {
-            return Local::Answer(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-        }
-        // A metadump's reply has no bound: dump each server directly instead.
-        // The value is gone: the client is answered here, as the proxy always did.
+        Command::Stats(group) => Expect::stats(group.as_deref()),
+        Command::Metadump(_) => Expect::metadump(),
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
         Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
-        Command::Quit
+        // Never sent to a server: see `keyless::never_sent`.
+        Command::Admin(Admin::Watch(_))
+        | Command::Shutdown { .. }
+        | Command::Quit
         | Command::SaslListMechs
         | Command::SaslAuth(_)
-        | Command::SaslStep(_)
-        | Command::Admin(_)
-        | Command::Metadump(_) => return Local::Answer(Response::Error),
+        | Command::SaslStep(_) => {
+            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
+        }
+        Command::Admin(admin) => text(super::text_dialect::admin_verb(admin)),
     };
     // A multi-get's lines all share the first key's reply flags.
     let form = expect.next_form().clone();
@@ -182,10 +187,32 @@ fn needs_base64(key: &[u8]) -> bool {
 }
 
 impl Expect {
+    /// The reply to `stats GROUP`, sent in text.
+    pub(crate) fn stats(group: Option<&[u8]>) -> Self {
+        Expect::Lines {
+            form: Form::Text(TextForm {
+                verb: TextVerb::Stats,
+                noreply: false,
+            }),
+            reply: Listing::stats(group),
+        }
+    }
+
+    /// The reply to `lru_crawler metadump`, sent in text.
+    pub(crate) fn metadump() -> Self {
+        Expect::Lines {
+            form: Form::Text(TextForm {
+                verb: TextVerb::LruCrawler,
+                noreply: false,
+            }),
+            reply: Listing::dump(),
+        }
+    }
+
     /// The form of the next reply to decode.
     pub(crate) fn next_form(&self) -> &Form {
         match self {
-            Expect::One(form) | Expect::Items { form, .. } => form,
+            Expect::One(form) | Expect::Items { form, .. } | Expect::Lines { form, .. } => form,
             Expect::Many { forms, .. } => forms.last().expect("parts remain"),
         }
     }
@@ -213,7 +240,7 @@ impl Expect {
     /// Takes one decoded reply; the whole response once the last part is in.
     pub(crate) fn accept(&mut self, response: Response) -> Option<Response> {
         match self {
-            Expect::One(_) | Expect::Items { .. } => Some(response),
+            Expect::One(_) | Expect::Items { .. } | Expect::Lines { .. } => Some(response),
             Expect::Many {
                 forms,
                 values,

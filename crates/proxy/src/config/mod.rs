@@ -8,8 +8,6 @@ mod tree;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Deserialize;
-
 pub use security::{
     AuthMechanismSetting, BackendAuthSettings, BackendTlsSettings, ClientCertSetting,
     ListenerTlsSettings,
@@ -23,57 +21,82 @@ pub use tree::{
 /// A `nutcracker.yml`: pools by name.
 pub type NutcrackerConfig = BTreeMap<String, NutcrackerPool>;
 
-/// One twemproxy pool, with twemproxy's keys and defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One twemproxy pool: every key of twemproxy 0.5's `nc_conf.c`, with its defaults
+/// (`nc_conf.h`) and its meaning. The binary reads `nutcracker.yml` into it as
+/// twemproxy reads it; [`NutcrackerPool::to_pool`] refuses only what memkeep-proxy
+/// cannot serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NutcrackerPool {
-    /// Where clients connect: `host:port` (a Unix socket path is not supported).
+    /// Where clients connect: an address as resolved from twemproxy's `host:port`
+    /// (twemproxy resolves it when it reads the file, and so does the binary).
     pub listen: String,
     /// Key hash name (`fnv1a_64` by default).
-    #[serde(default = "default_hash")]
     pub hash: String,
-    /// Two characters; only the key part between them is hashed.
-    #[serde(default)]
+    /// Two bytes; only the key part between them is hashed.
     pub hash_tag: Option<String>,
     /// `ketama` (default), `modula` or `random`.
-    #[serde(default = "default_distribution")]
     pub distribution: String,
-    /// Server request timeout in milliseconds; none by default (wait forever).
-    #[serde(default)]
+    /// Server request timeout in milliseconds. Absent or 0: wait forever (twemproxy
+    /// sets no timer for a timeout that is not positive).
     pub timeout: Option<u64>,
-    /// Listen backlog (512 by default).
-    #[serde(default = "default_backlog")]
+    /// Listen backlog (512 by default; 0 is passed on to `listen(2)` as it is).
     pub backlog: u32,
+    /// Read but never enforced by twemproxy (it resets the key to 0, "unlimited",
+    /// whatever the file says), so memkeep-proxy enforces no limit from it either:
+    /// a `nutcracker.yml` serves the same clients under both. The route tree's
+    /// `max_connections` is a real limit.
+    pub client_connections: Option<u32>,
+    /// Turn on TCP keepalive on the connections to the servers (false by default).
+    /// memkeep-proxy keeps it on for every server connection, so `true` is always
+    /// met and `false` changes nothing.
+    pub tcpkeepalive: bool,
     /// Connect to every server at start rather than on first use. memkeep-proxy
     /// always connects at start, so this changes nothing.
-    #[serde(default)]
     pub preconnect: bool,
     /// Speak redis to the servers: refused, memkeep-proxy is memcached only.
-    #[serde(default)]
     pub redis: bool,
-    /// Redis password: refused with `redis`.
-    #[serde(default)]
+    /// Redis password (twemproxy refuses it without `redis: true`).
     pub redis_auth: Option<String>,
-    /// Redis database: refused with `redis`.
-    #[serde(default)]
+    /// Redis database: read and ignored for a memcached pool, as twemproxy does.
     pub redis_db: Option<u32>,
-    /// Connections to each server (1 by default).
-    #[serde(default = "default_server_connections")]
+    /// Connections to each server (1 by default; twemproxy refuses 0).
     pub server_connections: usize,
-    /// Most client connections to this pool (unlimited by default).
-    #[serde(default)]
-    pub client_connections: Option<usize>,
     /// Eject a failing server and rebuild the ring without it (false by default).
-    #[serde(default)]
     pub auto_eject_hosts: bool,
-    /// Milliseconds before an ejected server is tried again (30000 by default).
-    #[serde(default = "default_retry_timeout")]
+    /// Milliseconds before an ejected server is tried again (30000 by default; 0:
+    /// at the next request).
     pub server_retry_timeout: u64,
-    /// Consecutive failures that eject a server (2 by default).
-    #[serde(default = "default_failure_limit")]
+    /// Consecutive failures that eject a server (2 by default; 0 ejects at the
+    /// first failure, as 1 does: twemproxy counts the failure before comparing).
     pub server_failure_limit: u32,
     /// `host:port:weight [name]` entries.
     pub servers: Vec<String>,
+}
+
+impl NutcrackerPool {
+    /// A pool listening on `listen` for `servers`, every other key at twemproxy's
+    /// default.
+    pub fn new(listen: impl Into<String>, servers: Vec<String>) -> Self {
+        NutcrackerPool {
+            listen: listen.into(),
+            hash: default_hash(),
+            hash_tag: None,
+            distribution: default_distribution(),
+            timeout: None,
+            backlog: default_backlog(),
+            client_connections: None,
+            tcpkeepalive: false,
+            preconnect: false,
+            redis: false,
+            redis_auth: None,
+            redis_db: None,
+            server_connections: default_server_connections(),
+            auto_eject_hosts: false,
+            server_retry_timeout: default_retry_timeout(),
+            server_failure_limit: default_failure_limit(),
+            servers,
+        }
+    }
 }
 
 pub(crate) fn default_hash() -> String {
@@ -138,9 +161,23 @@ impl ServerSpec {
         })
     }
 
-    /// `host:port`, to connect to.
+    /// `host:port`, to connect to; an IPv6 address in brackets (twemproxy's
+    /// `::1:11211:1` names host `::1`); a Unix socket's path alone.
     pub fn addr(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        if self.is_unix() {
+            self.host.clone()
+        } else if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl ServerSpec {
+    /// Whether the server is a Unix socket (its host is a path; its port 0).
+    pub fn is_unix(&self) -> bool {
+        self.host.starts_with('/')
     }
 }
 
@@ -152,9 +189,19 @@ impl NutcrackerPool {
 
     /// This pool in memkeep's own terms; refuses what memkeep-proxy cannot do.
     pub fn to_pool(&self, name: &str) -> Result<PoolConfig, ConfigError> {
-        if self.redis || self.redis_auth.is_some() || self.redis_db.is_some() {
+        if self.redis {
             return Err(ConfigError(format!(
                 "pool {name}: redis is not supported (memkeep-proxy speaks memcached only)"
+            )));
+        }
+        if self.redis_auth.is_some() {
+            return Err(ConfigError(format!(
+                "pool {name}: redis_auth is only valid for a redis pool"
+            )));
+        }
+        if self.server_connections == 0 {
+            return Err(ConfigError(format!(
+                "pool {name}: server_connections cannot be 0"
             )));
         }
         if self.servers.is_empty() {
@@ -165,7 +212,7 @@ impl NutcrackerPool {
             hash: self.hash.clone(),
             distribution: self.distribution.clone(),
             hash_tag: self.hash_tag.clone(),
-            timeout_ms: self.timeout,
+            timeout_ms: self.timeout.filter(|&ms| ms > 0),
             connections: self.server_connections,
             eject: self.auto_eject_hosts.then_some(EjectSettings {
                 failure_limit: self.server_failure_limit,
@@ -196,7 +243,8 @@ pub fn nutcracker_tree(config: &NutcrackerConfig) -> Result<RouteConfig, ConfigE
         listeners.push(ListenerConfig {
             listen: pool.listen.clone(),
             route: name.clone(),
-            max_connections: pool.client_connections,
+            // Not a limit in twemproxy (see the field's doc).
+            max_connections: None,
             backlog: pool.backlog,
             tls: None,
             authfile: None,
@@ -236,5 +284,9 @@ mod tests {
         assert_eq!(ServerSpec::parse("h:1").unwrap().weight, 1);
         assert!(ServerSpec::parse("h").is_err());
         assert!(ServerSpec::parse("h:x:1").is_err());
+        assert_eq!(
+            ServerSpec::parse("::1:11211:1").unwrap().addr(),
+            "[::1]:11211"
+        );
     }
 }

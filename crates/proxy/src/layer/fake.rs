@@ -14,9 +14,11 @@ use memkeep_protocol::{
     Command, Delete, Form, Get, ItemMeta, Request, Response, Store, StoreMode, TextForm, TextVerb,
     Value,
 };
+use memkeep_ring::{Distribution, Hash, Ring, Server};
 use parking_lot::Mutex;
 use tower_service::Service;
 
+use crate::layer::shard::{Shard, ShardOptions};
 use crate::BoxError;
 
 /// Every request any fake of one test saw, in arrival order, as `"name: summary"`.
@@ -61,6 +63,11 @@ impl Fake {
     pub fn put(&self, key: &str, data: &str, flags: u32, ttl: i64) {
         let v = value(key, data, flags, ttl);
         self.state.lock().items.insert(v.key.clone(), v);
+    }
+
+    /// Empties the store, as a restart would (not logged).
+    pub fn clear(&self) {
+        self.state.lock().items.clear();
     }
 
     /// The stored item's data, flags and ttl.
@@ -291,6 +298,35 @@ pub fn hits(reply: &Response) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// A pool of `servers` on a ketama ring, each key on `replicas` of them, as the proxy
+/// builds a pool with `replicas = N`: one shard per replica (shard `i` sends each key
+/// to its replica `i`), and the ring, which says where each key lives.
+pub fn replica_shards(servers: &[Fake], replicas: usize) -> (Vec<Shard<Fake>>, Ring) {
+    let ring_servers: Vec<Server> = (0..servers.len())
+        .map(|i| Server::twemproxy("127.0.0.1", 11211 + i as u16, 1, None))
+        .collect();
+    let ring = Ring::builder(ring_servers)
+        .hash(Hash::Md5)
+        .distribution(Distribution::Ketama)
+        .build()
+        .expect("a ring");
+    let shards = (0..replicas)
+        .map(|replica| {
+            let options = ShardOptions {
+                replica,
+                ..ShardOptions::default()
+            };
+            Shard::new(ring.clone(), servers.to_vec(), options)
+        })
+        .collect();
+    (shards, ring)
+}
+
+/// The servers holding `key` on `ring`, by index, its first replica first.
+pub fn holders(ring: &Ring, key: &str, replicas: usize) -> Vec<usize> {
+    ring.replicas_for(key.as_bytes(), replicas).collect()
 }
 
 /// Lets spawned background tasks (repairs, async replicas, shadows) run to the end.

@@ -2,17 +2,19 @@
 //! and a small error type, tested alone with mock inner services and paused time.
 
 mod background;
+pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
 #[cfg(test)]
 mod fake;
-mod multi_get;
+pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;
 pub mod route;
 pub mod shadow;
 pub mod shard;
 pub mod timeout;
+pub mod unlink;
 pub mod warm_up;
 mod write_back;

@@ -139,6 +139,9 @@ impl Tunables {
             }
             Admin::LruCrawlerCrawl(scope) => self.crawl(scope, store),
             Admin::Watch(_) => Response::ClientError("watch commands not allowed".into()),
+            // memkeepd has one CLOCK queue, not memcached's segmented LRU: there is
+            // nothing to tune, and memcached's answer is the one clients expect.
+            Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => Response::Ok,
         }
     }
 

@@ -291,7 +291,6 @@ pub(super) fn settings(cache: &Cache) -> Lines {
         ("lru_crawler", yes_no(crawler.is_enabled())),
         ("lru_crawler_sleep", crawler.sleep_micros().to_string()),
         ("lru_crawler_tocrawl", crawler.per_class().to_string()),
-        ("dump_enabled", "yes".to_owned()),
         (
             "watcher_logbuf_size",
             crate::watchers::WATCHER_BUFFER.to_string(),

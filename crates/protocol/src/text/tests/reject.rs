@@ -49,14 +49,18 @@ fn rejects_what_memcached_rejects() {
             b"gx / HTTP/1.1\r\n".to_vec(),
             err(UnknownCommand, Version, false, false),
         ),
-        // memcached 1.6.18 has no `lru_crawler mgdump`; `lru` is not served.
+        // memcached 1.6.18 has no `lru_crawler mgdump`.
         (
             b"lru_crawler mgdump all\r\n".to_vec(),
             err(UnknownCommand, LruCrawler, false, false),
         ),
         (
-            b"lru mode flat\r\n".to_vec(),
-            err(UnknownCommand, Version, false, false),
+            b"lru mode bogus\r\n".to_vec(),
+            err(UnknownCommand, Lru, false, false),
+        ),
+        (
+            b"lru tune 60 30 1 1 noreply\r\n".to_vec(),
+            err(LruPctsTooLarge, Lru, true, false),
         ),
         (
             b"watch bogus noreply\r\n".to_vec(),

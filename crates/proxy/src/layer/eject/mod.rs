@@ -173,10 +173,17 @@ where
         if let Some(breaker) = this.breaker.take() {
             // A request the backend refused for its own queue limits never reached
             // the server and says nothing of its health: a burst must not eject a
-            // server that answers (a silent one fails by timeouts anyway).
+            // server that answers (a silent one fails by timeouts anyway). Nor does a
+            // reply the proxy could not read, or a request lost with the connection
+            // reset after one: the server answered, and the connection is made again
+            // at once.
             let refused = result.as_ref().err().is_some_and(|e| {
-                e.downcast_ref::<BackendError>()
-                    .is_some_and(|e| e.kind() == ErrorKind::Overloaded)
+                e.downcast_ref::<BackendError>().is_some_and(|e| {
+                    matches!(
+                        e.kind(),
+                        ErrorKind::Overloaded | ErrorKind::Protocol | ErrorKind::Reset
+                    )
+                })
             });
             if !refused {
                 breaker.record(result.is_ok());

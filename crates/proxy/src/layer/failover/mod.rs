@@ -1,6 +1,7 @@
 //! Failover: a request goes to the first replica; an idempotent one moves on to the
-//! next replica when it fails or takes too long (and, by option, when a get misses).
-//! Writes to several replicas are [`super::replicate`]'s job.
+//! next replica when it fails or takes too long (and, by option, when a get misses);
+//! a multi-key get moves on with just the keys it could not read. Writes to several
+//! replicas are [`super::replicate`]'s job.
 
 use std::fmt;
 use std::future::Future;
@@ -17,7 +18,7 @@ use tower::Layer;
 use tower_service::Service;
 
 use super::eject::Ejected;
-use super::multi_get;
+use super::multi_get::{self, PartialGet};
 use super::write_back::is_plain_get;
 use crate::backend::{BackendError, ErrorKind};
 use crate::BoxError;
@@ -67,6 +68,13 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 }
 
 /// Sends each request to replica 0 and, while it fails, to the next ones in order.
+///
+/// A multi-key get fails over key by key: when a replica (a shard over several
+/// servers) could read only some of the keys, it answers a
+/// [`PartialGet`](super::multi_get::PartialGet), and only the keys it could not read
+/// go to the next replica. A key that no replica could read is left out of the reply
+/// (a miss) when some replica answered for the other keys; when none answered for
+/// any key, the reply is [`AllReplicasFailed`], as for a single get.
 ///
 /// A request that could not be sent (the replica's `poll_ready` failed, or it failed
 /// with a [`BackendError`] of kind [`ErrorKind::Down`] or [`ErrorKind::Overloaded`], or with
@@ -119,8 +127,10 @@ where
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let idempotent = req.command.is_idempotent();
+        // A multi-key get fails over key by key: an inner shard that could read only
+        // some keys says which it could not (`PartialGet`).
         let keys = match is_plain_get(&req.command) {
-            Some(get) if self.config.on_miss => Some(get.keys.clone()),
+            Some(get) if self.config.on_miss || get.keys.len() > 1 => Some(get.keys.clone()),
             _ => None,
         };
         ResponseFuture {
@@ -133,7 +143,9 @@ where
             idempotent,
             timeout: self.config.attempt_timeout.filter(|_| idempotent),
             keys,
+            on_miss: self.config.on_miss,
             found: Vec::new(),
+            answered: false,
             last_error: None,
         }
     }
@@ -174,14 +186,17 @@ pin_project! {
         replicas: Arc<[S]>,
         // The replica to try after the current one.
         next: usize,
-        // What the next attempt sends: for a get failing over on a miss, the keys
-        // still missing.
+        // What the next attempt sends: for a get failing over key by key, the keys
+        // still to read.
         req: Request,
         idempotent: bool,
         timeout: Option<Duration>,
-        // With `on_miss`, the get's original keys and the hits collected so far.
+        // For a multi-key get, or any get with `on_miss`: the get's original keys,
+        // the hits collected so far, and whether some replica answered for some key.
         keys: Option<Vec<Bytes>>,
+        on_miss: bool,
         found: Vec<Value>,
+        answered: bool,
         last_error: Option<BoxError>,
     }
 }
@@ -253,9 +268,16 @@ where
                     } else {
                         match futures_util::ready!(fut.poll(cx)) {
                             Ok(reply) => match this.on_reply(reply) {
-                                Some(reply) => return Poll::Ready(Ok(reply)),
+                                Some(reply) => return Poll::Ready(reply),
                                 None => continue,
                             },
+                            Err(error) if this.keys.is_some() && error.is::<PartialGet>() => {
+                                let partial = error.downcast().expect("a PartialGet");
+                                match this.on_partial(*partial) {
+                                    Some(reply) => return Poll::Ready(reply),
+                                    None => continue,
+                                }
+                            }
                             Err(error) => {
                                 let retry = *this.idempotent || never_sent(&error);
                                 (error, retry)
@@ -291,56 +313,96 @@ where
     }
 
     /// The reply for the client, or `None` after moving on to ask the next replica.
-    fn on_reply(&mut self, reply: Response) -> Option<Response> {
+    fn on_reply(&mut self, reply: Response) -> Option<Result<Response, BoxError>> {
         if *self.idempotent && matches!(reply, Response::ServerError(_)) {
             // The replica is up but broken (out of memory, ...): another may do better.
             *self.last_error = Some(format!("replica answered {reply:?}").into());
             return if self.advance() {
                 None
             } else {
-                Some(self.finish_with(reply))
+                Some(Ok(self.finish_with(reply)))
             };
         }
         if self.keys.is_none() {
-            return Some(reply);
+            return Some(Ok(reply));
         }
         let Response::Values(values) = reply else {
-            return Some(reply);
+            return Some(Ok(reply));
         };
-        let asked = match &self.req.command {
-            Command::Get(get) => &get.keys[..],
-            _ => &[],
+        *self.answered = true;
+        let missing = if *self.on_miss {
+            multi_get::missing(self.asked(), &values)
+        } else {
+            Vec::new()
         };
-        let missing = multi_get::missing(asked, &values);
         self.found.extend(values);
-        if missing.is_empty() || *self.next >= self.replicas.len() {
-            return Some(Response::Values(self.merged()));
+        self.ask_next(missing)
+    }
+
+    /// After a get some of whose keys could not be read: the reply for the client, or
+    /// `None` after moving on to ask the next replica for those keys (and, with
+    /// `on_miss`, for the keys that missed).
+    fn on_partial(&mut self, partial: PartialGet) -> Option<Result<Response, BoxError>> {
+        let (hits, failed, error) = partial.into_parts();
+        tracing::debug!(
+            replica = *self.next - 1,
+            keys = failed.len(),
+            %error,
+            "failing over the keys of a multi-get",
+        );
+        *self.answered = true;
+        let pending = if *self.on_miss {
+            multi_get::missing(self.asked(), &hits)
+        } else {
+            failed
+        };
+        self.found.extend(hits);
+        *self.last_error = Some(error);
+        self.ask_next(pending)
+    }
+
+    /// The keys the current attempt asked for.
+    fn asked(&self) -> &[Bytes] {
+        match &self.req.command {
+            Command::Get(get) => &get.keys,
+            _ => &[],
         }
-        *self.req = multi_get::with_keys(self.req, missing);
-        self.advance();
+    }
+
+    /// Asks the next replica for `keys`; the reply once there is nothing left to ask
+    /// or no replica left to ask.
+    fn ask_next(&mut self, keys: Vec<Bytes>) -> Option<Result<Response, BoxError>> {
+        if keys.is_empty() {
+            return Some(Ok(Response::Values(self.merged())));
+        }
+        if !self.advance() {
+            return Some(self.give_up());
+        }
+        *self.req = multi_get::with_keys(self.req, keys);
         None
     }
 
-    /// Hits collected from earlier replicas, in request key order.
+    /// Hits collected from the replicas, in request key order.
     fn merged(&mut self) -> Vec<Value> {
         let keys = self.keys.as_deref().unwrap_or_default();
         multi_get::in_key_order(keys, [std::mem::take(self.found)])
     }
 
-    /// The reply when the last replica answered an error: the hits found before it, if
-    /// any, else that error.
+    /// The reply when the last replica answered an error: the hits found before it if
+    /// a replica answered before, else that error.
     fn finish_with(&mut self, reply: Response) -> Response {
-        if self.found.is_empty() {
-            reply
-        } else {
+        if *self.answered {
             Response::Values(self.merged())
+        } else {
+            reply
         }
     }
 
-    /// The result once every replica failed: hits collected on the way are still hits
-    /// (the keys the failed replicas were asked for read as misses).
+    /// The result once every replica failed for the keys still to read: when a
+    /// replica answered for other keys, those keys read as misses (a cache miss is
+    /// the answer every client copes with); else the last replica's error.
     fn give_up(&mut self) -> Result<Response, BoxError> {
-        if self.keys.is_some() && !self.found.is_empty() {
+        if *self.answered {
             return Ok(Response::Values(self.merged()));
         }
         let last = self.last_error.take().expect("an attempt failed");

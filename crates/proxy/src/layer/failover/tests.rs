@@ -6,7 +6,10 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::fake::{get, hits, incr, set, Fake, Log};
+use memkeep_ring::Ring;
+
+use crate::layer::fake::{get, hits, holders, incr, replica_shards, set, Fake, Log};
+use crate::layer::shard::Shard;
 
 fn replicas(log: &Log) -> Vec<Fake> {
     ["r0", "r1", "r2"]
@@ -217,4 +220,121 @@ async fn a_server_error_reply_moves_a_read_on() {
         .await
         .unwrap();
     assert_eq!(hits(&reply), ["k=v1"]);
+}
+
+/// Three servers, every key on two of them holding the server's name as its value,
+/// and `failover` over the pool's two replica shards.
+fn replicated_pool(log: &Log, keys: &[String]) -> (Failover<Shard<Fake>>, Vec<Fake>, Ring) {
+    let servers: Vec<Fake> = SERVERS.iter().map(|n| Fake::new(n, log)).collect();
+    let (shards, ring) = replica_shards(&servers, 2);
+    for key in keys {
+        for i in holders(&ring, key, 2) {
+            servers[i].put(key, SERVERS[i], 0, -1);
+        }
+    }
+    (FailoverLayer::new().layer(shards), servers, ring)
+}
+
+const SERVERS: [&str; 3] = ["s0", "s1", "s2"];
+
+/// The log lines of a get of `keys` split over the servers `server_of` each key.
+fn split_gets(keys: &[&String], server_of: impl Fn(&str) -> usize) -> Vec<String> {
+    let mut parts: Vec<(usize, Vec<&str>)> = Vec::new();
+    for key in keys {
+        let server = server_of(key);
+        match parts.iter_mut().find(|(s, _)| *s == server) {
+            Some((_, part)) => part.push(key),
+            None => parts.push((server, vec![key])),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(s, part)| format!("{}: get {}", SERVERS[s], part.join(" ")))
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_multi_get_over_replica_shards_fails_over_key_by_key() {
+    let log = Log::default();
+    let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
+    let (failover, servers, ring) = replicated_pool(&log, &keys);
+    let first = |k: &str| holders(&ring, k, 2)[0];
+    let second = |k: &str| holders(&ring, k, 2)[1];
+    assert!(keys.iter().any(|k| first(k) == 0) && keys.iter().any(|k| second(k) == 0));
+    servers[0].fail(true);
+
+    let asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let reply = failover.oneshot(get(&asked)).await.unwrap();
+    // Every key, in key order, from its first replica, or its second when the first
+    // is s0.
+    let want: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let server = if first(k) == 0 { second(k) } else { first(k) };
+            format!("{k}={}", SERVERS[server])
+        })
+        .collect();
+    assert_eq!(hits(&reply), want);
+    // The second replicas were asked for s0's keys only.
+    let all: Vec<&String> = keys.iter().collect();
+    let failed: Vec<&String> = keys.iter().filter(|k| first(k) == 0).collect();
+    let mut sent = split_gets(&all, first);
+    sent.extend(split_gets(&failed, second));
+    assert_eq!(log.take(), sent);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_no_replica_could_read_is_a_miss_unless_none_could_be_read() {
+    let log = Log::default();
+    let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
+    let (failover, servers, ring) = replicated_pool(&log, &keys);
+    servers[0].fail(true);
+    servers[1].fail(true);
+    let on_s2 = |k: &str| holders(&ring, k, 2).contains(&2);
+
+    let asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let reply = failover.clone().oneshot(get(&asked)).await.unwrap();
+    let want: Vec<String> = keys
+        .iter()
+        .filter(|k| on_s2(k))
+        .map(|k| format!("{k}=s2"))
+        .collect();
+    assert!(!want.is_empty() && want.len() < keys.len());
+    assert_eq!(hits(&reply), want);
+
+    let lost: Vec<&str> = asked.iter().copied().filter(|k| !on_s2(k)).collect();
+    let err = failover.oneshot(get(&lost)).await.unwrap_err();
+    assert!(err.is::<AllReplicasFailed>(), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_miss_asks_the_next_replica_for_the_failed_and_the_missing_keys() {
+    let log = Log::default();
+    let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
+    let (_, servers, ring) = replicated_pool(&log, &keys);
+    let (shards, _) = replica_shards(&servers, 2);
+    let failover = FailoverLayer::new().on_miss(true).layer(shards);
+    let first = |k: &str| holders(&ring, k, 2)[0];
+    let second = |k: &str| holders(&ring, k, 2)[1];
+    // s0 is down; s1 lost its items (restarted empty).
+    servers[0].fail(true);
+    servers[1].clear();
+
+    let asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let reply = failover.oneshot(get(&asked)).await.unwrap();
+    // A key is read where it still is: on s2.
+    let want: Vec<String> = keys
+        .iter()
+        .filter(|k| holders(&ring, k, 2).contains(&2))
+        .map(|k| format!("{k}=s2"))
+        .collect();
+    assert_eq!(hits(&reply), want);
+    let all: Vec<&String> = keys.iter().collect();
+    let again: Vec<&String> = keys
+        .iter()
+        .filter(|k| first(k) == 0 || first(k) == 1)
+        .collect();
+    let mut sent = split_gets(&all, first);
+    sent.extend(split_gets(&again, second));
+    assert_eq!(log.take(), sent);
 }

@@ -19,7 +19,8 @@ use tower::Layer;
 use tower_service::Service;
 
 use super::background::Background;
-use super::{multi_get, write_back};
+use super::multi_get::{self, PartialGet};
+use super::write_back;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -100,7 +101,10 @@ impl<S> Layer<Vec<S>> for ReadRepairLayer {
 ///
 /// The reply is in request key order; each key's value comes from the first replica
 /// (in replica order) that has it. A replica that failed is not repaired (it may be
-/// down; when it comes back, reads repair it). The get is answered once every replica
+/// down; when it comes back, reads repair it), nor is a key a replica could not read
+/// (a shard that read some keys of a multi-get and not others answers a
+/// [`PartialGet`]). A key no replica could read is a miss, unless no replica
+/// answered at all: then the reply is [`AllReadsFailed`]. The get is answered once every replica
 /// read has answered, so its latency is the slowest replica's: put a `Timeout` under
 /// each replica.
 ///
@@ -275,15 +279,22 @@ where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    // Replicas that answered with their hits; failures and odd replies are skipped.
+    // Replicas that answered with their hits, and the keys each could not read (a
+    // shard with a server down); failures and odd replies are skipped.
     let mut answered = Vec::new();
     let mut other = None;
     let mut first_error = None;
     for (replica, reply) in replies.into_iter().enumerate() {
         match reply {
-            Ok(Response::Values(values)) => answered.push((replica, values)),
+            Ok(Response::Values(values)) => answered.push((replica, values, HashSet::new())),
             Ok(reply) => {
                 other.get_or_insert(reply);
+            }
+            Err(error) if error.is::<PartialGet>() => {
+                let partial = error.downcast::<PartialGet>().expect("a PartialGet");
+                let (hits, failed, error) = partial.into_parts();
+                tracing::debug!(replica, keys = failed.len(), %error, "read-repair: keys unread");
+                answered.push((replica, hits, failed.into_iter().collect()));
             }
             Err(error) => {
                 tracing::debug!(replica, %error, "read-repair: replica read failed");
@@ -299,7 +310,7 @@ where
         };
     }
 
-    let merged = multi_get::in_key_order(keys, answered.iter().map(|(_, v)| v.clone()));
+    let merged = multi_get::in_key_order(keys, answered.iter().map(|(_, v, _)| v.clone()));
     let mut writes = Vec::new();
     let mut done = HashSet::new();
     for value in &merged {
@@ -312,13 +323,14 @@ where
         if !done.insert(key.clone()) {
             continue; // a key asked twice is repaired once
         }
-        for (replica, values) in &answered {
+        for (replica, values, unread) in &answered {
             let hit = if keys.len() == 1 {
                 !values.is_empty()
             } else {
                 values.iter().any(|v| v.key == *key)
             };
-            if !hit {
+            // A key the replica could not read is not known to be missing there.
+            if !hit && !unread.contains(key) {
                 if let Some(write) = write_back::write_back(key, value) {
                     writes.push((*replica, write));
                 }

@@ -9,7 +9,7 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
-use crate::layer::fake::{get, hits, set, settle, value, Fake, Log};
+use crate::layer::fake::{get, hits, holders, replica_shards, set, settle, value, Fake, Log};
 
 fn replicas(log: &Log, n: usize) -> Vec<Fake> {
     ["r0", "r1", "r2"][..n]
@@ -241,4 +241,56 @@ fn write_back_keeps_flags_and_remaining_ttl() {
     let mut stale = value("k", "v", 0, 10);
     stale.meta.stale = true;
     assert!(write_back::write_back(&key, &stale).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_multi_get_over_replica_shards_reads_and_repairs_key_by_key() {
+    let log = Log::default();
+    let servers: Vec<Fake> = ["s0", "s1", "s2"]
+        .iter()
+        .map(|name| Fake::new(name, &log))
+        .collect();
+    let (shards, ring) = replica_shards(&servers, 2);
+    let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
+    for key in &keys {
+        for i in holders(&ring, key, 2) {
+            servers[i].put(key, "v", 0, -1);
+        }
+    }
+    let held_by = |key: &str, pair: [usize; 2]| {
+        let mut held = holders(&ring, key, 2);
+        held.sort();
+        held == pair
+    };
+    // s1 restarted empty and s0 is down: keys on s2 are answered from it, those on
+    // s1 and s2 repaired on s1; those on s0 and s1 are gone.
+    servers[1].clear();
+    servers[0].fail(true);
+    let layer = ReadRepairLayer::new();
+    let repairs = layer.repairs();
+
+    let asked: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let reply = layer.layer(shards).oneshot(get(&asked)).await.unwrap();
+    let want: Vec<String> = keys
+        .iter()
+        .filter(|k| !held_by(k, [0, 1]))
+        .map(|k| format!("{k}=v"))
+        .collect();
+    assert!(want.len() < keys.len());
+    assert_eq!(hits(&reply), want);
+    settle().await;
+    // Nothing is written to s0, which could not be read (it is down).
+    let written: Vec<String> = log
+        .take()
+        .into_iter()
+        .filter(|line| line.contains(": add "))
+        .collect();
+    let repaired: Vec<String> = keys
+        .iter()
+        .filter(|k| held_by(k, [1, 2]))
+        .map(|k| format!("s1: add {k} v"))
+        .collect();
+    assert!(!repaired.is_empty());
+    assert_eq!(written, repaired);
+    assert_eq!(repairs.load(Ordering::Relaxed), repaired.len() as u64);
 }

@@ -99,8 +99,10 @@ impl<S> Layer<Vec<S>> for RouteLayer {
 ///
 /// By prefix, a multi-key get whose keys go to different services is split into one
 /// get per service and the hits merged back in request key order; if one part fails
-/// the whole get fails (as twemproxy does). Services are called with
-/// `clone().oneshot(..)`, so one slow service never holds back the others.
+/// the whole get fails (as twemproxy does), with a
+/// [`PartialGet`](super::multi_get::PartialGet) when other parts answered. Services
+/// are called with `clone().oneshot(..)`, so one slow service never holds back the
+/// others.
 pub struct Route<S> {
     services: Arc<[S]>,
     rule: Arc<Rule>,
@@ -180,20 +182,12 @@ where
             }
             Rule::Prefix { prefixes, default } => match &req.command {
                 Command::Get(get) if get.keys.len() > 1 => {
-                    // Group the keys by service, in request order.
-                    let mut groups: Vec<(usize, Vec<Bytes>)> = Vec::new();
-                    for key in &get.keys {
-                        let i = Self::for_key(prefixes, *default, key);
-                        match groups.iter_mut().find(|(g, _)| *g == i) {
-                            Some((_, keys)) => keys.push(key.clone()),
-                            None => groups.push((i, vec![key.clone()])),
-                        }
-                    }
-                    if groups.len() == 1 {
-                        groups[0].0
+                    let split =
+                        multi_get::split(&get.keys, |k| Self::for_key(prefixes, *default, k));
+                    if let [(index, _)] = split.parts[..] {
+                        index
                     } else {
-                        let keys = get.keys.clone();
-                        let parts = groups.into_iter().map(|(i, part)| {
+                        let parts = split.parts.into_iter().map(|(i, part)| {
                             self.services[i]
                                 .clone()
                                 .oneshot(multi_get::with_keys(&req, part))
@@ -201,7 +195,8 @@ where
                         return ResponseFuture {
                             state: State::Split {
                                 parts: join_all(parts),
-                                keys,
+                                keys: get.keys.clone(),
+                                part_of: split.part_of,
                             },
                         };
                     }
@@ -237,6 +232,7 @@ pin_project! {
             #[pin]
             parts: JoinAll<Oneshot<S, Request>>,
             keys: Vec<Bytes>,
+            part_of: Vec<usize>,
         },
     }
 }
@@ -256,16 +252,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Single { inner } => inner.poll(cx),
-            StateProj::Split { parts, keys } => {
-                let mut hits = Vec::new();
-                for reply in futures_util::ready!(parts.poll(cx)) {
-                    match reply? {
-                        Response::Values(values) => hits.extend(values),
-                        // An error reply for one part is the reply for all of it.
-                        other => return Poll::Ready(Ok(other)),
-                    }
-                }
-                Poll::Ready(Ok(Response::Values(multi_get::in_key_order(keys, [hits]))))
+            StateProj::Split {
+                parts,
+                keys,
+                part_of,
+            } => {
+                let replies = futures_util::ready!(parts.poll(cx));
+                Poll::Ready(multi_get::merge(keys, part_of, replies, false))
             }
         }
     }

@@ -4,6 +4,8 @@ use tower::{Layer, ServiceExt};
 
 use super::*;
 
+use crate::layer::multi_get::PartialGet;
+
 use crate::layer::fake::{delete, get, hits, incr, set, Fake, Log};
 
 fn prefixed(log: &Log) -> (Route<Fake>, Vec<Fake>) {
@@ -90,12 +92,20 @@ async fn a_multi_get_is_split_by_route_and_merged_in_key_order() {
 async fn a_failed_part_fails_the_whole_get() {
     let log = Log::default();
     let (route, b) = prefixed(&log);
+    b[1].put("user:1", "U1", 0, -1);
     b[2].fail(true);
     let err = route
-        .oneshot(get(&["user:1", "user:admin:1"]))
+        .oneshot(get(&["user:admin:2", "user:1", "user:admin:1", "s"]))
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "admin is down");
+    // Saying which keys were read, for a failover above.
+    let partial = err.downcast_ref::<PartialGet>().expect("a PartialGet");
+    assert_eq!(
+        hits(&Response::Values(partial.hits().to_vec())),
+        ["user:1=U1"]
+    );
+    assert_eq!(partial.failed_keys(), ["user:admin:2", "user:admin:1"]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use tower::util::Oneshot;
 use tower_service::Service;
 
-use super::PartialFailure;
+use crate::layer::multi_get;
 use crate::BoxError;
 
 pin_project! {
@@ -30,11 +30,10 @@ pin_project! {
         One { #[pin] call: Oneshot<S, Request> },
         Merge {
             calls: JoinAll<Oneshot<S, Request>>,
-            // The node of each part, in part order.
-            owners: Vec<usize>,
-            // Each key and its node, in request order.
-            keys: Vec<(Bytes, usize)>,
-            partial: PartialFailure,
+            // The request's keys, and the part that asked for each.
+            keys: Vec<Bytes>,
+            part_of: Vec<usize>,
+            failed_as_miss: bool,
         },
         All { calls: JoinAll<Oneshot<S, Request>> },
     }
@@ -57,16 +56,16 @@ impl<S: Service<Request>> ResponseFuture<S> {
 
     pub(super) fn merge(
         calls: Vec<Oneshot<S, Request>>,
-        owners: Vec<usize>,
-        keys: Vec<(Bytes, usize)>,
-        partial: PartialFailure,
+        keys: Vec<Bytes>,
+        part_of: Vec<usize>,
+        failed_as_miss: bool,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Merge {
                 calls: join_all(calls),
-                owners,
                 keys,
-                partial,
+                part_of,
+                failed_as_miss,
             },
         }
     }
@@ -94,57 +93,17 @@ where
             KindProj::One { call } => call.poll(cx),
             KindProj::Merge {
                 calls,
-                owners,
                 keys,
-                partial,
+                part_of,
+                failed_as_miss,
             } => {
                 let parts = ready!(Pin::new(calls).poll(cx));
-                Poll::Ready(merge(parts, owners, keys, *partial))
+                Poll::Ready(multi_get::merge(keys, part_of, parts, *failed_as_miss))
             }
             KindProj::All { calls } => {
                 let replies = ready!(Pin::new(calls).poll(cx));
-                let mut first = None;
-                for reply in replies {
-                    match reply {
-                        Ok(Response::Ok) => {}
-                        other => {
-                            first.get_or_insert(other);
-                        }
-                    }
-                }
-                Poll::Ready(first.unwrap_or(Ok(Response::Ok)))
+                Poll::Ready(crate::keyless::combine(replies))
             }
         }
     }
-}
-
-/// The hits of every part in the request's key order. A failed part (an error or
-/// an error reply) fails the whole reply or reads as misses, as `partial` says.
-fn merge(
-    parts: Vec<Result<Response, BoxError>>,
-    owners: &[usize],
-    keys: &[(Bytes, usize)],
-    partial: PartialFailure,
-) -> Result<Response, BoxError> {
-    let mut hits = Vec::with_capacity(parts.len());
-    for part in parts {
-        match part {
-            Ok(Response::Values(values)) => hits.push(values.into_iter().peekable()),
-            failed if partial == PartialFailure::Error => return failed,
-            _ => hits.push(Vec::new().into_iter().peekable()),
-        }
-    }
-    // Each part lists its hits in the order its keys were asked, misses left out:
-    // walking the keys in request order, a key's hit is the next one of its part.
-    let mut merged = Vec::new();
-    for (key, node) in keys {
-        let part = owners
-            .iter()
-            .position(|o| o == node)
-            .expect("every node has a part");
-        if let Some(value) = hits[part].next_if(|v| v.key == *key) {
-            merged.push(value);
-        }
-    }
-    Ok(Response::Values(merged))
 }

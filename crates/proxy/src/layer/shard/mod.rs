@@ -2,14 +2,8 @@
 //! multi-key gets per server and merge the parts back in key order, and answer
 //! key-less commands for the whole pool.
 //!
-//! Key-less commands, decided once for every pool:
-//! - `flush_all` and `verbosity` go to every server; the reply is `OK` when all
-//!   agree, else the first failure.
-//! - `version` and `mn` are answered by the proxy itself (twemproxy does the same
-//!   for `version`): which backend's version would be the right one?
-//! - `stats` is forwarded to the first server (in configuration order) that the
-//!   ring still holds, so a client sees a real memcached's figures for one member.
-//! - `shutdown` is refused (`ERROR: shutdown not enabled`); SASL gets `ERROR`.
+//! Key-less commands go where [`crate::keyless`] says: to every server (replies
+//! joined), to the first one, or answered by the proxy.
 //!
 //! The ring can follow a live set published by the eject layer: when it changes,
 //! the ring is rebuilt over the live servers only, as twemproxy does with
@@ -22,12 +16,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use memkeep_protocol::{Command, Get, Request, Response};
+use memkeep_protocol::{Command, Request, Response};
 use memkeep_ring::Ring;
 use tokio::sync::watch;
 use tower::ServiceExt;
 use tower_service::Service;
 
+use super::multi_get;
+use crate::keyless::{self, Keyless};
 use crate::BoxError;
 pub use future::ResponseFuture;
 pub use router::Router;
@@ -35,7 +31,9 @@ pub use router::Router;
 /// What a multi-get answers when one server's part fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PartialFailure {
-    /// The whole reply is the error, as twemproxy does.
+    /// The whole reply is the error, as twemproxy does. A `Failover` or `ReadRepair`
+    /// above reads the failed server's keys from their other replicas
+    /// ([`PartialGet`](super::multi_get::PartialGet)).
     #[default]
     Error,
     /// The failed server's keys read as misses; the other servers' hits are kept.
@@ -153,43 +151,33 @@ where
         }
         match &request.command {
             Command::Get(get) if get.keys.len() > 1 => {
-                let nodes: Vec<usize> = get.keys.iter().map(|k| node_for(k)).collect();
-                if nodes.iter().all(|&n| n == nodes[0]) {
-                    return ResponseFuture::one(call(nodes[0], request));
+                let split = multi_get::split(&get.keys, |k| node_for(k));
+                if let [(node, _)] = split.parts[..] {
+                    return ResponseFuture::one(call(node, request));
                 }
-                let parts = split(&request, get, &nodes);
-                let calls = parts
-                    .iter()
-                    .map(|(node, part)| call(*node, part.clone()))
+                let calls = split
+                    .parts
+                    .into_iter()
+                    .map(|(node, keys)| call(node, multi_get::with_keys(&request, keys)))
                     .collect();
-                let owners = parts.iter().map(|(node, _)| *node).collect::<Vec<_>>();
-                let keys = get.keys.iter().cloned().zip(nodes).collect();
-                ResponseFuture::merge(calls, owners, keys, self.options.partial_failure)
+                let failed_as_miss = self.options.partial_failure == PartialFailure::Miss;
+                ResponseFuture::merge(calls, get.keys.clone(), split.part_of, failed_as_miss)
             }
-            // memcached answers `gat 10` (a get without keys) with a bare END.
-            Command::Get(get) if get.keys.is_empty() => {
-                ResponseFuture::ready(Response::Values(Vec::new()))
-            }
-            Command::FlushAll(_) | Command::Verbosity(_) => {
-                let calls = ring
-                    .members()
-                    .iter()
-                    .map(|&i| call(i, request.clone()))
-                    .collect();
-                ResponseFuture::all(calls)
-            }
-            Command::Stats(_) => {
-                let first = ring.members().iter().copied().min().unwrap_or(0);
-                ResponseFuture::one(call(first, request))
-            }
-            Command::Version => {
-                ResponseFuture::ready(Response::Version(self.options.version.clone()))
-            }
-            Command::Noop => ResponseFuture::ready(Response::Noop),
-            Command::Shutdown { .. } => {
-                ResponseFuture::ready(Response::ErrorLine("ERROR: shutdown not enabled".into()))
-            }
-            _ => ResponseFuture::ready(Response::Error),
+            command => match keyless::route(command, &self.options.version) {
+                Keyless::EveryServer => {
+                    let calls = ring
+                        .members()
+                        .iter()
+                        .map(|&i| call(i, request.clone()))
+                        .collect();
+                    ResponseFuture::all(calls)
+                }
+                Keyless::FirstServer => {
+                    let first = ring.members().iter().copied().min().unwrap_or(0);
+                    ResponseFuture::one(call(first, request))
+                }
+                Keyless::Answer(response) => ResponseFuture::ready(response),
+            },
         }
     }
 }
@@ -203,33 +191,6 @@ fn node_for(ring: &Ring, key: &[u8], replica: usize) -> usize {
     ring.replicas_for(key, replica + 1)
         .last()
         .unwrap_or_else(|| ring.node_for(key))
-}
-
-/// One request per server holding some of the keys, keys in request order.
-fn split(request: &Request, get: &Get, nodes: &[usize]) -> Vec<(usize, Request)> {
-    let mut parts: Vec<(usize, Vec<Bytes>)> = Vec::new();
-    for (key, &node) in get.keys.iter().zip(nodes) {
-        match parts.iter_mut().find(|(n, _)| *n == node) {
-            Some((_, keys)) => keys.push(key.clone()),
-            None => parts.push((node, vec![key.clone()])),
-        }
-    }
-    parts
-        .into_iter()
-        .map(|(node, keys)| {
-            let command = Command::Get(Get {
-                keys,
-                ..get.clone()
-            });
-            (
-                node,
-                Request {
-                    command,
-                    form: request.form.clone(),
-                },
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

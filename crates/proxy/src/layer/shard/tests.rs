@@ -10,6 +10,7 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use super::*;
+use crate::layer::multi_get::PartialGet;
 
 /// A server that holds every key except those starting with `miss`, answers with
 /// its own number as the value, logs what it was asked, and fails if told to.
@@ -166,6 +167,24 @@ async fn a_failed_part_fails_the_reply_or_reads_as_misses() {
     let shard = Shard::new(ring.clone(), fakes, ShardOptions::default());
     let err = shard.oneshot(request(&wire)).await.unwrap_err();
     assert_eq!(err.to_string(), "down");
+    // The error says which keys were read and which were not, for a layer above that
+    // can read those elsewhere.
+    let partial = err.downcast_ref::<PartialGet>().expect("a PartialGet");
+    let on_1 = |k: &String| ring.node_for(k.as_bytes()) == 1;
+    let read: Vec<(String, String)> = keys
+        .iter()
+        .filter(|k| !on_1(k))
+        .map(|k| (k.clone(), ring.node_for(k.as_bytes()).to_string()))
+        .collect();
+    assert_eq!(values(Response::Values(partial.hits().to_vec())), read);
+    let failed: Vec<&String> = keys.iter().filter(|k| on_1(k)).collect();
+    assert_eq!(partial.failed_keys(), failed);
+
+    // When no part answered, the error is the part's own.
+    let (fakes, _) = make_fakes(3, &[0, 1, 2]);
+    let shard = Shard::new(ring.clone(), fakes, ShardOptions::default());
+    let err = shard.oneshot(request(&wire)).await.unwrap_err();
+    assert!(!err.is::<PartialGet>() && err.to_string() == "down");
 
     let (fakes, _) = make_fakes(3, &[1]);
     let options = ShardOptions {
