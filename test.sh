@@ -154,7 +154,7 @@ cargo test --workspace --doc 2>&1 | tee "$log" || status=1
 cargo nextest run --workspace --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
 # Totals: the doc tests' "test result:" lines plus nextest's summary line.
-sum() { grep -oE "[0-9]+ $1" | awk '{ n += $1 } END { print n + 0 }'; }
+sum() { { grep -oE "[0-9]+ $1" || true; } | awk '{ n += $1 } END { print n + 0 }'; }
 doc_results=$(grep -E '^test result:' "$log" || true)
 nextest_summary=$(grep -E '^ *Summary \[' "$log" | tail -n1 || true)
 passed=$(($(echo "$doc_results" | sum passed) + $(echo "$nextest_summary" | sum passed)))
