@@ -11,6 +11,7 @@ mod process;
 mod replication;
 mod security;
 mod settings;
+mod warm_restart;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::PermissionsExt;
@@ -81,6 +82,12 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     // waiting for signals unblocks them.
     crate::signals::hold()?;
     process::hold_graceful_stop()?;
+    let store = Arc::new(new_store(&args));
+    // Restored before listening, so no client sees a half-filled cache.
+    let resume = match &args.memory_file {
+        Some(path) => warm_restart::restore(path, &store),
+        None => Vec::new(),
+    };
     open_files::make_room(args.conn_limit)?;
     security::hold_hangup()?;
     let security = security::load(&args, &extended)?;
@@ -88,6 +95,9 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
+    }
+    if let Some(path) = &args.memory_file {
+        warm_restart::check_writable(path)?;
     }
     if args.daemon {
         // With -r memcached stays in its directory, where the core file goes.
@@ -101,7 +111,8 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, security, listeners, admin);
+    let warm = Warm { store, resume };
+    let result = serve_all(&args, extended, security, listeners, admin, warm);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -234,14 +245,9 @@ fn drop_privileges(user: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn serve_all(
-    args: &Args,
-    extended: extended::Extended,
-    security: security::Security,
-    workers: Vec<Vec<Bound>>,
-    admin: Option<std::net::TcpListener>,
-) -> Result<(), String> {
-    let store = Arc::new(Store::new(StoreConfig {
+/// The store as the flags size it.
+fn new_store(args: &Args) -> Store {
+    Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
         evict: !args.disable_evictions,
         max_item_size: args.item_size_max(),
@@ -249,7 +255,25 @@ fn serve_all(
         // half a segment and a segment waste the rest of it. Two per thread keep lock
         // contention low.
         shards: (args.threads * 2).next_power_of_two().max(4),
-    }));
+    })
+}
+
+/// The store, restored by `-e` if it was, and the replication resume points the
+/// snapshot carried.
+struct Warm {
+    store: Arc<Store>,
+    resume: Vec<memkeep_server::store::snapshot::ResumePoint>,
+}
+
+fn serve_all(
+    args: &Args,
+    extended: extended::Extended,
+    security: security::Security,
+    workers: Vec<Vec<Bound>>,
+    admin: Option<std::net::TcpListener>,
+    warm: Warm,
+) -> Result<(), String> {
+    let Warm { store, resume } = warm;
     let limits = memkeep_protocol::Limits {
         max_value_len: args.item_size_max(),
         ..memkeep_protocol::Limits::default()
@@ -275,7 +299,7 @@ fn serve_all(
         }))
     });
     let cache = Cache::new(
-        store,
+        store.clone(),
         config.stats.clone(),
         CacheConfig {
             settings: settings::lines(args, &extended),
@@ -287,7 +311,13 @@ fn serve_all(
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
-    let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
+    let replication = replication::start(
+        args,
+        cache.store().clone(),
+        link_tls,
+        &resume,
+        stop_rx.clone(),
+    )?;
     // memcached names its TCP ports there (none under -s) once it listens: every
     // listener is bound by now, the admin and replication ones too.
     if args.unix_socket.is_none() {
@@ -342,11 +372,22 @@ fn serve_all(
             Err(_) => result = Err("a worker thread panicked".into()),
         }
     }
-    if let Some((_, thread)) = replication {
+    let mut resume = Vec::new();
+    if let Some((replication, thread)) = replication {
         let _ = thread.join();
+        // Read once the links have stopped: every record before a cursor is stored.
+        resume = replication
+            .resume_cursors()
+            .into_iter()
+            .map(|(run, next)| memkeep_server::store::snapshot::ResumePoint { run, next })
+            .collect();
     }
     if let Some(thread) = admin_thread {
         let _ = thread.join();
+    }
+    // Every connection has drained: the store holds every acknowledged write.
+    if let Some(path) = &args.memory_file {
+        warm_restart::save(path, &store, &resume)?;
     }
     info!("stopped");
     result
