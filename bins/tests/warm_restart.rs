@@ -320,6 +320,41 @@ fn warm_restart_a_kill_9_never_restores_stale_items() {
 }
 
 #[test]
+fn warm_restart_a_start_that_fails_keeps_the_file() {
+    let dir = scratch("failed-start");
+    let file = dir.join("cache.snapshot");
+    let file_arg = file.to_str().unwrap();
+    let node = Node::start(&dir, "first", &["-e", file_arg]);
+    assert_eq!(
+        node.client().call(b"set kept 3 0 2\r\nok\r\n", b"\r\n"),
+        b"STORED\r\n"
+    );
+    node.stop(Signal::SIGTERM);
+    // Its port is taken: the start fails after reading the file, which stays.
+    let busy = Node::start(&dir, "busy", &[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_memkeepd"))
+        .args([
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &busy.port.to_string(),
+            "-e",
+            file_arg,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(file.exists());
+    let node = Node::start(&dir, "second", &["-e", file_arg]);
+    assert_eq!(
+        node.client().call(b"get kept\r\n", b"END\r\n"),
+        b"VALUE kept 3 2\r\nok\r\nEND\r\n"
+    );
+    assert!(!file.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn warm_restart_a_bad_file_starts_an_empty_cache_that_serves() {
     let dir = scratch("bad");
     let file = dir.join("cache.snapshot");

@@ -84,9 +84,9 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     process::hold_graceful_stop()?;
     let store = Arc::new(new_store(&args));
     // Restored before listening, so no client sees a half-filled cache.
-    let resume = match &args.memory_file {
+    let restored = match &args.memory_file {
         Some(path) => warm_restart::restore(path, &store),
-        None => Vec::new(),
+        None => warm_restart::Restored::default(),
     };
     open_files::make_room(args.conn_limit)?;
     security::hold_hangup()?;
@@ -111,7 +111,7 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let warm = Warm { store, resume };
+    let warm = Warm { store, restored };
     let result = serve_all(&args, extended, security, listeners, admin, warm);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
@@ -260,11 +260,10 @@ fn new_store(args: &Args) -> Store {
     })
 }
 
-/// The store, restored by `-e` if it was, and the replication resume points the
-/// snapshot carried.
+/// The store, restored by `-e` if it was, and what the snapshot held.
 struct Warm {
     store: Arc<Store>,
-    resume: Vec<memkeep_server::store::snapshot::ResumePoint>,
+    restored: warm_restart::Restored,
 }
 
 fn serve_all(
@@ -275,7 +274,7 @@ fn serve_all(
     admin: Option<std::net::TcpListener>,
     warm: Warm,
 ) -> Result<(), String> {
-    let Warm { store, resume } = warm;
+    let Warm { store, restored } = warm;
     let limits = memkeep_protocol::Limits {
         max_value_len: args.item_size_max(),
         ..memkeep_protocol::Limits::default()
@@ -317,9 +316,15 @@ fn serve_all(
         args,
         cache.store().clone(),
         link_tls,
-        &resume,
+        &restored.resume,
         stop_rx.clone(),
     )?;
+    if let Some(path) = &args.memory_file {
+        // The start can no longer fail for lack of a port: the file goes before a
+        // client can change the cache it describes. (Records a peer sent meanwhile
+        // are harmless: the file's resume cursors would have them sent again.)
+        warm_restart::forget(path, &restored)?;
+    }
     // memcached names its TCP ports there (none under -s) once it listens: every
     // listener is bound by now, the admin and replication ones too.
     if args.unix_socket.is_none() {

@@ -1,8 +1,8 @@
 //! `-e FILE` (`--memory-file`): warm restart. On an orderly stop (SIGTERM, SIGINT,
 //! SIGUSR1 or the `shutdown` command), once the listeners have drained, every live
 //! item is written to `FILE.tmp`, synced and renamed to `FILE`; at the next start,
-//! before listening, `FILE` is removed and its items restored from the open file.
-//! Removing it first means a crash or a `kill -9` later never restores stale items:
+//! before listening, its items are restored, and `FILE` is removed before the first
+//! client is served. So a crash or a `kill -9` later never restores stale items:
 //! only a stop that wrote a new file does. The format is
 //! `memkeep_server::store::snapshot`'s; see docs/warm-restart.md.
 
@@ -34,21 +34,31 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot use the memory file {}: {e}", path.display()))
 }
 
-/// Restores the items of the snapshot at `path` into `store` (which must be empty)
-/// and returns its replication resume points. A missing file means a cold start; a
-/// foreign, corrupt, truncated or other-version one is refused with a warning and
-/// the cache starts empty. Never fails the start.
-pub fn restore(path: &Path, store: &Store) -> Vec<ResumePoint> {
+/// What [`restore`] found.
+#[derive(Debug, Default)]
+pub struct Restored {
+    /// The replication resume points the snapshot carried.
+    pub resume: Vec<ResumePoint>,
+    /// The file was a snapshot (restored or refused): [`forget`] removes it.
+    ours: bool,
+}
+
+/// Restores the items of the snapshot at `path` into `store` (which must be empty).
+/// A missing file means a cold start; a foreign, corrupt, truncated or other-version
+/// one is refused with a warning and the cache starts empty. Never fails the start.
+/// The file stays until [`forget`], so a start that fails later (a busy port, say)
+/// keeps it for the next.
+pub fn restore(path: &Path, store: &Store) -> Restored {
     let started = Instant::now();
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             info!(file = %path.display(), "-e: no snapshot, starting with an empty cache");
-            return Vec::new();
+            return Restored::default();
         }
         Err(e) => {
             warn!(file = %path.display(), error = %e, "-e: cannot open the snapshot, starting with an empty cache");
-            return Vec::new();
+            return Restored::default();
         }
     };
     match snapshot::is_snapshot(&mut file).and_then(|ours| {
@@ -59,18 +69,12 @@ pub fn restore(path: &Path, store: &Store) -> Vec<ResumePoint> {
         // Not ours: left as it is (the next orderly stop replaces it).
         Ok(false) => {
             warn!(file = %path.display(), "-e: not a memkeepd snapshot, starting with an empty cache");
-            return Vec::new();
+            return Restored::default();
         }
         Err(e) => {
             warn!(file = %path.display(), error = %e, "-e: cannot read the snapshot, starting with an empty cache");
-            return Vec::new();
+            return Restored::default();
         }
-    }
-    // Gone from the directory before anything is loaded: if it cannot be removed, a
-    // crash later would restore it again, so it is not restored now either.
-    if let Err(e) = std::fs::remove_file(path) {
-        warn!(file = %path.display(), error = %e, "-e: cannot remove the snapshot, starting with an empty cache");
-        return Vec::new();
     }
     match snapshot::load(store, file) {
         Ok(loaded) => {
@@ -84,13 +88,34 @@ pub fn restore(path: &Path, store: &Store) -> Vec<ResumePoint> {
                 ms = started.elapsed().as_millis() as u64,
                 "-e: cache restored"
             );
-            loaded.resume
+            Restored {
+                resume: loaded.resume,
+                ours: true,
+            }
         }
         Err(e) => {
             warn!(file = %path.display(), error = %e, "-e: snapshot refused, starting with an empty cache");
-            Vec::new()
+            Restored {
+                resume: Vec::new(),
+                ours: true,
+            }
         }
     }
+}
+
+/// Removes the snapshot [`restore`] read, before the first client is served: from
+/// then on the cache differs from it, and a crash must not restore it. A file that
+/// cannot be removed fails the start (the process could not save over it either).
+pub fn forget(path: &Path, restored: &Restored) -> Result<(), String> {
+    if !restored.ours {
+        return Ok(());
+    }
+    std::fs::remove_file(path).map_err(|e| {
+        format!(
+            "cannot remove the memory file {} once read: {e}",
+            path.display()
+        )
+    })
 }
 
 /// Writes every live item of `store` and `resume` to `path`, through `FILE.tmp` so
