@@ -230,6 +230,11 @@ fn warm_restart_brings_back_every_item_with_flags_ttl_and_cas() {
         .log()
         .contains("no snapshot, starting with an empty cache"));
     let mut c = node.client();
+    let settings = String::from_utf8(c.call(b"stats settings\r\n", b"END\r\n")).unwrap();
+    assert!(
+        settings.contains(&format!("STAT memory_file {file_arg}\r\n")),
+        "{settings}"
+    );
     let keys = thousand_items(&mut c);
     // Items about to expire: live when saved, gone once their time passed.
     let soon = unix_now() + 3;

@@ -59,5 +59,12 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
                 .to_string(),
         ),
         ("ssl_enabled".into(), yes_no(args.enable_ssl)),
+        // -e: where the cache is saved on an orderly stop, as memcached names it.
+        (
+            "memory_file".into(),
+            args.memory_file
+                .as_ref()
+                .map_or("(null)".to_owned(), |p| p.display().to_string()),
+        ),
     ]
 }
