@@ -71,8 +71,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
+fn run(mut args: Args, extended: extended::Extended) -> Result<(), String> {
     process::warn_not_applied(&args, &extended);
+    // -d moves to / (without -r): the file saved at the stop must be the one read.
+    if let Some(path) = &args.memory_file {
+        let absolute = std::path::absolute(path)
+            .map_err(|e| format!("cannot use the memory file {}: {e}", path.display()))?;
+        args.memory_file = Some(absolute);
+    }
     if args.enable_coredumps {
         process::enable_core_dumps()?;
     }
