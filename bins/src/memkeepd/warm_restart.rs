@@ -147,8 +147,10 @@ pub fn save(path: &Path, store: &Store, resume: &[ResumePoint]) -> Result<(), St
     Ok(())
 }
 
-/// A new file readable by the owner only: it holds every cached value.
+/// A new file readable by the owner only: it holds every cached value. One left
+/// there (by a stop killed while writing, perhaps as another user) is replaced.
 fn create(path: &Path) -> std::io::Result<File> {
+    let _ = std::fs::remove_file(path);
     OpenOptions::new()
         .write(true)
         .create(true)
