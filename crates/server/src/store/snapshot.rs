@@ -24,13 +24,16 @@
 //! anything, and only a stream that passes is read again into the store. So a
 //! truncated, corrupt or foreign file loads nothing, and memory stays bounded by the
 //! lengths checked: a key of at most 250 bytes and a value no larger than the store
-//! accepts (larger ones, from a run with a larger `-I`, are skipped unread).
+//! accepts (larger ones, from a run with a larger `-I`, are read past in small
+//! pieces and skipped).
+
+mod hashing;
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
 use bytes::Bytes;
-use xxhash_rust::xxh3::Xxh3;
 
+use self::hashing::{HashingReader, HashingWriter};
 use super::item;
 use super::Store;
 
@@ -42,8 +45,6 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAX_RESUME_POINTS: usize = 1024;
 /// memcached's longest key.
 const MAX_KEY: usize = 250;
-/// Bytes written to the sink at a time.
-const CHUNK: usize = 256 * 1024;
 
 const TAG_END: u8 = 0;
 const TAG_ITEM: u8 = 1;
@@ -317,99 +318,6 @@ fn walk<R: Read>(
         return Err(SnapshotError::Corrupt("bytes after the checksum"));
     }
     Ok(Header { written_at, resume })
-}
-
-/// Buffers output in chunks and hashes each chunk on its way out.
-struct HashingWriter<W> {
-    inner: W,
-    buf: Vec<u8>,
-    hasher: Xxh3,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            buf: Vec::with_capacity(CHUNK + 4096),
-            hasher: Xxh3::new(),
-            written: 0,
-        }
-    }
-
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Writes the buffer out once it holds a chunk.
-    fn spill(&mut self) -> io::Result<()> {
-        if self.buf.len() >= CHUNK {
-            self.drain()?;
-        }
-        Ok(())
-    }
-
-    fn drain(&mut self) -> io::Result<()> {
-        self.hasher.update(&self.buf);
-        self.inner.write_all(&self.buf)?;
-        self.written += self.buf.len() as u64;
-        self.buf.clear();
-        Ok(())
-    }
-
-    /// Writes what is left and the checksum; returns the bytes written.
-    fn finish(mut self) -> io::Result<u64> {
-        self.drain()?;
-        let checksum = self.hasher.digest().to_le_bytes();
-        self.inner.write_all(&checksum)?;
-        self.inner.flush()?;
-        Ok(self.written + checksum.len() as u64)
-    }
-}
-
-/// Reads exact lengths, hashing every byte read.
-struct HashingReader<R> {
-    inner: R,
-    hasher: Xxh3,
-}
-
-impl<R: Read> HashingReader<R> {
-    fn new(inner: R) -> Self {
-        HashingReader {
-            inner,
-            hasher: Xxh3::new(),
-        }
-    }
-
-    fn exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.inner.read_exact(buf)?;
-        self.hasher.update(buf);
-        Ok(())
-    }
-
-    fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let mut a = [0u8; N];
-        self.exact(&mut a)?;
-        Ok(a)
-    }
-
-    /// Reads without hashing (the checksum itself).
-    fn raw_array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let mut a = [0u8; N];
-        self.inner.read_exact(&mut a)?;
-        Ok(a)
-    }
-
-    /// Reads past `len` bytes, hashing them, in bounded pieces.
-    fn skip(&mut self, mut len: u64) -> io::Result<()> {
-        let mut piece = [0u8; 8192];
-        while len > 0 {
-            let n = len.min(piece.len() as u64) as usize;
-            self.exact(&mut piece[..n])?;
-            len -= n as u64;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
