@@ -1,7 +1,7 @@
 //! memcached's flags that act on the process rather than the cache: `-r` (core
 //! dumps), `-k` (lock memory), SIGUSR1 (memcached's graceful stop, which saves `-e`'s
-//! snapshot as every orderly stop does), and the warnings
-//! for flags memkeepd accepts but cannot honour the way memcached does.
+//! snapshot as every orderly stop does), and the warnings for flags memkeepd accepts
+//! but cannot honour the way memcached does.
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
 use nix::sys::signal::{SigSet, Signal};
