@@ -348,7 +348,8 @@ fn warm_restart_pair_member_resumes_from_its_peer() {
     // What changed came from a's backlog: no full copy to b.
     let stats_b = cb.stats();
     assert_eq!(stats_b["repl_full_copies_received"], "0", "{stats_b:?}");
-    assert_eq!(ca.stats()["repl_resumes"], "1");
+    let resumes: u64 = ca.stats()["repl_resumes"].parse().unwrap();
+    assert!(resumes >= 1, "a never resumed b's stream");
     drop(b);
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
