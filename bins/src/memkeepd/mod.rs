@@ -297,6 +297,9 @@ fn serve_all(
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);
     config.tls = security.tls.as_ref().map(|(_, acceptor)| acceptor.clone());
+    let cert_refresh = security
+        .tls
+        .map(|(files, acceptor)| security::cert_refresh(files, acceptor));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let shutdown = args.enable_shutdown.then(|| {
@@ -315,6 +318,7 @@ fn serve_all(
             shutdown,
             idle_timeout: extended.idle_timeout.is_some(),
             prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
+            tls: cert_refresh.clone(),
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
@@ -375,7 +379,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    signals.spawn(security::reload_on_hangup(security.tls, security.links));
+    signals.spawn(security::reload_on_hangup(cert_refresh, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     let mut result = Ok(());
     for thread in threads {
