@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
+pub mod handoff;
 #[cfg(test)]
 mod fake;
 pub mod multi_get;
