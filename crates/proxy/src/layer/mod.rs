@@ -6,9 +6,9 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
-pub mod handoff;
 #[cfg(test)]
 mod fake;
+pub mod handoff;
 pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;

@@ -28,7 +28,11 @@ async fn writes_a_server_missed_are_replayed_when_it_is_back() {
     main.put("gone", "old", 0, -1);
 
     main.fail(true);
-    for request in [fake::set("a", "1"), fake::set("a", "2"), fake::delete("gone")] {
+    for request in [
+        fake::set("a", "1"),
+        fake::set("a", "2"),
+        fake::delete("gone"),
+    ] {
         let reply = writes.clone().oneshot(request).await.unwrap();
         assert!(!reply.is_error(), "answered by the backup: {reply:?}");
     }
@@ -40,7 +44,11 @@ async fn writes_a_server_missed_are_replayed_when_it_is_back() {
 
     caught_up(&guarded).await;
     assert_eq!(main.item("a").map(|i| i.0).as_deref(), Some("2"));
-    assert_eq!(main.item("gone"), None, "the delete replayed: nothing comes back");
+    assert_eq!(
+        main.item("gone"),
+        None,
+        "the delete replayed: nothing comes back"
+    );
     assert_eq!(guarded.replayed(), 2);
     let read = guarded.clone().oneshot(fake::get(&["a"])).await.unwrap();
     assert_eq!(fake::hits(&read), ["a=2"]);
@@ -63,7 +71,10 @@ async fn writes_while_catching_up_queue_behind_the_owed_ones() {
     caught_up(&guarded).await;
     assert_eq!(main.item("k").map(|i| i.0).as_deref(), Some("2"));
     assert_eq!(
-        log.take().iter().filter(|l| l.as_str() == "main: set k 1").count(),
+        log.take()
+            .iter()
+            .filter(|l| l.as_str() == "main: set k 1")
+            .count(),
         1,
         "the first write was tried once, never replayed over the second"
     );
