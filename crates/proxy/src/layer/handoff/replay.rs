@@ -66,8 +66,18 @@ where
                 let mut all = true;
                 for ((key, missed, seq), reply) in writes.into_iter().zip(replies) {
                     let reached = reply.is_ok();
-                    if reached {
-                        shared.replayed.fetch_add(1, Ordering::Relaxed);
+                    match reply {
+                        // The server answered but refused (e.g. out of memory): as a
+                        // client's write would be, it is lost there; counted, not silent.
+                        Ok(reply) if reply.is_error() => {
+                            shared.dropped.fetch_add(1, Ordering::Relaxed);
+                            queue.dropped += 1;
+                            tracing::warn!(server = %shared.server, ?reply, "replayed write refused");
+                        }
+                        Ok(_) => {
+                            shared.replayed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {}
                     }
                     all &= reached;
                     queue.missed.replayed(key, missed, seq, reached);
