@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::c_numbers::{atof, atoi, atoi_int, strict_f64, strict_i32, strict_u32};
 use super::security::SslOptions;
+use memkeep_server::cache::CrawlerStart;
 
 /// memcached's slab page size: `slab_chunk_max` must divide it.
 pub const SLAB_PAGE_SIZE: i32 = 1024 * 1024;
@@ -34,6 +35,11 @@ pub struct Extended {
     pub temporary_ttl: bool,
     /// The LRU maintainer is on (`no_lru_maintainer` and `no_modern` turn it off).
     pub lru_maintainer: bool,
+    /// How the LRU crawler starts (`lru_crawler`, `no_lru_crawler`, `no_modern`,
+    /// `lru_crawler_sleep`, `lru_crawler_tocrawl`).
+    pub crawler: CrawlerStart,
+    /// `slab_automove` (`no_modern`: 0).
+    pub slab_automove: u32,
     /// `ext_path` (external storage): memkeepd keeps items in memory only.
     pub ext_path: Option<String>,
     /// `ext_wbuf_size` in bytes: with `ext_path`, `-I` may not pass it.
@@ -57,6 +63,8 @@ impl Default for Extended {
             lru_pcts: (20, 40),
             temporary_ttl: false,
             lru_maintainer: true,
+            crawler: CrawlerStart::default(),
+            slab_automove: 1,
             ext_path: None,
             ext_wbuf_size: 4 * 1024 * 1024,
             hashpower: None,
@@ -75,8 +83,6 @@ const TUNING_ONLY: &[&str] = &[
     "slab_reassign",
     "no_slab_reassign",
     "no_slab_automove",
-    "lru_crawler",
-    "no_lru_crawler",
     "track_sizes",
     "no_inline_ascii_resp",
     "inline_ascii_resp",
@@ -141,11 +147,16 @@ impl Extended {
                 }
                 self.hashpower = Some(power);
             }
+            // Without a value memcached sets 1.
             "slab_automove" => {
-                if value.is_some_and(|v| !(0..=2).contains(&atoi(v))) {
+                let mode = value.map_or(1, atoi);
+                if !(0..=2).contains(&mode) {
                     return Err("slab_automove must be between 0 and 2".into());
                 }
+                self.slab_automove = mode as u32;
             }
+            "lru_crawler" => self.crawler.enabled = true,
+            "no_lru_crawler" => self.crawler.enabled = false,
             "slab_automove_ratio" => {
                 let ratio = atof(needs("Missing slab_automove_ratio argument")?);
                 if ratio <= 0.0 || ratio > 1.0 {
@@ -173,9 +184,10 @@ impl Extended {
                 if !(0..=1_000_000).contains(&sleep) {
                     return Err("LRU crawler sleep must be between 0 and 1 second".into());
                 }
+                self.crawler.sleep_micros = sleep as u32;
             }
             "lru_crawler_tocrawl" => {
-                strict_u32(needs("Missing lru_crawler_tocrawl value")?)
+                self.crawler.per_class = strict_u32(needs("Missing lru_crawler_tocrawl value")?)
                     .ok_or("lru_crawler_tocrawl takes a numeric 32bit value")?;
             }
             "lru_maintainer" => self.lru_maintainer = true,
@@ -225,6 +237,8 @@ impl Extended {
                     self.slab_chunk_max = SLAB_PAGE_SIZE;
                 }
                 self.lru_maintainer = false;
+                self.crawler.enabled = false;
+                self.slab_automove = 0;
             }
             "resp_obj_mem_limit" => {}
             "sock_cookie_id" => {}

@@ -319,6 +319,8 @@ fn serve_all(
             idle_timeout: extended.idle_timeout.is_some(),
             prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
             tls: cert_refresh.clone(),
+            crawler: extended.crawler,
+            slab_automove: extended.slab_automove,
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());

@@ -59,6 +59,21 @@ pub const CASES: &[Case] = &[
         expect: b"OK\r\nRESET\r\nSTORED\r\nVALUE a:1 0 1\r\nx\r\nEND\r\nDELETED\r\nEN\r\nHD\r\nNOT_FOUND\r\nPREFIX a get 2 hit 1 set 1 del 1\r\nEND\r\nOK\r\nRESET\r\nEND\r\n",
     },
     Case {
+        name: "a metadump after other replies in the batch is refused",
+        send: b"mg foo v\r\nlru_crawler metadump all\r\nmn\r\n",
+        expect: b"EN\r\nERROR cannot pipeline other commands before metadump\r\nMN\r\n",
+    },
+    Case {
+        name: "mn and get send their replies at once: a metadump may follow",
+        send: b"mg foo v\r\nmn\r\nlru_crawler metadump all\r\n",
+        expect: b"EN\r\nMN\r\nEND\r\n",
+    },
+    Case {
+        name: "a watch after other replies in the batch is refused",
+        send: b"mg foo v\r\nwatch\r\n",
+        expect: b"EN\r\nERROR cannot pipeline other commands before watch\r\n",
+    },
+    Case {
         name: "refresh_certs without TLS, noreply or not",
         send: b"refresh_certs\r\nrefresh_certs noreply\r\nrefresh_certs a b\r\n",
         expect: b"Error TLS not enabled\r\nError TLS not enabled\r\nError TLS not enabled\r\n",

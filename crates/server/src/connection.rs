@@ -15,7 +15,8 @@ use bytes::BytesMut;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
 use memkeep_protocol::{
-    encode_response, Admin, Binding, Command, Decoder, Form, Limits, Request, Response, WatchEvents,
+    encode_response, Admin, Binding, Command, Decoder, Form, Limits, Request, Response, TextVerb,
+    WatchEvents,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -125,6 +126,9 @@ where
     let mut watching: Option<WatchStream> = None;
     // Since when the buffered bytes have been an incomplete request.
     let mut partial_since: Option<tokio::time::Instant> = None;
+    // Replies memcached would hold back until the end of the batch: a `watch` or a
+    // metadump after them is refused. Its `mn` and text gets send theirs at once.
+    let mut stacked = false;
 
     loop {
         // Dispatch every complete request already buffered. While nothing is queued,
@@ -150,7 +154,19 @@ where
                     })
                 }
             };
+            let flushes = matches!(&screened, Screened::Pass(request) if sent_at_once(request));
+            let was_stacked = std::mem::replace(&mut stacked, !flushes);
             let reply = match screened {
+                // memcached turns the connection over to a stream only at the head of
+                // its replies: after others in the same batch, it refuses.
+                Screened::Pass(request) if was_stacked && streams(&request, &config) => {
+                    let what = match request.command {
+                        Command::Metadump(_) => "metadump",
+                        _ => "watch",
+                    };
+                    let line = format!("ERROR cannot pipeline other commands before {what}");
+                    Reply::ready(request.form, Response::ErrorLine(line.into()))
+                }
                 Screened::Pass(request) => match watch_kinds(&request, &config) {
                     Some((hub, kinds)) => match hub.watch(kinds) {
                         Ok(stream) => {
@@ -206,6 +222,9 @@ where
             }
             ConnectionStats::add(&stats.bytes_written, wbuf.len() as u64);
             wbuf.clear();
+        }
+        if pending.is_empty() {
+            stacked = false;
         }
         // Stopped at the in-flight or write-buffer bound with whole requests still
         // buffered, and there is room again: decode them before waiting, as the
@@ -276,6 +295,25 @@ where
 
 /// The hub and the kinds of a `watch` this connection is to stream, if it is one and
 /// the server streams logs.
+/// Whether memcached writes the reply to `request` at once rather than with the rest
+/// of the batch: `mn` (its purpose) and the text retrievals.
+fn sent_at_once(request: &Request) -> bool {
+    match &request.form {
+        Form::Meta(_) => matches!(request.command, Command::Noop),
+        Form::Text(form) => matches!(
+            form.verb,
+            TextVerb::Get | TextVerb::Gets | TextVerb::Gat | TextVerb::Gats
+        ),
+        Form::Binary(_) => false,
+    }
+}
+
+/// Whether `request` turns the connection into a stream of lines: a `watch` this
+/// server serves, or a metadump.
+fn streams(request: &Request, config: &ConnectionConfig) -> bool {
+    matches!(request.command, Command::Metadump(_)) || watch_kinds(request, config).is_some()
+}
+
 fn watch_kinds<'a>(
     request: &Request,
     config: &'a ConnectionConfig,

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use memkeep_protocol::{Admin, MetadumpScope, Ratio, Response};
 use parking_lot::Mutex;
 
+use super::CrawlerStart;
 use crate::store::{CrawlPace, Store};
 
 /// The settings the administrative commands change, with memcached's defaults.
@@ -34,10 +35,17 @@ pub(super) struct Tunables {
 
 impl Default for Tunables {
     fn default() -> Self {
+        Tunables::new(CrawlerStart::default(), 1)
+    }
+}
+
+impl Tunables {
+    /// As the command line sets them.
+    pub(super) fn new(crawler: CrawlerStart, slab_automove: u32) -> Self {
         Tunables {
-            slab_automove: AtomicU32::new(1),
+            slab_automove: AtomicU32::new(slab_automove),
             slab_automove_ratio: Mutex::new(0.8),
-            crawler: Crawler::default(),
+            crawler: Crawler::new(crawler),
         }
     }
 }
@@ -77,12 +85,12 @@ impl Crawler {
     }
 }
 
-impl Default for Crawler {
-    fn default() -> Self {
+impl Crawler {
+    fn new(start: CrawlerStart) -> Self {
         Crawler {
-            enabled: AtomicBool::new(true),
-            sleep_micros: AtomicU32::new(100),
-            per_class: AtomicU32::new(0),
+            enabled: AtomicBool::new(start.enabled),
+            sleep_micros: AtomicU32::new(start.sleep_micros),
+            per_class: AtomicU32::new(start.per_class),
             running: Arc::new(AtomicBool::new(false)),
             starts: AtomicU64::new(0),
         }

@@ -208,7 +208,10 @@ fn slabs(cache: &Cache) -> Lines {
     let counters = &inner.counters;
     let s = inner.store.stats();
     let mut l = Lines::new();
-    if s.curr_items > 0 {
+    // memcached lists a class once it has been given memory, and keeps it when its
+    // items are gone (pages are not given back): here, once an item was stored.
+    let class_in_use = s.curr_items > 0 || s.total_items > 0;
+    if class_in_use {
         push(&mut l, "1:used_chunks", s.curr_items);
         for c in [
             Counter::GetHits,
@@ -223,7 +226,7 @@ fn slabs(cache: &Cache) -> Lines {
             push(&mut l, &format!("1:{}", c.name()), counters.get(c));
         }
     }
-    push(&mut l, "active_slabs", u32::from(s.curr_items > 0));
+    push(&mut l, "active_slabs", u32::from(class_in_use));
     push(&mut l, "total_malloced", s.memory);
     l
 }

@@ -56,6 +56,33 @@ pub struct CacheConfig {
     /// TLS is on: `refresh_certs` reloads the certificates, and `stats` shows the
     /// TLS counters.
     pub tls: Option<Arc<CertRefresh>>,
+    /// The LRU crawler's start-up settings (memcached's `-o lru_crawler`,
+    /// `no_lru_crawler`, `no_modern`, `lru_crawler_sleep`, `lru_crawler_tocrawl`).
+    pub crawler: CrawlerStart,
+    /// `slabs automove` at start (memcached's `-o slab_automove`; `no_modern`: 0).
+    pub slab_automove: u32,
+}
+
+/// How the LRU crawler starts; `lru_crawler enable|disable|sleep|tocrawl` change it
+/// later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrawlerStart {
+    /// Running from the start (memcached's default).
+    pub enabled: bool,
+    /// Pause between items, in microseconds.
+    pub sleep_micros: u32,
+    /// Items to examine per class and run, 0 for all.
+    pub per_class: u32,
+}
+
+impl Default for CrawlerStart {
+    fn default() -> Self {
+        CrawlerStart {
+            enabled: true,
+            sleep_micros: 100,
+            per_class: 0,
+        }
+    }
 }
 
 impl Default for CacheConfig {
@@ -68,6 +95,8 @@ impl Default for CacheConfig {
             idle_timeout: false,
             prefix_delimiter: b':',
             tls: None,
+            crawler: CrawlerStart::default(),
+            slab_automove: 1,
         }
     }
 }
@@ -121,7 +150,7 @@ impl Cache {
                 started: Instant::now(),
                 started_unix,
                 dumping: std::sync::atomic::AtomicBool::new(false),
-                tunables: Tunables::default(),
+                tunables: Tunables::new(config.crawler, config.slab_automove),
                 prefixes: PrefixStats::new(config.prefix_delimiter),
                 sizes_enabled: std::sync::atomic::AtomicBool::new(false),
                 config,
