@@ -5,7 +5,7 @@
 //! keep-alives, and systemd restarts the process, as monit did for memcached.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use tracing::warn;
@@ -53,14 +53,19 @@ impl Heartbeat {
 /// The notifying thread's handle, for the binary to say it is stopping.
 pub struct Watchdog {
     notifier: Option<Notifier>,
-    stopping: Arc<AtomicBool>,
+    stopping: Stopping,
 }
+
+/// Whether the process is stopping. A lock, not a flag: a keep-alive decided
+/// before STOPPING=1 must not be sent after it.
+type Stopping = Arc<Mutex<bool>>;
 
 impl Watchdog {
     /// STOPPING=1, and no keep-alive after it: systemd watches a stopping service
     /// with its stop timeout instead, and the loops end as they drain.
     pub fn stopping(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        let mut stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+        *stopping = true;
         if let Some(notifier) = &self.notifier {
             notifier.stopping("draining");
         }
@@ -75,7 +80,7 @@ pub fn start(
     loops: usize,
     status: String,
 ) -> Result<(Watchdog, Vec<Heartbeat>), String> {
-    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping = Stopping::default();
     let Some(notifier) = notifier else {
         let heartbeats = (0..loops).map(|_| Heartbeat(None)).collect();
         return Ok((
@@ -125,7 +130,7 @@ struct Notifying {
     notifier: Notifier,
     started: mpsc::Receiver<()>,
     beaten: Vec<Arc<AtomicBool>>,
-    stopping: Arc<AtomicBool>,
+    stopping: Stopping,
 }
 
 impl Notifying {
@@ -137,16 +142,20 @@ impl Notifying {
                 return;
             }
         }
-        if self.stopping.load(Ordering::Relaxed) {
-            return;
+        {
+            let stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+            if *stopping {
+                return;
+            }
+            self.notifier.ready(status);
         }
-        self.notifier.ready(status);
         let Some(period) = self.notifier.keep_alive_period() else {
             return;
         };
         loop {
             std::thread::sleep(period);
-            if self.stopping.load(Ordering::Relaxed) {
+            let stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+            if *stopping {
                 return;
             }
             // Every flag is cleared, whether or not an earlier one was stalled.
