@@ -31,8 +31,8 @@ struct Notifying {
     child: Child,
     port: u16,
     socket: NotifySocket,
-    /// The proxy's configuration file's directory.
-    dir: Option<std::path::PathBuf>,
+    /// Holds its standard error and the proxy's configuration file.
+    dir: std::path::PathBuf,
 }
 
 impl Notifying {
@@ -41,18 +41,18 @@ impl Notifying {
     /// environment.
     fn start(binary: Binary, socket: NotifySocket, env: &[(&str, String)]) -> Notifying {
         let port = free_port();
-        let (mut command, dir) = match binary {
+        let dir = std::env::temp_dir().join(format!(
+            "memkeep-watchdog-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut command = match binary {
             Binary::Memkeepd => {
                 let mut command = Command::new(env!("CARGO_BIN_EXE_memkeepd"));
                 command.args(["-l", "127.0.0.1", "-t", "2", "-p", &port.to_string()]);
-                (command, None)
+                command
             }
             Binary::Proxy => {
-                let dir = std::env::temp_dir().join(format!(
-                    "memkeep-watchdog-{}-{port}",
-                    std::process::id()
-                ));
-                std::fs::create_dir_all(&dir).unwrap();
                 let yml = dir.join("nutcracker.yml");
                 // The backend need not run: the proxy answers `version` itself.
                 std::fs::write(
@@ -68,7 +68,7 @@ impl Notifying {
                     .arg("-c")
                     .arg(&yml)
                     .args(["-s", &free_port().to_string()]);
-                (command, Some(dir))
+                command
             }
         };
         command
@@ -78,7 +78,7 @@ impl Notifying {
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(dir.join("stderr")).unwrap());
         let child = command.spawn().unwrap();
         Notifying {
             child,
@@ -86,6 +86,11 @@ impl Notifying {
             socket,
             dir,
         }
+    }
+
+    /// What it logged so far.
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
     }
 
     fn pid(&self) -> i32 {
@@ -155,16 +160,23 @@ impl Notifying {
             status = self.child.try_wait().unwrap();
             status.is_some()
         });
-        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{status:?}: {}",
+            self.stderr()
+        );
         // Exited: whatever it sent is queued by now.
         assert_eq!(self.socket.queued(), Vec::<String>::new());
     }
 
-    /// The process's state letter in /proc (`T` once SIGSTOP took effect).
-    fn state(&self) -> char {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        let after_name = stat.rsplit_once(')').unwrap().1;
-        after_name.trim_start().chars().next().unwrap()
+    /// Whether SIGSTOP took effect on every thread (state `T` in /proc).
+    fn all_stopped(&self) -> bool {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).unwrap();
+        tasks.filter_map(Result::ok).all(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            state.is_some_and(|s| s.starts_with('T'))
+        })
     }
 }
 
@@ -172,9 +184,7 @@ impl Drop for Notifying {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Some(dir) = &self.dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -209,7 +219,7 @@ fn silent_while_stopped(binary: Binary) {
     server.wait_ready();
     server.wait_keep_alives(1);
     server.signal(Signal::SIGSTOP);
-    assert!(wait_for(LIMIT, || server.state() == 'T'), "{binary:?}");
+    assert!(wait_for(LIMIT, || server.all_stopped()), "{binary:?}");
     // Sent before it stopped.
     for message in server.socket.queued() {
         assert_eq!(message, "WATCHDOG=1");
@@ -264,4 +274,71 @@ fn no_keep_alives_unless_the_watchdog_is_for_this_process() {
         assert_eq!(server.socket.next(SILENCE), None, "{binary:?} {env:?}");
         server.stop();
     }
+}
+
+/// A thread of process `pid` called `name` (Linux keeps a name's first 15 bytes).
+fn thread_named(pid: i32, name: &str) -> nix::unistd::Pid {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let tid = tasks
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let comm = std::fs::read_to_string(task.join("comm")).ok()?;
+            (comm.trim_end() == name).then(|| task.file_name()?.to_str()?.parse().ok())?
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no thread {name} in {pid}"));
+    nix::unistd::Pid::from_raw(tid)
+}
+
+/// One event loop wedged, the rest of the process running: the keep-alives stop
+/// (the notifying thread says why in the log), and resume once the loop runs again.
+/// The loop's thread is held still with ptrace, as a task that never yields would.
+fn silent_while_one_loop_is_wedged(binary: Binary, thread: &str) {
+    use nix::sys::ptrace;
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let server = Notifying::start(binary, NotifySocket::at_path(), &watchdog_env());
+    server.wait_ready();
+    server.wait_keep_alives(1);
+    let tid = thread_named(server.pid(), thread);
+    assert!(!server.stderr().contains("no WATCHDOG=1"), "{}", server.stderr());
+    ptrace::seize(tid, ptrace::Options::empty()).unwrap();
+    ptrace::interrupt(tid).unwrap();
+    let held = waitpid(tid, Some(WaitPidFlag::__WALL)).unwrap();
+    assert!(
+        matches!(held, WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..)),
+        "{held:?}"
+    );
+    // The loop may have beaten since the last keep-alive, just before it was held:
+    // that period is vouched for and its keep-alive may still come. Then silence.
+    let mut late = Vec::new();
+    let silent = wait_for(LIMIT, || match server.socket.next(SILENCE) {
+        Some(message) => {
+            late.push(message);
+            false
+        }
+        None => true,
+    });
+    assert!(silent, "{binary:?}: keep-alives while {thread} is wedged: {late:?}");
+    assert!(late.iter().all(|m| m == "WATCHDOG=1"), "{late:?}");
+    // The rest of the process runs: the notifying thread says why it is silent.
+    assert!(
+        wait_for(LIMIT, || server.stderr().contains("no WATCHDOG=1")),
+        "{binary:?}: {}",
+        server.stderr()
+    );
+    ptrace::detach(tid, None).unwrap();
+    server.wait_keep_alives(3);
+    server.stop();
+}
+
+#[test]
+fn memkeepd_keep_alives_stop_when_one_worker_is_wedged() {
+    // "memkeepd-worker-N", cut short: whichever worker comes first.
+    silent_while_one_loop_is_wedged(Binary::Memkeepd, "memkeepd-worker");
+}
+
+#[test]
+fn proxy_keep_alives_stop_when_its_event_loop_is_wedged() {
+    // One runtime thread by default: the main one.
+    silent_while_one_loop_is_wedged(Binary::Proxy, "memkeep-proxy");
 }
