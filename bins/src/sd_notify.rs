@@ -77,15 +77,18 @@ impl Notifier {
     }
 }
 
+// Each message ends with a newline, as systemd-notify's do: systemd ignores it, and
+// a listener that prints datagrams as they come (socat) prints one line each.
+
 /// The keep-alive datagram.
-const KEEP_ALIVE: &str = "WATCHDOG=1";
+const KEEP_ALIVE: &str = "WATCHDOG=1\n";
 
 fn ready_message(pid: u32, status: &str) -> String {
-    format!("READY=1\nMAINPID={pid}\nSTATUS={}", one_line(status))
+    format!("READY=1\nMAINPID={pid}\nSTATUS={}\n", one_line(status))
 }
 
 fn stopping_message(status: &str) -> String {
-    format!("STOPPING=1\nSTATUS={}", one_line(status))
+    format!("STOPPING=1\nSTATUS={}\n", one_line(status))
 }
 
 /// A newline would end the STATUS= value and start a bogus assignment.
@@ -148,11 +151,11 @@ mod tests {
     fn ready_names_the_main_pid_and_a_one_line_status() {
         assert_eq!(
             ready_message(4242, "serving on 127.0.0.1:11211"),
-            "READY=1\nMAINPID=4242\nSTATUS=serving on 127.0.0.1:11211"
+            "READY=1\nMAINPID=4242\nSTATUS=serving on 127.0.0.1:11211\n"
         );
         assert_eq!(
             ready_message(1, "a\nb\r\nc"),
-            "READY=1\nMAINPID=1\nSTATUS=a b  c"
+            "READY=1\nMAINPID=1\nSTATUS=a b  c\n"
         );
     }
 
@@ -160,9 +163,9 @@ mod tests {
     fn stopping_says_so_with_a_status() {
         assert_eq!(
             stopping_message("draining"),
-            "STOPPING=1\nSTATUS=draining"
+            "STOPPING=1\nSTATUS=draining\n"
         );
-        assert_eq!(KEEP_ALIVE, "WATCHDOG=1");
+        assert_eq!(KEEP_ALIVE, "WATCHDOG=1\n");
     }
 
     #[test]
@@ -242,9 +245,9 @@ mod tests {
         assert_eq!(
             got,
             [
-                format!("READY=1\nMAINPID={pid}\nSTATUS=up"),
-                "WATCHDOG=1".to_owned(),
-                "STOPPING=1\nSTATUS=draining".to_owned(),
+                format!("READY=1\nMAINPID={pid}\nSTATUS=up\n"),
+                "WATCHDOG=1\n".to_owned(),
+                "STOPPING=1\nSTATUS=draining\n".to_owned(),
             ]
         );
     }

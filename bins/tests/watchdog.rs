@@ -17,6 +17,8 @@ use support::{free_port, read_until, wait_for};
 const WATCHDOG_USEC: &str = "200000";
 /// Ten keep-alive periods: a process that is not stopped sends several in that time.
 const SILENCE: Duration = Duration::from_secs(1);
+/// A keep-alive, as sent (systemd ignores the newline).
+const KEEP_ALIVE: &str = "WATCHDOG=1\n";
 /// Generous bound on anything the tests wait for.
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -138,7 +140,7 @@ impl Notifying {
     fn wait_keep_alives(&self, n: usize) {
         let mut seen = 0;
         let got = self.socket.until(LIMIT, |m| {
-            assert_eq!(m, "WATCHDOG=1");
+            assert_eq!(m, KEEP_ALIVE);
             seen += 1;
             seen == n
         });
@@ -153,7 +155,7 @@ impl Notifying {
             .until(LIMIT, |m| m.starts_with("STOPPING=1"))
             .unwrap_or_else(|got| panic!("no STOPPING=1: {got:?}"));
         let (stopping, before) = got.split_last().unwrap();
-        assert!(before.iter().all(|m| m == "WATCHDOG=1"), "{got:?}");
+        assert!(before.iter().all(|m| m == KEEP_ALIVE), "{got:?}");
         assert!(stopping.lines().any(|l| l.starts_with("STATUS=")), "{stopping:?}");
         let mut status = None;
         wait_for(LIMIT, || {
@@ -222,7 +224,7 @@ fn silent_while_stopped(binary: Binary) {
     assert!(wait_for(LIMIT, || server.all_stopped()), "{binary:?}");
     // Sent before it stopped.
     for message in server.socket.queued() {
-        assert_eq!(message, "WATCHDOG=1");
+        assert_eq!(message, KEEP_ALIVE);
     }
     assert_eq!(
         server.socket.next(SILENCE),
@@ -276,6 +278,15 @@ fn no_keep_alives_unless_the_watchdog_is_for_this_process() {
     }
 }
 
+/// A thread held still with ptrace; let go on drop.
+struct Held(nix::unistd::Pid);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = nix::sys::ptrace::detach(self.0, None);
+    }
+}
+
 /// A thread of process `pid` called `name` (Linux keeps a name's first 15 bytes).
 fn thread_named(pid: i32, name: &str) -> nix::unistd::Pid {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
@@ -302,11 +313,14 @@ fn silent_while_one_loop_is_wedged(binary: Binary, thread: &str) {
     let tid = thread_named(server.pid(), thread);
     assert!(!server.stderr().contains("no WATCHDOG=1"), "{}", server.stderr());
     ptrace::seize(tid, ptrace::Options::empty()).unwrap();
+    // Declared after `server`, so dropped before it: a killed process whose thread
+    // is still traced is not reaped until the tracer lets go, and the test would hang.
+    let held = Held(tid);
     ptrace::interrupt(tid).unwrap();
-    let held = waitpid(tid, Some(WaitPidFlag::__WALL)).unwrap();
+    let stop = waitpid(tid, Some(WaitPidFlag::__WALL)).unwrap();
     assert!(
-        matches!(held, WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..)),
-        "{held:?}"
+        matches!(stop, WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..)),
+        "{stop:?}"
     );
     // The loop may have beaten since the last keep-alive, just before it was held:
     // that period is vouched for and its keep-alive may still come. Then silence.
@@ -319,14 +333,14 @@ fn silent_while_one_loop_is_wedged(binary: Binary, thread: &str) {
         None => true,
     });
     assert!(silent, "{binary:?}: keep-alives while {thread} is wedged: {late:?}");
-    assert!(late.iter().all(|m| m == "WATCHDOG=1"), "{late:?}");
+    assert!(late.iter().all(|m| m == KEEP_ALIVE), "{late:?}");
     // The rest of the process runs: the notifying thread says why it is silent.
     assert!(
         wait_for(LIMIT, || server.stderr().contains("no WATCHDOG=1")),
         "{binary:?}: {}",
         server.stderr()
     );
-    ptrace::detach(tid, None).unwrap();
+    drop(held);
     server.wait_keep_alives(3);
     server.stop();
 }
