@@ -177,7 +177,10 @@ mod tests {
             Some(std::path::Path::new("/run/systemd/notify"))
         );
         let abstract_name = socket_address(OsStr::new("@memkeep/notify")).unwrap();
-        assert_eq!(abstract_name.as_abstract_name(), Some(&b"memkeep/notify"[..]));
+        assert_eq!(
+            abstract_name.as_abstract_name(),
+            Some(&b"memkeep/notify"[..])
+        );
         assert!(abstract_name.as_pathname().is_none());
         for bad in ["", "relative/notify", "vsock:2:1234"] {
             assert!(socket_address(OsStr::new(bad)).is_err(), "{bad:?}");

@@ -225,7 +225,10 @@ fn units_are_notify_services_with_a_watchdog() {
         ] {
             assert_eq!(setting(unit, key).as_deref(), Some(value), "{unit}: {key}");
         }
-        assert!(watchdog_usec(unit) >= 2_000_000, "{unit}: WatchdogSec too short");
+        assert!(
+            watchdog_usec(unit) >= 2_000_000,
+            "{unit}: WatchdogSec too short"
+        );
     }
 }
 
@@ -253,5 +256,9 @@ fn systemd_analyze_verifies_the_units() {
         .expect("systemd-analyze (Debian package systemd)");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(out.status.success(), "{out:?}");
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

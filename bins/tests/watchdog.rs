@@ -43,10 +43,8 @@ impl Notifying {
     /// environment.
     fn start(binary: Binary, socket: NotifySocket, env: &[(&str, String)]) -> Notifying {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "memkeep-watchdog-{}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("memkeep-watchdog-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut command = match binary {
             Binary::Memkeepd => {
@@ -118,10 +116,8 @@ impl Notifying {
             "{ready:?}"
         );
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("STATUS=serving on ")
-                    && l.contains(&format!("127.0.0.1:{}", self.port))),
+            lines.iter().any(|l| l.starts_with("STATUS=serving on ")
+                && l.contains(&format!("127.0.0.1:{}", self.port))),
             "{ready:?}"
         );
         ready
@@ -156,7 +152,10 @@ impl Notifying {
             .unwrap_or_else(|got| panic!("no STOPPING=1: {got:?}"));
         let (stopping, before) = got.split_last().unwrap();
         assert!(before.iter().all(|m| m == KEEP_ALIVE), "{got:?}");
-        assert!(stopping.lines().any(|l| l.starts_with("STATUS=")), "{stopping:?}");
+        assert!(
+            stopping.lines().any(|l| l.starts_with("STATUS=")),
+            "{stopping:?}"
+        );
         let mut status = None;
         wait_for(LIMIT, || {
             status = self.child.try_wait().unwrap();
@@ -311,7 +310,11 @@ fn silent_while_one_loop_is_wedged(binary: Binary, thread: &str) {
     server.wait_ready();
     server.wait_keep_alives(1);
     let tid = thread_named(server.pid(), thread);
-    assert!(!server.stderr().contains("no WATCHDOG=1"), "{}", server.stderr());
+    assert!(
+        !server.stderr().contains("no WATCHDOG=1"),
+        "{}",
+        server.stderr()
+    );
     ptrace::seize(tid, ptrace::Options::empty()).unwrap();
     // Declared after `server`, so dropped before it: a killed process whose thread
     // is still traced is not reaped until the tracer lets go, and the test would hang.
@@ -332,7 +335,10 @@ fn silent_while_one_loop_is_wedged(binary: Binary, thread: &str) {
         }
         None => true,
     });
-    assert!(silent, "{binary:?}: keep-alives while {thread} is wedged: {late:?}");
+    assert!(
+        silent,
+        "{binary:?}: keep-alives while {thread} is wedged: {late:?}"
+    );
     assert!(late.iter().all(|m| m == KEEP_ALIVE), "{late:?}");
     // The rest of the process runs: the notifying thread says why it is silent.
     assert!(
