@@ -124,9 +124,11 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        // `-a` is the socket's access mode itself (memcached binds under the umask
+        // `!access`), so `-a 700` lets only the owner connect.
         std::fs::set_permissions(
             path,
-            std::fs::Permissions::from_mode(0o777 & !args.unix_mask),
+            std::fs::Permissions::from_mode(args.unix_mask & 0o777),
         )
         .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
         info!(path = %path.display(), "listening");
@@ -266,6 +268,9 @@ fn serve_all(
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);
     config.tls = security.tls.as_ref().map(|(_, acceptor)| acceptor.clone());
+    let cert_refresh = security
+        .tls
+        .map(|(files, acceptor)| security::cert_refresh(files, acceptor));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let shutdown = args.enable_shutdown.then(|| {
@@ -284,6 +289,7 @@ fn serve_all(
             shutdown,
             idle_timeout: extended.idle_timeout.is_some(),
             prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
+            tls: cert_refresh.clone(),
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
@@ -343,7 +349,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    signals.spawn(security::reload_on_hangup(security.tls, security.links));
+    signals.spawn(security::reload_on_hangup(cert_refresh, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     watchdog.stopping();
     let mut result = Ok(());
