@@ -61,5 +61,12 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
         ("ssl_enabled".into(), yes_no(args.enable_ssl)),
     ];
     lines.extend(extended.ssl.settings());
+    // -e: where the cache is saved on an orderly stop; last, as in memcached.
+    lines.push((
+        "memory_file".into(),
+        args.memory_file
+            .as_ref()
+            .map_or("(null)".to_owned(), |p| p.display().to_string()),
+    ));
     lines
 }

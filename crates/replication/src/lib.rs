@@ -68,6 +68,14 @@
 //!   is removed on the receiving side. A restarted node starts empty, so it has
 //!   nothing stale to push back, and its (empty) copy cannot wipe its peer; keys
 //!   deleted while it was away are not in the survivor's copy, so they do not return.
+//! - **Warm restarts.** A node restarted from a snapshot (memkeepd's `-e`) holds
+//!   the items it had and the cursors it held
+//!   ([`Replication::resume_cursors`], [`Replication::restore_cursor`]), so it asks
+//!   its peer to resume from the backlog: deletes made there while it was away
+//!   arrive as records. Past the backlog it takes a full copy, which cannot remove
+//!   what it restored: a key deleted on the peer meanwhile stays on the restarted
+//!   node, as with memcached's warm restart. Its own copy to the peer (its run is
+//!   new) is refused key by key by the peer's tombstones.
 //! - **Warming.** A node started with a peer to copy from (`-x`, `--replica-of`) is
 //!   `warming` until it has received a full copy (or a resume). While warming it
 //!   answers every get with `SERVER_ERROR warming` (the signal a proxy routes around:
