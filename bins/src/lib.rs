@@ -7,5 +7,7 @@ pub mod memkeep;
 pub mod memkeepd;
 pub mod port_file;
 pub mod proxy;
+pub mod sd_notify;
 pub mod signals;
 pub mod tls;
+pub mod watchdog;

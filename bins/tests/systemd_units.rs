@@ -1,6 +1,7 @@
 //! The systemd units in contrib/systemd, run as systemd would run them: their
 //! ExecStart (and ExecStartPre) command lines, read from the unit files, with the
-//! extra flags their README tells operators to put in the environment file.
+//! extra flags their README tells operators to put in the environment file, and with
+//! the notify socket and watchdog timeout systemd gives a `Type=notify` unit.
 
 mod support;
 
@@ -9,7 +10,11 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, read_until, wait_until_accepting};
+use support::notify::NotifySocket;
+use support::{free_port, read_until};
+
+/// Generous bound on anything these tests wait for.
+const LIMIT: Duration = Duration::from_secs(20);
 
 fn contrib() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd")
@@ -51,10 +56,34 @@ fn readme_opts() -> String {
     readme[at..].split('"').next().unwrap().to_owned()
 }
 
-fn spawn(words: &[String]) -> std::process::Child {
+/// The value of `key=` in `unit`.
+fn setting(unit: &str, key: &str) -> Option<String> {
+    read(unit)
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+}
+
+/// `WATCHDOG_USEC` as systemd sets it from the unit's `WatchdogSec=` (whole seconds,
+/// `10s` or `10`, the only form the units use).
+fn watchdog_usec(unit: &str) -> u64 {
+    let value = setting(unit, "WatchdogSec").unwrap_or_else(|| panic!("{unit}: no WatchdogSec"));
+    let seconds: u64 = value
+        .strip_suffix('s')
+        .unwrap_or(&value)
+        .parse()
+        .unwrap_or_else(|_| panic!("{unit}: WatchdogSec={value}"));
+    seconds * 1_000_000
+}
+
+/// Starts `unit`'s command line as systemd starts a `Type=notify` unit: with
+/// `NOTIFY_SOCKET` naming `socket` and the unit's watchdog timeout.
+fn spawn(unit: &str, words: &[String], socket: &NotifySocket) -> std::process::Child {
     Command::new(&words[0])
         .args(&words[1..])
         .env_remove("RUST_LOG")
+        .env_remove("WATCHDOG_PID")
+        .env("NOTIFY_SOCKET", &socket.address)
+        .env("WATCHDOG_USEC", watchdog_usec(unit).to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -62,12 +91,23 @@ fn spawn(words: &[String]) -> std::process::Child {
         .unwrap()
 }
 
-fn stop(mut child: std::process::Child) -> String {
+/// Waits for READY=1, the first message a unit sends.
+fn wait_ready(socket: &NotifySocket, words: &[String]) {
+    let got = socket
+        .until(LIMIT, |m| m.starts_with("READY=1"))
+        .unwrap_or_else(|got| panic!("{words:?}: no READY=1: {got:?}"));
+    assert_eq!(got.len(), 1, "{got:?}");
+}
+
+/// SIGTERM: STOPPING=1, then exit 0.
+fn stop(mut child: std::process::Child, socket: &NotifySocket) -> String {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::SIGTERM,
     )
     .unwrap();
+    let got = socket.until(LIMIT, |m| m.starts_with("STOPPING=1"));
+    assert!(got.is_ok(), "no STOPPING=1: {got:?}");
     let status = child.wait().unwrap();
     let mut stderr = String::new();
     let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
@@ -101,8 +141,9 @@ fn memkeepd_unit_takes_the_environment_files_flags_over_its_own() {
     );
     assert!(opts.contains("-m 1024"), "{opts}");
     let words = command_line("memkeepd.service", "ExecStart", "MEMKEEPD_OPTS", &opts);
-    let mut child = spawn(&words);
-    assert!(wait_until_accepting(port, &mut child), "{words:?}");
+    let socket = NotifySocket::at_path();
+    let child = spawn("memkeepd.service", &words, &socket);
+    wait_ready(&socket, &words);
     for host in ["127.0.0.1", "127.0.0.2"] {
         let mut c = std::net::TcpStream::connect((host, port)).unwrap();
         c.write_all(b"stats settings\r\n").unwrap();
@@ -112,7 +153,10 @@ fn memkeepd_unit_takes_the_environment_files_flags_over_its_own() {
         assert!(got.contains("STAT inter 127.0.0.1,127.0.0.2\r\n"), "{got}");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", admin)).is_ok());
-    stop(child);
+    // One keep-alive at the unit's own period (half its WatchdogSec).
+    let got = socket.until(LIMIT, |m| m == "WATCHDOG=1\n");
+    assert!(got.is_ok(), "no keep-alive: {got:?}");
+    stop(child, &socket);
 }
 
 /// A refused command line exits 64, which the unit does not restart.
@@ -159,10 +203,62 @@ fn proxy_unit_checks_then_runs_with_the_environment_files_flags() {
         "MEMKEEP_PROXY_OPTS",
         &opts,
     ));
-    let mut child = spawn(&start);
-    assert!(wait_until_accepting(port, &mut child), "{start:?}");
+    let socket = NotifySocket::abstract_name();
+    let child = spawn("memkeep-proxy.service", &start, &socket);
+    wait_ready(&socket, &start);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
     assert!(std::net::TcpStream::connect(("127.0.0.1", stats)).is_ok());
     assert!(std::net::TcpStream::connect(("127.0.0.1", admin)).is_ok());
-    stop(child);
+    stop(child, &socket);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Both units are `Type=notify` with a watchdog, restart on failure (a watchdog
+/// timeout included), and only their main process may notify.
+#[test]
+fn units_are_notify_services_with_a_watchdog() {
+    for unit in ["memkeepd.service", "memkeep-proxy.service"] {
+        for (key, value) in [
+            ("Type", "notify"),
+            ("NotifyAccess", "main"),
+            ("Restart", "on-failure"),
+        ] {
+            assert_eq!(setting(unit, key).as_deref(), Some(value), "{unit}: {key}");
+        }
+        assert!(
+            watchdog_usec(unit) >= 2_000_000,
+            "{unit}: WatchdogSec too short"
+        );
+    }
+}
+
+/// systemd's own checker accepts both units, pointed at the binaries built here
+/// (`systemd-analyze`, from Debian's `systemd`).
+#[test]
+fn systemd_analyze_verifies_the_units() {
+    let dir = std::env::temp_dir().join(format!("memkeep-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_memkeepd"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let mut units = Vec::new();
+    for unit in ["memkeepd.service", "memkeep-proxy.service"] {
+        let path = dir.join(unit);
+        std::fs::write(&path, read(unit).replace("/usr/local/bin", &built)).unwrap();
+        units.push(path);
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&units)
+        .output()
+        .expect("systemd-analyze (Debian package systemd)");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

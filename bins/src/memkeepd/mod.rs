@@ -345,6 +345,12 @@ fn serve_all(
             Bound::Unix(_) => None,
         }));
     }
+    // systemd's READY=1 once every worker serves, keep-alives while they all run.
+    let (watchdog, heartbeats) = crate::watchdog::start(
+        crate::sd_notify::Notifier::from_env(),
+        workers.len(),
+        serving_status(&workers[0]),
+    )?;
     let replicated = match &replication {
         Some((r, _)) => Either::Left(memkeep_replication::Observe::new(cache.clone(), r.clone())),
         None => Either::Right(cache.clone()),
@@ -369,11 +375,16 @@ fn serve_all(
         None => (vec![Either::Right(replicated); args.threads], None),
     };
     let mut threads = Vec::new();
-    for ((i, listeners), service) in workers.into_iter().enumerate().zip(services) {
+    for (((i, listeners), service), heartbeat) in workers
+        .into_iter()
+        .enumerate()
+        .zip(services)
+        .zip(heartbeats)
+    {
         let (config, stop_rx) = (config.clone(), stop_rx.clone());
         let thread = std::thread::Builder::new()
             .name(format!("memkeepd-worker-{i}"))
-            .spawn(move || serve_worker(listeners, service, config, stop_rx))
+            .spawn(move || serve_worker(listeners, service, config, stop_rx, heartbeat))
             .map_err(|e| format!("cannot start worker thread: {e}"))?;
         threads.push(thread);
     }
@@ -383,6 +394,7 @@ fn serve_all(
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     signals.spawn(security::reload_on_hangup(cert_refresh, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
+    watchdog.stopping();
     let mut result = Ok(());
     for thread in threads {
         match thread.join() {
@@ -419,6 +431,7 @@ fn serve_worker(
     cache: Service,
     config: ServeConfig,
     stop_rx: watch::Receiver<bool>,
+    heartbeat: crate::watchdog::Heartbeat,
 ) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -449,9 +462,30 @@ fn serve_worker(
                 let _ = stop.wait_for(|stopped| *stopped).await;
             }));
         }
+        // Not in `tasks`: it beats until the runtime is dropped, after the drain.
+        tokio::spawn(heartbeat.run());
         while tasks.join_next().await.is_some() {}
         Ok(())
     })
+}
+
+/// systemd's STATUS= line once memkeepd serves: where (worker 0 holds one socket
+/// per address).
+fn serving_status(listeners: &[Bound]) -> String {
+    let places: Vec<String> = listeners
+        .iter()
+        .map(|bound| match bound {
+            Bound::Tcp(listener, _) => listener
+                .local_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string()),
+            Bound::Unix(listener) => listener
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| "a Unix socket".into()),
+        })
+        .collect();
+    format!("serving on {}", places.join(", "))
 }
 
 /// Waits for SIGTERM, SIGINT or the `shutdown` command, then tells every listener to

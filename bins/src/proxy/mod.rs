@@ -174,6 +174,14 @@ fn run(options: Options) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
+    // systemd's READY=1 once the runtime serves the listeners, keep-alives while it
+    // runs. One heartbeat: under --threads tokio's workers steal each other's tasks,
+    // so it proves the runtime still schedules them, whichever worker runs it.
+    let (watchdog, heartbeats) = crate::watchdog::start(
+        crate::sd_notify::Notifier::from_env(),
+        1,
+        serving_status(&config.listeners, &bound),
+    )?;
     let runtime = match options.threads.unwrap_or(1).max(1) {
         // One thread runs every client connection and every backend connection, so
         // a request and its backend reply never hop between threads: on a loaded
@@ -190,6 +198,9 @@ fn run(options: Options) -> Result<(), String> {
     .map_err(|e| format!("cannot start runtime: {e}"))?;
     let result = runtime.block_on(async {
         let mut running = listeners::Listeners::start(&config, bound)?;
+        for heartbeat in heartbeats {
+            tokio::spawn(heartbeat.run());
+        }
         let stats_task = stats.map(|s| tokio::spawn(stats_port::serve(s, running.status())));
         let (admin_stop, admin_stopped) = tokio::sync::watch::channel(false);
         let admin_thread = admin
@@ -199,6 +210,7 @@ fn run(options: Options) -> Result<(), String> {
             () = crate::signals::wait() => {}
             () = reload::on_hangup(&options.source, &mut running) => {}
         }
+        watchdog.stopping();
         if let Some(task) = stats_task {
             task.abort();
         }
@@ -214,4 +226,22 @@ fn run(options: Options) -> Result<(), String> {
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+/// systemd's STATUS= line once the proxy serves: where.
+fn serving_status(
+    configs: &[memkeep_proxy::config::ListenerConfig],
+    bound: &[listeners::Bound],
+) -> String {
+    let places: Vec<String> = configs
+        .iter()
+        .zip(bound)
+        .map(|(config, bound)| match bound {
+            listeners::Bound::Tcp(listener) => listener
+                .local_addr()
+                .map_or_else(|_| config.listen.clone(), |a| a.to_string()),
+            listeners::Bound::Unix(_) => config.listen.clone(),
+        })
+        .collect();
+    format!("serving on {}", places.join(", "))
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod notify;
 pub mod relay;
 
 use std::io::{Read, Write};
