@@ -1,6 +1,7 @@
 //! memkeepd's replication flags turned into a running replication thread: repcached's
-//! `-X port` (listen for the peer) and `-x host[:port]` (connect to the peer), and
-//! `--replica-of host:port` (follow a primary).
+//! `-X port` (listen for peers) and `-x host[:port]` (dial a peer; repeated for a
+//! group of nodes that each take writes), and `--replica-of host:port` (follow a
+//! primary).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,23 +26,34 @@ pub fn start(
     tls: Option<memkeep_replication::LinkTls>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<Option<(Replication, JoinHandle<()>)>, String> {
-    let connect = match (&args.replica_of, &args.replication_peer) {
-        (Some(_), Some(_)) => return Err("use either -x or --replica-of, not both".into()),
-        (Some(primary), None) => Some(primary.clone()),
-        (None, Some(peer)) if peer.contains(':') => Some(peer.clone()),
-        (None, Some(peer)) => Some(format!(
-            "{peer}:{}",
-            args.replication_port().unwrap_or(DEFAULT_REPLICATION_PORT)
-        )),
-        (None, None) => None,
+    let peers: Vec<String> = args
+        .replication_peer
+        .iter()
+        .map(|peer| peer.trim())
+        .filter(|peer| !peer.is_empty())
+        .map(|peer| {
+            if peer.contains(':') {
+                peer.to_owned()
+            } else {
+                format!(
+                    "{peer}:{}",
+                    args.replication_port().unwrap_or(DEFAULT_REPLICATION_PORT)
+                )
+            }
+        })
+        .collect();
+    let connect: Vec<String> = match (&args.replica_of, peers.is_empty()) {
+        (Some(_), false) => return Err("use either -x or --replica-of, not both".into()),
+        (Some(primary), true) => vec![primary.clone()],
+        (None, _) => peers,
     };
-    if connect.is_none() && args.replication_port().is_none() {
+    if connect.is_empty() && args.replication_port().is_none() {
         return Ok(None);
     }
-    let role = match (&args.replica_of, &args.replication_peer) {
+    let role = match (&args.replica_of, connect.is_empty()) {
         (Some(_), _) => Role::Replica,
-        (_, Some(_)) => Role::Pair,
-        _ => Role::Primary,
+        (None, false) => Role::Pair,
+        (None, true) => Role::Primary,
     };
     let listen = match args.replication_port() {
         Some(port) => {
@@ -59,7 +71,7 @@ pub fn start(
             Ok(l) => Some(l),
             // With a peer to find, the port may be the peer's (repcached on one host):
             // keep trying to take it over while connecting.
-            Err(e) if connect.is_some() => {
+            Err(e) if !connect.is_empty() => {
                 warn!(%addr, error = %e, "replication port busy; will retry");
                 None
             }
@@ -67,12 +79,20 @@ pub fn start(
         },
         None => None,
     };
+    // The address peers name this node by: its replication port, else its client port.
+    let first_host = args.listen();
+    let first_host = first_host.split(',').next().unwrap_or("127.0.0.1").trim();
+    let announce = match listen {
+        Some(addr) => addr.to_string(),
+        None => format!("{first_host}:{}", args.port),
+    };
     let replication = Replication::new(
         store,
         ReplicationConfig {
             role,
-            peer: connect.clone().unwrap_or_else(|| "none".into()),
-            starts_warming: connect.is_some(),
+            peers: connect.clone(),
+            announce,
+            starts_warming: !connect.is_empty(),
             backlog_bytes: args.replication_backlog_mb.saturating_mul(1 << 20),
             copy_bytes_per_second: Some(args.replication_copy_mbps.saturating_mul(1 << 20))
                 .filter(|&r| r > 0),

@@ -1,26 +1,39 @@
 //! The node's replication state, shared by the [`crate::Observe`] layer and the links:
-//! the backlog, the warming/synced state, resume cursors per peer run, recent deletes
-//! (tombstones) and the counters `stats` shows.
+//! the backlog, the warming/synced state, resume cursors per peer run, the links up
+//! now, recent deletes (tombstones), touches and flushes, and the counters `stats`
+//! shows. Records received from a link are applied here, and forwarded (published to
+//! the backlog with their route) when they were news to this node.
 
 use bytes::Bytes;
+use std::cmp::Ordering as Compared;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use memkeep_server::store::Store;
+use memkeep_server::store::{Applied, Store};
 use parking_lot::Mutex;
 
 use crate::backlog::Backlog;
+use crate::peer_links::{LinkInfo, PeerLinks};
 use crate::recent::RecentVersions;
-use crate::record::{Record, Role};
+use crate::record::{Record, Role, Route};
+
+/// The most links a record crosses: a safety bound on forwarding, far above any
+/// sensible topology's diameter (forwarding stops earlier, where a record is no
+/// news; this bound holds even where a node forgot it had seen it, an evicted item
+/// or a tombstone pushed out).
+pub const MAX_LINKS_CROSSED: u8 = 16;
 
 /// How a node replicates. Built by the binary from its flags.
 #[derive(Debug, Clone)]
 pub struct ReplicationConfig {
     /// How this node takes part.
     pub role: Role,
-    /// The peer or primary it connects to, for `stats` ("none" if it only listens).
-    pub peer: String,
+    /// The peers or the primary it dials (`host:port`), for `stats`.
+    pub peers: Vec<String>,
+    /// The address this node goes by, announced to its peers for their `stats`:
+    /// its replication port, else its client port (may be empty).
+    pub announce: String,
     /// Whether the node starts warming: it expects a full copy from a peer before its
     /// data is complete (`-x`, `--replica-of`).
     pub starts_warming: bool,
@@ -39,7 +52,8 @@ impl Default for ReplicationConfig {
     fn default() -> Self {
         ReplicationConfig {
             role: Role::Primary,
-            peer: "none".into(),
+            peers: Vec::new(),
+            announce: String::new(),
             starts_warming: false,
             backlog_records: 1 << 20,
             backlog_bytes: 64 << 20,
@@ -68,10 +82,12 @@ pub(crate) struct Shared {
     /// Streaming links: their send cursors, for lag.
     links: Mutex<HashMap<u64, Arc<AtomicU64>>>,
     next_link: AtomicU64,
-    /// Links past their handshake, either direction.
-    connected: AtomicUsize,
+    /// Links past their handshake, either direction, one per peer.
+    pub(crate) peer_links: Arc<PeerLinks>,
     /// Recent deletes by CAS: refuse older copies of a deleted item.
     tombstones: Mutex<RecentVersions<u64>>,
+    /// Recent flushes, by their time (0: at once) and CAS: a flush is forwarded once.
+    flushes: Mutex<RecentVersions<u64>>,
     /// Recent touches by (version touched, stamp), with the expiry they gave: of two
     /// touches of one item the later wins on both nodes, a touch of a newer version
     /// beats any of an older one, and a touch that arrives before its item is
@@ -91,6 +107,7 @@ pub(crate) struct Counters {
     pub records_sent: AtomicU64,
     pub records_applied: AtomicU64,
     pub records_refused: AtomicU64,
+    pub records_forwarded: AtomicU64,
 }
 
 impl Counters {
@@ -104,15 +121,6 @@ pub(crate) struct LinkGuard {
     shared: Arc<Shared>,
     id: u64,
     pub(crate) cursor: Arc<AtomicU64>,
-}
-
-/// Counts a link as connected until dropped.
-pub(crate) struct Connected(Arc<Shared>);
-
-impl Drop for Connected {
-    fn drop(&mut self) {
-        self.0.connected.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Drop for LinkGuard {
@@ -136,8 +144,9 @@ impl Replication {
                 cursors: Mutex::new(HashMap::new()),
                 links: Mutex::new(HashMap::new()),
                 next_link: AtomicU64::new(1),
-                connected: AtomicUsize::new(0),
+                peer_links: Arc::new(PeerLinks::default()),
                 tombstones: Mutex::new(RecentVersions::new(config.tombstones)),
+                flushes: Mutex::new(RecentVersions::new(64)),
                 touches: Mutex::new(RecentVersions::new(config.tombstones)),
                 counters: Counters::default(),
                 config,
@@ -169,7 +178,17 @@ impl Replication {
         self.shared.tombstones.lock().remember(key, cas, ());
     }
 
-    /// Queues a local change for every link. Never blocks.
+    /// This node's run id (changes on restart).
+    pub fn run_id(&self) -> u64 {
+        self.shared.run
+    }
+
+    /// The links up now.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.shared.peer_links.infos()
+    }
+
+    /// Queues a change made by this node's clients for every link. Never blocks.
     pub fn publish(&self, record: Record) {
         match &record {
             Record::Delete { key, cas } => {
@@ -186,15 +205,51 @@ impl Replication {
                     .lock()
                     .remember(key, (*cas, *stamp), *expires);
             }
-            _ => {}
+            Record::Flush { at, cas } => {
+                self.shared
+                    .flushes
+                    .lock()
+                    .remember(&flush_key(*at), *cas, ());
+            }
+            Record::Item { .. } => {}
         }
-        self.shared.backlog.publish(record);
+        let route = Route {
+            origin: self.shared.run,
+            hops: 0,
+        };
+        self.shared.backlog.publish(record, route, 0);
     }
 
-    /// Applies a change received from a peer to the store (not re-published).
-    pub fn apply(&self, record: &Record) {
+    /// Applies a change received from the link of peer run `via` to the store, and
+    /// forwards it to the other links (publishes it to the backlog with its route)
+    /// if it was news here: a newer item, a delete or touch not seen before, a
+    /// flush not seen before. A record that is no news stops here, which is what
+    /// ends its travel around a cycle of links.
+    pub fn apply(&self, record: Record, route: Route, via: u64) {
+        let (applied, news) = self.apply_to_store(&record);
+        let c = &self.shared.counters;
+        Counters::add(
+            if applied {
+                &c.records_applied
+            } else {
+                &c.records_refused
+            },
+            1,
+        );
+        if news && route.hops + 1 < MAX_LINKS_CROSSED {
+            Counters::add(&c.records_forwarded, 1);
+            let route = Route {
+                origin: route.origin,
+                hops: route.hops + 1,
+            };
+            self.shared.backlog.publish(record, route, via);
+        }
+    }
+
+    /// Whether the record changed the store, and whether it was news to this node.
+    fn apply_to_store(&self, record: &Record) -> (bool, bool) {
         let store = &self.shared.store;
-        let applied = match record {
+        match record {
             Record::Item {
                 key,
                 data,
@@ -217,11 +272,16 @@ impl Replication {
                     Some(((touched, _), touched_expiry)) if touched == cas => *touched_expiry,
                     _ => *expires,
                 };
-                store.apply_unless(key, data, *flags, expires, *cas, deleted_later)
+                match store.apply_unless(key, data, *flags, expires, *cas, deleted_later) {
+                    Applied::Newer => (true, true),
+                    Applied::Same => (true, false),
+                    Applied::Refused => (false, false),
+                }
             }
             Record::Delete { key, cas } => {
-                self.shared.tombstones.lock().remember(key, *cas, ());
-                store.apply_delete(key, *cas)
+                let seen = self.shared.tombstones.lock().remember(key, *cas, ());
+                let removed = store.apply_delete(key, *cas);
+                (removed, removed || seen == Compared::Greater)
             }
             Record::Touch {
                 key,
@@ -229,37 +289,30 @@ impl Replication {
                 expires,
                 stamp,
             } => {
-                let latest = self
+                let seen = self
                     .shared
                     .touches
                     .lock()
                     .remember(key, (*cas, *stamp), *expires);
-                latest && store.apply_touch(key, *cas, *expires, *stamp)
+                let applied =
+                    seen != Compared::Less && store.apply_touch(key, *cas, *expires, *stamp);
+                (applied, seen == Compared::Greater)
             }
             Record::Flush { at, cas } => {
+                let seen = self
+                    .shared
+                    .flushes
+                    .lock()
+                    .remember(&flush_key(*at), *cas, ());
                 store.apply_flush(*at, *cas);
-                true
+                (true, seen == Compared::Greater)
             }
-        };
-        let c = &self.shared.counters;
-        Counters::add(
-            if applied {
-                &c.records_applied
-            } else {
-                &c.records_refused
-            },
-            1,
-        );
+        }
     }
 
     /// The resume cursor for peer run `run` (0: none).
     pub(crate) fn cursor(&self, run: u64) -> Arc<AtomicU64> {
         self.shared.cursors.lock().entry(run).or_default().clone()
-    }
-
-    pub(crate) fn connected(&self) -> Connected {
-        self.shared.connected.fetch_add(1, Ordering::AcqRel);
-        Connected(self.shared.clone())
     }
 
     pub(crate) fn register_link(&self, start: u64) -> LinkGuard {
@@ -271,6 +324,45 @@ impl Replication {
             id,
             cursor,
         }
+    }
+
+    /// What the node is now: a replica (`--replica-of`); a pair member (it dials
+    /// writable peers, or one has linked to it: the nodes of a repcached pair, or of
+    /// a group where each links to the others, and stays one while its peer is
+    /// away); else a primary (only replicas follow it, or nothing has linked yet).
+    pub fn role(&self) -> Role {
+        let s = &*self.shared;
+        match s.config.role {
+            Role::Replica => Role::Replica,
+            _ if !s.config.peers.is_empty() || !s.peer_links.known().is_empty() => Role::Pair,
+            _ => Role::Primary,
+        }
+    }
+
+    /// The writable peers: those dialled (for a replica, its primary) and those
+    /// that have linked to this node, by the address they go by.
+    pub fn peers(&self) -> Vec<String> {
+        let s = &*self.shared;
+        let mut peers = s.config.peers.clone();
+        if s.config.role != Role::Replica {
+            for addr in s.peer_links.known() {
+                if !peers.contains(&addr) {
+                    peers.push(addr);
+                }
+            }
+        }
+        peers
+    }
+
+    /// The replicas following this node now.
+    pub fn replicas(&self) -> Vec<String> {
+        self.shared
+            .peer_links
+            .infos()
+            .into_iter()
+            .filter(|l| l.role == Role::Replica && !l.dialled)
+            .map(|l| l.addr)
+            .collect()
     }
 
     /// The `stats` lines of replication, in the order shown.
@@ -293,16 +385,17 @@ impl Replication {
             None => (0, 0.0),
         };
         let (backlog_records, backlog_bytes) = s.backlog.len();
-        let links = s.connected.load(Ordering::Acquire);
+        let links = s.peer_links.count();
         let state = if self.is_warming() {
             "warming"
         } else {
             "synced"
         };
         vec![
-            ("repl_role".into(), s.config.role.name().into()),
+            ("repl_role".into(), self.role().name().into()),
             ("repl_state".into(), state.into()),
-            ("repl_peer".into(), s.config.peer.clone()),
+            ("repl_peer".into(), list(self.peers())),
+            ("repl_replicas".into(), list(self.replicas())),
             ("repl_links".into(), links.to_string()),
             ("repl_lag_items".into(), lag_items.to_string()),
             ("repl_lag_seconds".into(), format!("{lag_seconds:.3}")),
@@ -317,9 +410,24 @@ impl Replication {
             ("repl_records_sent".into(), get(&c.records_sent)),
             ("repl_records_applied".into(), get(&c.records_applied)),
             ("repl_records_refused".into(), get(&c.records_refused)),
+            ("repl_records_forwarded".into(), get(&c.records_forwarded)),
             ("repl_backlog_records".into(), backlog_records.to_string()),
             ("repl_backlog_bytes".into(), backlog_bytes.to_string()),
         ]
+    }
+}
+
+/// The flushes memory's key for a flush at `at` (0: at once).
+fn flush_key(at: u64) -> Bytes {
+    Bytes::copy_from_slice(&at.to_be_bytes())
+}
+
+/// A `stats` list: comma-separated, or "none".
+fn list(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(",")
     }
 }
 

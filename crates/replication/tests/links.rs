@@ -1,135 +1,13 @@
 //! Two nodes in one process over loopback: warming until the copy, the stream both
 //! ways, resume after a short disconnect, and a full copy when the backlog was passed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use bytes::Bytes;
-use memkeep_protocol::{Command, Form, Get, MetaForm, Request, Response, Store as Set};
-use memkeep_replication::{run, Observe, Peers, Replication, ReplicationConfig, Role};
-use memkeep_server::cache::{Cache, CacheConfig};
-use memkeep_server::store::{Store, StoreConfig};
-use tokio::sync::oneshot;
-use tower::{Service, ServiceExt};
+use memkeep_protocol::Response;
+use memkeep_replication::Role;
 
-struct Node {
-    replication: Replication,
-    service: Observe<Cache>,
-}
+mod support;
 
-fn node(role: Role, warming: bool, backlog_records: usize) -> Node {
-    let store = Arc::new(Store::new(StoreConfig::default()));
-    let cache = Cache::new(store.clone(), Default::default(), CacheConfig::default());
-    let replication = Replication::new(
-        store,
-        ReplicationConfig {
-            role,
-            starts_warming: warming,
-            backlog_records,
-            ..ReplicationConfig::default()
-        },
-    );
-    Node {
-        service: Observe::new(cache, replication.clone()),
-        replication,
-    }
-}
-
-fn form() -> Form {
-    Form::Meta(MetaForm::default())
-}
-
-async fn set(node: &mut Node, key: &str, value: &str) {
-    let request = Request {
-        command: Command::Store(Set {
-            key: Bytes::copy_from_slice(key.as_bytes()),
-            data: Bytes::copy_from_slice(value.as_bytes()),
-            ..Set::default()
-        }),
-        form: form(),
-    };
-    let r = node
-        .service
-        .ready()
-        .await
-        .unwrap()
-        .call(request)
-        .await
-        .unwrap();
-    assert!(matches!(r, Response::Stored(_)), "{r:?}");
-}
-
-async fn get(node: &mut Node, key: &str) -> Response {
-    let request = Request {
-        command: Command::Get(Get {
-            keys: vec![Bytes::copy_from_slice(key.as_bytes())],
-            ..Get::default()
-        }),
-        form: form(),
-    };
-    node.service
-        .ready()
-        .await
-        .unwrap()
-        .call(request)
-        .await
-        .unwrap()
-}
-
-fn stat(replication: &Replication, name: &str) -> String {
-    replication
-        .stats()
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .unwrap()
-}
-
-async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..2000 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 20 s");
-}
-
-/// Starts a node's links; dropping the sender stops them.
-fn start(replication: &Replication, peers: Peers) -> oneshot::Sender<()> {
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(run(replication.clone(), peers, async move {
-        let _ = rx.await;
-    }));
-    tx
-}
-
-fn listening(replication: &Replication) -> (std::net::SocketAddr, oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = start(
-        replication,
-        Peers {
-            listen: Some(addr),
-            listener: Some(listener),
-            connect: None,
-            retry: Duration::from_millis(20),
-            tls: None,
-        },
-    );
-    (addr, stop)
-}
-
-fn connecting(replication: &Replication, to: std::net::SocketAddr) -> oneshot::Sender<()> {
-    start(
-        replication,
-        Peers {
-            connect: Some(to.to_string()),
-            retry: Duration::from_millis(20),
-            ..Peers::default()
-        },
-    )
-}
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_node_warms_then_streams_both_ways() {
