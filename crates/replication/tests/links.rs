@@ -78,3 +78,26 @@ async fn a_short_disconnect_resumes_and_a_long_one_copies_again() {
     let sa = a.replication.store().clone();
     assert!(sa.peek(&Bytes::from_static(b"replica-only")).is_none());
 }
+
+#[tokio::test]
+async fn a_peer_of_the_older_link_format_is_refused_with_a_clear_error() {
+    use memkeep_replication::{run_link_over, LinkError, Side};
+    use tokio::io::AsyncWriteExt;
+    let a = node(Role::Primary, false, 1 << 20);
+    let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    // Version 2's hello: length, tag 1, magic "mkr" 2, run id, role (pair).
+    let mut hello = vec![0, 0, 0, 14, 1, 0x6d, 0x6b, 0x72, 2];
+    hello.extend(42u64.to_be_bytes());
+    hello.push(0);
+    theirs.write_all(&hello).await.unwrap();
+    let result = run_link_over(&a.replication, ours, "127.0.0.1:1", Side::Accepted).await;
+    let Err(error) = result else {
+        panic!("an old peer was linked")
+    };
+    assert!(matches!(error, LinkError::Version(2)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the peer speaks link format 2, this node 3: link refused; run the same memkeepd version on every node"
+    );
+    assert_eq!(stat(&a.replication, "repl_links"), "0");
+}
