@@ -118,12 +118,54 @@ fn unix_socket() {
         got.extend_from_slice(&buf[..n]);
     }
     assert_eq!(got, b"STORED\r\nVALUE u 0 1\r\nx\r\nEND\r\n");
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o007);
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_file(&path);
+}
+
+/// The mode `-a` gives the Unix socket, read off a server started with `args`.
+fn socket_mode(program: &str, args: &[&str], path: &std::path::Path) -> u32 {
+    let _ = std::fs::remove_file(path);
+    let mut child = Command::new(program)
+        .args(args)
+        .arg("-s")
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    support::wait_for(Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(path).is_ok()
+    });
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_file(path);
+    mode & 0o777
+}
+
+#[test]
+fn unix_socket_access_mask_is_the_mode_memcached_gives() {
+    let path = std::env::temp_dir().join(format!("memkeepd-mask-{}.sock", std::process::id()));
+    let as_root: &[&str] = if nix::unistd::geteuid().is_root() {
+        &["-u", "root"]
+    } else {
+        &[]
+    };
+    for (mask, expected) in [(None, 0o700), (Some("770"), 0o770), (Some("755"), 0o755)] {
+        let mut args: Vec<&str> = as_root.to_vec();
+        if let Some(mask) = mask {
+            args.extend(["-a", mask]);
+        }
+        let memcached = socket_mode("memcached", &args, &path);
+        let ours = socket_mode(env!("CARGO_BIN_EXE_memkeepd"), &args, &path);
+        assert_eq!(
+            (memcached, ours),
+            (expected, expected),
+            "-a {mask:?}: memcached {memcached:o}, memkeepd {ours:o}"
+        );
+    }
 }
 
 #[test]

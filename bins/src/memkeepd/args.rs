@@ -41,7 +41,7 @@ pub struct Args {
     /// Unix socket path to listen on (disables TCP, as in memcached).
     #[arg(short = 's', long = "unix-socket")]
     pub unix_socket: Option<PathBuf>,
-    /// Access mask for the Unix socket, in octal.
+    /// Access mode of the Unix socket, in octal (700: only the owner may connect).
     #[arg(short = 'a', long = "unix-mask", default_value = "700", value_parser = octal_mask)]
     pub unix_mask: u32,
     /// Allow the `shutdown` command.

@@ -124,9 +124,11 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
         let _ = std::fs::remove_file(path);
         let listener = std::os::unix::net::UnixListener::bind(path)
             .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+        // `-a` is the socket's access mode itself (memcached binds under the umask
+        // `!access`), so `-a 700` lets only the owner connect.
         std::fs::set_permissions(
             path,
-            std::fs::Permissions::from_mode(0o777 & !args.unix_mask),
+            std::fs::Permissions::from_mode(args.unix_mask & 0o777),
         )
         .map_err(|e| format!("cannot set permissions on {}: {e}", path.display()))?;
         info!(path = %path.display(), "listening");

@@ -35,6 +35,9 @@ pub(super) fn encode_response(form: &BinaryForm, response: &Response, out: &mut 
         Response::SaslMechs(mechs) => reply.success(0, &[], mechs),
         Response::SaslOk => reply.success(0, &[], b"Authenticated"),
         Response::Stats(stats) => reply.stats(stats),
+        // A lone `STAT name value` line (`stats sizes_enable`): memcached sends it as
+        // one packet, without the empty packet that ends other STAT replies.
+        Response::Raw(line) if opcode == op::STAT => reply.stat_line(line),
         Response::NotStored => reply.error(match opcode {
             // memcached maps a failed add/replace to the status its text would imply.
             op::ADD => status::KEY_EEXISTS,
@@ -143,6 +146,23 @@ impl Reply<'_> {
 
     /// One packet per statistic (name as the key, value as the value), then an empty
     /// packet that ends the list.
+    fn stat_line(self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+        let line = line.strip_prefix(b"STAT ").unwrap_or(line);
+        let (name, value) = match line.iter().position(|&b| b == b' ') {
+            Some(space) => (&line[..space], &line[space + 1..]),
+            None => (line, &[][..]),
+        };
+        Packet {
+            opcode: self.form.opcode,
+            opaque: self.form.opaque,
+            key: name,
+            value,
+            ..Packet::default()
+        }
+        .write(super::RESPONSE_MAGIC, self.out);
+    }
+
     fn stats(self, stats: &[(String, String)]) {
         for (name, value) in stats {
             Packet {

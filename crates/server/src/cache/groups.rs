@@ -55,6 +55,45 @@ pub(super) fn stats(cache: &Cache, group: &[u8]) -> Response {
     }
 }
 
+/// Answers a binary STAT request with key `group`, which memcached reads its own way
+/// (proto_bin.c): `reset`, `settings` and `detail` match as prefixes, `detail dump`
+/// comes back as one stat named `detailed` holding the dump's text, and only `items`,
+/// `slabs`, `sizes`, `sizes_enable` and `sizes_disable` besides, matched exactly: any
+/// other key (`conns`, `cachedump`, `items 1`...) is "Not found".
+pub(super) fn binary_stats(cache: &Cache, group: &[u8]) -> Response {
+    let inner = &*cache.inner;
+    if group.is_empty() {
+        return stats(cache, group);
+    }
+    if group.starts_with(b"reset") {
+        return stats(cache, b"reset");
+    }
+    if group.starts_with(b"settings") {
+        return stats(cache, b"settings");
+    }
+    if let Some(sub) = group.strip_prefix(b"detail") {
+        return if sub.starts_with(b" dump") {
+            let dump = inner.prefixes.dump();
+            let mut l = Lines::new();
+            push(&mut l, "detailed", String::from_utf8_lossy(&dump));
+            Response::Stats(l)
+        } else if sub.starts_with(b" on") {
+            detail(&inner.prefixes, Some(b"on"))
+        } else if sub.starts_with(b" off") {
+            detail(&inner.prefixes, Some(b"off"))
+        } else {
+            Response::NotFound
+        };
+    }
+    match group {
+        b"items" | b"slabs" | b"sizes" => stats(cache, group),
+        // A lone stat, without the packet that ends other STAT replies (as text
+        // has no END): the binary encoder sends a raw STAT line as one packet.
+        b"sizes_enable" | b"sizes_disable" => stats(cache, group),
+        _ => Response::NotFound,
+    }
+}
+
 fn sizes_status(on: bool) -> Bytes {
     Bytes::from_static(if on {
         b"STAT sizes_status enabled\r\n"

@@ -251,6 +251,9 @@ impl Cache {
                 store.flush_all(f.delay);
                 Response::Ok
             }
+            Command::Stats(group) if matches!(form, Form::Binary(_)) => {
+                groups::binary_stats(self, group.as_deref().unwrap_or_default())
+            }
             Command::Stats(group) => groups::stats(self, group.as_deref().unwrap_or_default()),
             Command::Admin(admin) => inner.tunables.execute(admin, &inner.store),
             Command::Metadump(scope) => self.metadump(&scope),
