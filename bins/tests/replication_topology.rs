@@ -14,7 +14,7 @@ mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use cluster::{converged, drained, pipeline, set, stats, wait_linked, Group};
+use cluster::{converged, drained, pipeline, set, stats, ttls_agree, wait_linked, Group};
 use ledger::{lost, more_batches, seeds, Writer};
 use support::{free_port, Server};
 
@@ -79,6 +79,18 @@ fn a_replica_of_either_pair_member_sees_the_writes_made_on_both() {
     }
 }
 
+/// One mutation of `key`, chosen by `r` (a random number), with `tag` in its value.
+fn mixed(r: u64, key: &str, tag: &str) -> Vec<u8> {
+    match (r >> 20) % 8 {
+        0..=2 => set(key, &format!("{tag}-{}", r >> 48)),
+        3 => format!("delete {key}\r\n").into_bytes(),
+        4 => format!("append {key} 0 0 2\r\n{}\r\n", &tag[..2]).into_bytes(),
+        5 => format!("incr {key} {}\r\n", r % 100).into_bytes(),
+        6 => format!("touch {key} {}\r\n", 1000 + r % 1000).into_bytes(),
+        _ => format!("add {key} 0 0 1\r\n7\r\n").into_bytes(),
+    }
+}
+
 #[test]
 fn a_group_of_three_converges_under_concurrent_writers_and_keeps_deletes() {
     let group = Group::start(3);
@@ -91,12 +103,13 @@ fn a_group_of_three_converges_under_concurrent_writers_and_keeps_deletes() {
     const KEYS: usize = 400;
     let same: Vec<String> = (0..KEYS).map(|i| format!("same{i}")).collect();
     let gone: Vec<String> = (0..300).map(|i| format!("gone{i}")).collect();
-    let seed: Vec<Vec<u8>> = same.iter().chain(&gone).map(|k| set(k, "seed")).collect();
+    // Numeric values, for incr to work on some of the time.
+    let seed: Vec<Vec<u8>> = same.iter().chain(&gone).map(|k| set(k, "10")).collect();
     pipeline(&mut group.nodes[0].connect(), &seed);
     let all: Vec<String> = same.iter().chain(&gone).cloned().collect();
     converged(&group.all(), &all);
-    // Each node's writer sets and deletes the shared keys in its own random order,
-    // and deletes its third of the `gone` keys.
+    // Each node's writer sets, deletes, appends to, increments, touches and adds the
+    // shared keys in its own random order, and deletes its third of the `gone` keys.
     let writers: Vec<_> = group
         .nodes
         .iter()
@@ -113,11 +126,7 @@ fn a_group_of_three_converges_under_concurrent_writers_and_keeps_deletes() {
                                 .wrapping_mul(6364136223846793005)
                                 .wrapping_add(1442695040888963407);
                             let key = format!("same{}", (r >> 33) as usize % KEYS);
-                            if (r >> 20) % 5 == 0 {
-                                format!("delete {key}\r\n").into_bytes()
-                            } else {
-                                set(&key, &format!("w{n}-{round}-{}", r >> 48))
-                            }
+                            mixed(r, &key, &format!("w{n}-{round}"))
                         })
                         .collect();
                     batch.extend(
@@ -137,6 +146,7 @@ fn a_group_of_three_converges_under_concurrent_writers_and_keeps_deletes() {
     }
     drained(&group.all());
     let shown = converged(&group.all(), &all);
+    ttls_agree(&group.all(), &all);
     let back: Vec<_> = gone.iter().filter(|k| shown[*k] != "EN").collect();
     assert!(back.is_empty(), "deleted keys came back: {back:?}");
     for node in &group.nodes {

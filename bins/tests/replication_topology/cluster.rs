@@ -177,3 +177,44 @@ impl Group {
         self.nodes.iter().collect()
     }
 }
+
+/// Each key's remaining TTL on `server` (`mg k t`): -1 for none, `None` if absent.
+fn ttls(server: &Server, keys: &[String]) -> Vec<Option<i64>> {
+    let mut c = server.connect();
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(200) {
+        let request: String = chunk.iter().map(|k| format!("mg {k} t\r\n")).collect();
+        c.write_all(format!("{request}mn\r\n").as_bytes()).unwrap();
+        let (reply, _) = read_until(&mut c, Duration::from_secs(10), |got| {
+            got.ends_with(b"MN\r\n")
+        });
+        let text = String::from_utf8(reply).unwrap();
+        out.extend(text.split_terminator("\r\n").take(chunk.len()).map(|line| {
+            line.split_whitespace()
+                .find_map(|t| t.strip_prefix('t'))
+                .map(|t| t.parse().unwrap())
+        }));
+    }
+    out
+}
+
+/// Waits until every node gives every key the same TTL (read a moment apart, so
+/// within 2 s); panics with the first differences if they do not within 20 s.
+pub fn ttls_agree(nodes: &[&Server], keys: &[String]) {
+    let agree = |x: &Option<i64>, y: &Option<i64>| match (x, y) {
+        (Some(x), Some(y)) => (x - y).abs() <= 2 && (*x == -1) == (*y == -1),
+        _ => x == y,
+    };
+    let mut seen: Vec<Vec<Option<i64>>> = Vec::new();
+    let same = wait_for(Duration::from_secs(20), || {
+        seen = nodes.iter().map(|n| ttls(n, keys)).collect();
+        seen.iter()
+            .all(|s| s.iter().zip(&seen[0]).all(|(x, y)| agree(x, y)))
+    });
+    let differ: Vec<_> = (0..keys.len())
+        .filter(|&i| seen.iter().any(|s| !agree(&s[i], &seen[0][i])))
+        .take(5)
+        .map(|i| (&keys[i], seen.iter().map(|s| s[i]).collect::<Vec<_>>()))
+        .collect();
+    assert!(same, "TTLs differ: {differ:?}");
+}

@@ -59,7 +59,7 @@ pub fn seeds(tag: &str, n: usize) -> Vec<String> {
 /// Writer `tag`'s write number `i`: a delete of the next of its `seeded` keys one
 /// time in three while they last, else a set of a key of its own.
 fn op(tag: &str, i: usize, seeded: usize) -> Op {
-    if i % 3 == 0 && i / 3 < seeded {
+    if i.is_multiple_of(3) && i / 3 < seeded {
         Op::Delete(format!("d{tag}-{}", i / 3))
     } else {
         Op::Set(format!("n{tag}-{i}"), format!("v{tag}-{i}"))

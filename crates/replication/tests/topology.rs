@@ -143,3 +143,27 @@ async fn a_ring_of_four_passes_writes_around_and_stops() {
     let total: u64 = nodes.iter().map(|n| received(&n.replication.links())).sum();
     assert!((4 * N..=5 * N).contains(&total), "{total}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_of_a_replica_follows_the_chain() {
+    // A primary, B a replica of A listening for replicas of its own, C a replica of B.
+    let mut a = node(Role::Primary, false, 1 << 20);
+    let b = node(Role::Replica, true, 1 << 20);
+    let mut c = node(Role::Replica, true, 1 << 20);
+    let (addr_a, _stop_a) = listening(&a.replication);
+    let port_b = bound();
+    let addr_b = port_b.0;
+    let _stop_b = listening_and_dialling(&b.replication, port_b, &[addr_a]);
+    let _stop_c = connecting(&c.replication, addr_b);
+    eventually(|| !b.replication.is_warming() && !c.replication.is_warming()).await;
+    for i in 0..50 {
+        set(&mut a, &format!("k{i}"), "v").await;
+    }
+    eventually(|| (0..50).all(|i| holds(&c.replication, &format!("k{i}")))).await;
+    // C's own writes stay on C; B's reach C.
+    set(&mut c, "only-c", "v").await;
+    assert_eq!(stat(&c.replication, "repl_records_sent"), "0");
+    assert!(!holds(&b.replication, "only-c"));
+    assert_eq!(b.replication.replicas().len(), 1);
+    assert_eq!(a.replication.replicas().len(), 1);
+}
