@@ -214,3 +214,47 @@ fn a_group_of_three_survives_kill_9_of_each_node_in_turn_under_writers() {
         );
     }
 }
+
+#[test]
+fn a_peer_of_the_older_link_format_is_refused_and_logged() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let (port, repl) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memkeepd"))
+        .args(["-l", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-X", &repl.to_string()])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(support::wait_until_accepting(port, &mut child));
+    // What a node of the previous release says first: link format 2's hello
+    // (length, tag, magic "mkr" 2, run id, role).
+    let mut old = std::net::TcpStream::connect(("127.0.0.1", repl)).unwrap();
+    let mut hello = vec![0, 0, 0, 14, 1, 0x6d, 0x6b, 0x72, 2];
+    hello.extend(7u64.to_be_bytes());
+    hello.push(0);
+    old.write_all(&hello).unwrap();
+    let (_, closed) = support::read_until(&mut old, std::time::Duration::from_secs(10), |_| false);
+    assert!(closed, "the old peer's link stayed open");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        log.contains("replication link refused")
+            && log.contains("the peer speaks link format 2, this node 3: link refused"),
+        "{log}"
+    );
+}

@@ -143,6 +143,10 @@
 //!   With a store larger than the backlog this makes the restarted node's link to
 //!   that peer fall behind its backlog and send a full copy: twice the copy
 //!   traffic of a pair, never a lost write.
+//! - The backlog holds every change to the node's store, its peers' writes that it
+//!   applied as well as its own (a replica that joins later, or a peer that resumes,
+//!   needs them all): with both nodes of a pair writing, a backlog of a given size
+//!   covers half the time it would for one node's writes alone.
 //! - The link format is versioned in the hello (now [`LINK_VERSION`] 3, which added
 //!   the routes). A node refuses a peer of another version and logs "the peer
 //!   speaks link format 2, this node 3: link refused"; the older node logs a bad
