@@ -258,3 +258,38 @@ fn a_peer_of_the_older_link_format_is_refused_and_logged() {
         "{log}"
     );
 }
+
+#[test]
+fn a_chain_whose_middle_node_restarts_joins_both_ends_again() {
+    // A <- B -> C: B dials both ends, which are not linked to each other. While B is
+    // down A and C take writes apart; B comes back empty, gets a copy from each end
+    // and passes each one's items on to the other.
+    let mut group = Group::start_with(vec![vec![], vec![0, 2], vec![]]);
+    let before: Vec<Vec<u8>> = (0..300).map(|i| set(&format!("before{i}"), "x")).collect();
+    pipeline(&mut group.nodes[0].connect(), &before);
+    let mut keys: Vec<String> = (0..300).map(|i| format!("before{i}")).collect();
+    converged(&group.all(), &keys);
+    group.kill9(1);
+    for (end, tag) in [(0, "a"), (2, "c")] {
+        let requests: Vec<Vec<u8>> = (0..500)
+            .map(|i| set(&format!("{tag}{i}"), &format!("while B was down, on {tag}")))
+            .collect();
+        let replies = pipeline(&mut group.nodes[end].connect(), &requests);
+        assert!(replies.iter().all(|r| r == "STORED") && replies.len() == 500);
+        keys.extend((0..500).map(|i| format!("{tag}{i}")));
+    }
+    // Deleted on one end while B was down: B learns of the deletes from that end's
+    // copy and passes them to the other end, which still had the keys.
+    let deletes: Vec<Vec<u8>> = (0..100)
+        .map(|i| format!("delete before{i}\r\n").into_bytes())
+        .collect();
+    pipeline(&mut group.nodes[2].connect(), &deletes);
+    group.restart(1);
+    wait_linked(&group.nodes[1], 2);
+    drained(&group.all());
+    let shown = converged(&group.all(), &keys);
+    for (i, k) in keys.iter().enumerate() {
+        let deleted = i < 100;
+        assert_eq!(shown[k] == "EN", deleted, "{k}: {}", shown[k]);
+    }
+}

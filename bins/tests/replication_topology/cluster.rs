@@ -121,39 +121,63 @@ pub fn drained(nodes: &[&Server]) {
     }
 }
 
-/// A group of nodes where each dials all the others (`-x` once per peer).
+/// A group of nodes that take writes, each with its `-X` port and `-x` for each
+/// node it dials.
 pub struct Group {
     /// The nodes, in order.
     pub nodes: Vec<Server>,
     /// Each node's replication port.
     pub ports: Vec<u16>,
+    /// The nodes each one dials.
+    dials: Vec<Vec<usize>>,
 }
 
 impl Group {
-    /// Starts `n` nodes and waits until each is linked with all the others.
+    /// Starts `n` nodes, each dialling all the others, and waits until each is
+    /// linked with all the others.
     pub fn start(n: usize) -> Group {
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let nodes = (0..n).map(|i| Self::node(&ports, i)).collect();
-        let group = Group { nodes, ports };
-        for node in &group.nodes {
-            wait_linked(node, n - 1);
+        let dials = (0..n)
+            .map(|i| (0..n).filter(|&j| j != i).collect())
+            .collect();
+        Self::start_with(dials)
+    }
+
+    /// Starts a node per entry of `dials`, each dialling the nodes its entry names,
+    /// and waits until each is linked with every node it dials or is dialled by.
+    pub fn start_with(dials: Vec<Vec<usize>>) -> Group {
+        let ports: Vec<u16> = dials.iter().map(|_| free_port()).collect();
+        let nodes = (0..dials.len())
+            .map(|i| Self::node(&ports, &dials[i], i))
+            .collect();
+        let group = Group {
+            nodes,
+            ports,
+            dials,
+        };
+        for i in 0..group.nodes.len() {
+            wait_linked(&group.nodes[i], group.neighbours(i));
         }
         group
     }
 
-    /// Starts node `i`: `-X` its port, `-x` every other node's.
-    fn node(ports: &[u16], i: usize) -> Server {
+    /// How many nodes node `i` is linked with when all are up.
+    pub fn neighbours(&self, i: usize) -> usize {
+        (0..self.nodes.len())
+            .filter(|&j| j != i && (self.dials[i].contains(&j) || self.dials[j].contains(&i)))
+            .count()
+    }
+
+    /// Starts node `i`: `-X` its port, `-x` each port it dials.
+    fn node(ports: &[u16], dials: &[usize], i: usize) -> Server {
         let mut args = vec![
             "-t".to_owned(),
             "2".into(),
             "-X".into(),
             ports[i].to_string(),
         ];
-        for (j, port) in ports.iter().enumerate() {
-            if j != i {
-                args.push("-x".into());
-                args.push(format!("127.0.0.1:{port}"));
-            }
+        for j in dials {
+            args.push("-x".into());
+            args.push(format!("127.0.0.1:{}", ports[*j]));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Server::memkeepd(&args)
@@ -169,7 +193,7 @@ impl Group {
 
     /// Starts node `i` again with the same flags.
     pub fn restart(&mut self, i: usize) {
-        self.nodes[i] = Self::node(&self.ports, i);
+        self.nodes[i] = Self::node(&self.ports, &self.dials[i], i);
     }
 
     /// The nodes, for comparing.

@@ -86,7 +86,12 @@
 //!   before the item it touched (two client connections may publish in either
 //!   order) is remembered (the last 65,536) and applied when the item comes.
 //! - **Full copies merge, never wipe.** Items are applied by the rule above; nothing
-//!   is removed on the receiving side. A restarted node starts empty, so it has
+//!   is removed on the receiving side but by the deletes the copy carries after its
+//!   items: the sender's remembered deletes (tombstones), each of which removes only
+//!   an older version of its key. So a node that was away (restarted, or cut off
+//!   past the backlog) learns of the deletes made meanwhile and passes them on: in a
+//!   chain `A - B - C` whose middle node restarts, a key deleted on `C` while `B` was
+//!   down is deleted on `A` too. A restarted node starts empty, so it has
 //!   nothing stale to push back, and its (empty) copy cannot wipe its peer; keys
 //!   deleted while it was away are not in the survivor's copy, so they do not return.
 //! - **Warming.** A node started with peers to copy from (`-x`, `--replica-of`) is

@@ -354,8 +354,9 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         }
     }
 
-    /// Sends every live item, then says where the stream continues: at the backlog's
-    /// head when the copy began, so writes made during the copy follow it.
+    /// Sends every live item and the deletes remembered, then says where the stream
+    /// continues: at the backlog's head when the copy began, so writes made during
+    /// the copy follow it.
     async fn full_copy(&mut self) -> Result<u64, LinkError> {
         let shared = self.replication.shared.clone();
         let start = shared.backlog.next_seq();
@@ -420,6 +421,19 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             Counters::add(&shared.counters.bytes_sent, chunk.len() as u64);
         }
         let items = copier.await.unwrap_or(0);
+        // The deletes we remember follow the items: a peer that was away (restarted,
+        // or cut off past the backlog) learns of them and passes them on, so a key
+        // deleted here is not kept alive by a node that never heard of the delete.
+        for (key, cas) in self.replication.recent_deletes() {
+            self.push(&Frame::Record {
+                seq: 0,
+                route,
+                record: Record::Delete { key, cas },
+            });
+            if self.buf.len() >= BATCH_BYTES {
+                self.flush().await?;
+            }
+        }
         self.push(&Frame::CopyEnd(start));
         self.flush().await?;
         Counters::add(&shared.counters.full_copies_sent, 1);

@@ -188,6 +188,12 @@ impl Replication {
         self.shared.peer_links.infos()
     }
 
+    /// The deletes remembered (the last [`ReplicationConfig::tombstones`] keys), with
+    /// their versions: a full copy carries them after the items.
+    pub(crate) fn recent_deletes(&self) -> Vec<(Bytes, u64)> {
+        self.shared.tombstones.lock().versions()
+    }
+
     /// Queues a change made by this node's clients for every link. Never blocks.
     pub fn publish(&self, record: Record) {
         match &record {

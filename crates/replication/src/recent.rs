@@ -31,6 +31,17 @@ impl<V: Ord, T> RecentVersions<V, T> {
         self.latest.get(key)
     }
 
+    /// Every key remembered with its version, oldest first.
+    pub(crate) fn versions(&self) -> Vec<(Bytes, V)>
+    where
+        V: Clone,
+    {
+        self.order
+            .iter()
+            .filter_map(|k| self.latest.get(k).map(|(v, _)| (k.clone(), v.clone())))
+            .collect()
+    }
+
     /// Remembers `version` (and `with`) for `key` unless a newer version is already
     /// remembered. Returns how `version` compares with what was remembered: `Less`
     /// (not remembered), `Equal` (the same version again, replaced) or `Greater`
@@ -74,5 +85,6 @@ mod tests {
         assert_eq!(r.get(b"a"), None);
         assert_eq!(r.get(b"b"), Some(&(1, 'b')));
         assert_eq!(r.get(b"c"), Some(&(1, 'c')));
+        assert_eq!(r.versions(), [(Bytes::from("b"), 1), (Bytes::from("c"), 1)]);
     }
 }
