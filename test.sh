@@ -17,13 +17,14 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 
 # What the tests start or read: stock memcached and twemproxy (the references),
-# memcached's command-line tools, python clients, sasl and TLS tools, a headless
+# memcached's command-line tools, python clients, sasl and TLS tools (memcached -S
+# needs libsasl2's PLAIN plugin, only a recommendation of libsasl2), a headless
 # browser for the admin page, perl for memcached's suite (TLS through
 # IO::Socket::SSL), python3-venv for pymemcache's suite, and dpkg-dev to unpack
 # Debian's memcached source.
 APT_PACKAGES=(
     memcached nutcracker libmemcached-tools python3-pymemcache python3-matplotlib
-    ca-certificates openssl sasl2-bin chromium perl libio-socket-ssl-perl
+    ca-certificates openssl sasl2-bin libsasl2-modules chromium perl libio-socket-ssl-perl
     python3-venv dpkg-dev xz-utils
 )
 # pymemcache's integration suite ships in its wheel (pymemcache/test/); the pins

@@ -10,7 +10,7 @@ set -uo pipefail
 
 seconds="${1:-60}"
 cd "$(dirname "$0")/.."
-targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response backend_replies cache_model}"
+targets="${TARGETS:-decode_text decode_meta decode_binary decode_any decode_response backend_replies cache_model snapshot_load}"
 logs=fuzz/logs
 mkdir -p "$logs"
 
@@ -21,7 +21,7 @@ dict_for() {
         decode_binary) echo fuzz/dicts/binary.dict ;;
         decode_response | backend_replies) echo fuzz/dicts/response.dict ;;
         # Operations are read from raw bytes, not words: no dictionary helps.
-        cache_model) ;;
+        cache_model | snapshot_load) ;;
         decode_any)
             # libFuzzer takes one dictionary: the three request ones together.
             cat fuzz/dicts/text.dict fuzz/dicts/meta.dict fuzz/dicts/binary.dict \

@@ -468,21 +468,28 @@ fn openssl_keys_are_read_as_memcached_reads_them() {
     }
 }
 
-/// SIGUSR1 is memcached's graceful stop (the one that saves `-e`'s memory file):
-/// memkeepd drains and exits 0 on it too, rather than dying of the signal.
+/// SIGUSR1 is memcached's graceful stop, the one that saves `-e`'s memory file:
+/// memkeepd drains and exits 0 on it too, rather than dying of the signal, and saves
+/// its snapshot there (memcached writes its metadata beside the file, FILE.meta).
 #[test]
-fn sigusr1_stops_gracefully_as_in_memcached() {
-    for mut server in [Server::memcached(&[]), Server::memkeepd(&[])] {
+fn sigusr1_stops_gracefully_and_saves_the_memory_file_as_in_memcached() {
+    let scratch = Scratch::new("sigusr1");
+    for (name, saved) in [("memcached", "memfile.meta"), ("memkeepd", "memfile")] {
+        let file = scratch.0.join(format!("{name}-memfile"));
+        let flags = ["-e", file.to_str().unwrap()];
+        let mut server = if name == "memcached" {
+            Server::memcached(&flags)
+        } else {
+            Server::memkeepd(&flags)
+        };
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(server.pid() as i32),
             nix::sys::signal::SIGUSR1,
         )
         .unwrap();
         let status = server.wait_exit(Duration::from_secs(10));
-        assert!(
-            status.is_some_and(|s| s.success()),
-            "{}: {status:?}",
-            server.name
-        );
+        assert!(status.is_some_and(|s| s.success()), "{name}: {status:?}");
+        let saved = scratch.0.join(format!("{name}-{saved}"));
+        assert!(saved.exists(), "{name}: no {}", saved.display());
     }
 }

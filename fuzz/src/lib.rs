@@ -5,7 +5,8 @@
 //! chunks; both must agree, every decoded request must respect the limits and survive
 //! `encode_request` -> decode unchanged. Client side ([`responses`]): arbitrary reply
 //! bytes decode without breaking the framing rules, and plausible replies survive
-//! `encode_response` -> `decode_response` unchanged.
+//! `encode_response` -> `decode_response` unchanged. Warm restart ([`snapshot`]): the
+//! snapshot reader loads all or nothing, and what it loads reads back unchanged.
 
 use bytes::BytesMut;
 use memkeep_protocol::Limits;
@@ -13,9 +14,11 @@ use memkeep_protocol::Limits;
 mod replies;
 mod requests;
 mod responses;
+mod snapshot;
 
 pub use requests::{requests, Target};
 pub use responses::responses;
+pub use snapshot::snapshot;
 
 /// Limits small enough that fuzz inputs (a few KiB) reach every limit check: long
 /// keys, long lines, large values, too many keys.

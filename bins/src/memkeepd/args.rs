@@ -139,8 +139,9 @@ pub struct Args {
     /// with `user password` as the value before anything else.
     #[arg(short = 'Y', long = "auth-file")]
     pub auth_file: Option<PathBuf>,
-    /// memcached's restartable cache file (accepted with a warning: memkeepd does not
-    /// restore items from it; replication refills a restarted node).
+    /// Warm restart: save the cache to FILE on an orderly stop (SIGTERM, SIGINT,
+    /// SIGUSR1, `shutdown`) and restore it at the next start (memcached's restartable
+    /// cache file).
     #[arg(short = 'e', long = "memory-file", value_name = "FILE")]
     pub memory_file: Option<PathBuf>,
     /// Serve TLS on every TCP listener (certificates from -o ssl_chain_cert=FILE,

@@ -11,6 +11,7 @@ mod process;
 mod replication;
 mod security;
 mod settings;
+mod warm_restart;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::unix::fs::PermissionsExt;
@@ -70,8 +71,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
+fn run(mut args: Args, extended: extended::Extended) -> Result<(), String> {
     process::warn_not_applied(&args, &extended);
+    // -d moves to / (without -r): the file saved at the stop must be the one read.
+    if let Some(path) = &args.memory_file {
+        let absolute = std::path::absolute(path)
+            .map_err(|e| format!("cannot use the memory file {}: {e}", path.display()))?;
+        args.memory_file = Some(absolute);
+    }
     if args.enable_coredumps {
         process::enable_core_dumps()?;
     }
@@ -81,6 +88,12 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     // waiting for signals unblocks them.
     crate::signals::hold()?;
     process::hold_graceful_stop()?;
+    let store = Arc::new(new_store(&args));
+    // Restored before listening, so no client sees a half-filled cache.
+    let restored = match &args.memory_file {
+        Some(path) => warm_restart::restore(path, &store),
+        None => warm_restart::Restored::default(),
+    };
     open_files::make_room(args.conn_limit)?;
     security::hold_hangup()?;
     let security = security::load(&args, &extended)?;
@@ -88,6 +101,9 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
     let admin = args.admin.as_deref().map(crate::admin::bind).transpose()?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
+    }
+    if let Some(path) = &args.memory_file {
+        warm_restart::check_writable(path)?;
     }
     if args.daemon {
         // With -r memcached stays in its directory, where the core file goes.
@@ -101,7 +117,8 @@ fn run(args: Args, extended: extended::Extended) -> Result<(), String> {
         std::fs::write(path, format!("{}\n", std::process::id()))
             .map_err(|e| format!("cannot write pidfile {}: {e}", path.display()))?;
     }
-    let result = serve_all(&args, extended, security, listeners, admin);
+    let warm = Warm { store, restored };
+    let result = serve_all(&args, extended, security, listeners, admin, warm);
     if let Some(path) = &args.pidfile {
         let _ = std::fs::remove_file(path);
     }
@@ -236,14 +253,9 @@ fn drop_privileges(user: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn serve_all(
-    args: &Args,
-    extended: extended::Extended,
-    security: security::Security,
-    workers: Vec<Vec<Bound>>,
-    admin: Option<std::net::TcpListener>,
-) -> Result<(), String> {
-    let store = Arc::new(Store::new(StoreConfig {
+/// The store as the flags size it.
+fn new_store(args: &Args) -> Store {
+    Store::new(StoreConfig {
         max_bytes: args.memory_bytes(),
         evict: !args.disable_evictions,
         max_item_size: args.item_size_max(),
@@ -251,7 +263,24 @@ fn serve_all(
         // half a segment and a segment waste the rest of it. Two per thread keep lock
         // contention low.
         shards: (args.threads * 2).next_power_of_two().max(4),
-    }));
+    })
+}
+
+/// The store, restored by `-e` if it was, and what the snapshot held.
+struct Warm {
+    store: Arc<Store>,
+    restored: warm_restart::Restored,
+}
+
+fn serve_all(
+    args: &Args,
+    extended: extended::Extended,
+    security: security::Security,
+    workers: Vec<Vec<Bound>>,
+    admin: Option<std::net::TcpListener>,
+    warm: Warm,
+) -> Result<(), String> {
+    let Warm { store, restored } = warm;
     let limits = memkeep_protocol::Limits {
         max_value_len: args.item_size_max(),
         ..memkeep_protocol::Limits::default()
@@ -268,6 +297,9 @@ fn serve_all(
     };
     let mut config = ServeConfig::new(args.conn_limit, connection);
     config.tls = security.tls.as_ref().map(|(_, acceptor)| acceptor.clone());
+    let cert_refresh = security
+        .tls
+        .map(|(files, acceptor)| security::cert_refresh(files, acceptor));
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let shutdown = args.enable_shutdown.then(|| {
@@ -277,7 +309,7 @@ fn serve_all(
         }))
     });
     let cache = Cache::new(
-        store,
+        store.clone(),
         config.stats.clone(),
         CacheConfig {
             settings: settings::lines(args, &extended),
@@ -286,10 +318,23 @@ fn serve_all(
             shutdown,
             idle_timeout: extended.idle_timeout.is_some(),
             prefix_delimiter: args.prefix_delimiter.unwrap_or(b':'),
+            tls: cert_refresh.clone(),
         },
     );
     let link_tls = security.links.as_ref().map(|l| l.tls.clone());
-    let replication = replication::start(args, cache.store().clone(), link_tls, stop_rx.clone())?;
+    let replication = replication::start(
+        args,
+        cache.store().clone(),
+        link_tls,
+        &restored.resume,
+        stop_rx.clone(),
+    )?;
+    if let Some(path) = &args.memory_file {
+        // The start can no longer fail for lack of a port: the file goes before a
+        // client can change the cache it describes. (Records a peer sent meanwhile
+        // are harmless: the file's resume cursors would have them sent again.)
+        warm_restart::forget(path, &restored)?;
+    }
     // memcached names its TCP ports there (none under -s) once it listens: every
     // listener is bound by now, the admin and replication ones too.
     if args.unix_socket.is_none() {
@@ -334,7 +379,7 @@ fn serve_all(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
-    signals.spawn(security::reload_on_hangup(security.tls, security.links));
+    signals.spawn(security::reload_on_hangup(cert_refresh, security.links));
     signals.block_on(wait_for_signal(stop_rx, stop_tx));
     let mut result = Ok(());
     for thread in threads {
@@ -344,11 +389,22 @@ fn serve_all(
             Err(_) => result = Err("a worker thread panicked".into()),
         }
     }
-    if let Some((_, thread)) = replication {
+    let mut resume = Vec::new();
+    if let Some((replication, thread)) = replication {
         let _ = thread.join();
+        // Read once the links have stopped: every record before a cursor is stored.
+        resume = replication
+            .resume_cursors()
+            .into_iter()
+            .map(|(run, next)| memkeep_server::store::snapshot::ResumePoint { run, next })
+            .collect();
     }
     if let Some(thread) = admin_thread {
         let _ = thread.join();
+    }
+    // Every connection has drained: the store holds every acknowledged write.
+    if let Some(path) = &args.memory_file {
+        warm_restart::save(path, &store, &resume)?;
     }
     info!("stopped");
     result

@@ -1,6 +1,7 @@
 //! memcached's flags that act on the process rather than the cache: `-r` (core
-//! dumps), `-k` (lock memory), SIGUSR1 (memcached's graceful stop), and the warnings
-//! for flags memkeepd accepts but cannot honour the way memcached does.
+//! dumps), `-k` (lock memory), SIGUSR1 (memcached's graceful stop, which saves `-e`'s
+//! snapshot as every orderly stop does), and the warnings for flags memkeepd accepts
+//! but cannot honour the way memcached does.
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource, RLIM_INFINITY};
 use nix::sys::signal::{SigSet, Signal};
@@ -43,13 +44,6 @@ pub fn warn_not_applied(args: &Args, extended: &Extended) {
         warn!(
             threads = args.threads,
             "setting a high number of worker threads is not recommended: use the number of cores or less"
-        );
-    }
-    if let Some(file) = &args.memory_file {
-        warn!(
-            file = %file.display(),
-            "-e: memkeepd does not keep items in a memory file; the cache starts empty after a \
-             restart (replication, -x/-X, refills a restarted node from its peer)"
         );
     }
     for note in &extended.not_applied {

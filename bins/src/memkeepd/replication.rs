@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use memkeep_replication::{Peers, Replication, ReplicationConfig, Role};
+use memkeep_server::store::snapshot::ResumePoint;
 use memkeep_server::store::Store;
 use tokio::sync::watch;
 use tracing::warn;
@@ -24,6 +25,7 @@ pub fn start(
     args: &Args,
     store: Arc<Store>,
     tls: Option<memkeep_replication::LinkTls>,
+    resume: &[ResumePoint],
     mut stop: watch::Receiver<bool>,
 ) -> Result<Option<(Replication, JoinHandle<()>)>, String> {
     let peers: Vec<String> = args
@@ -99,6 +101,10 @@ pub fn start(
             ..ReplicationConfig::default()
         },
     );
+    // Restored by -e: the peer resumes from its backlog if it still holds them.
+    for point in resume {
+        replication.restore_cursor(point.run, point.next);
+    }
     let peers = Peers {
         listen,
         listener,

@@ -4,9 +4,11 @@
 //! acceptor and auth config; SIGHUP re-reads the certificate files.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use memkeep_replication::LinkTls;
 use memkeep_server::auth::{AuthConfig, Credentials};
+use memkeep_server::cache::CertRefresh;
 use memkeep_server::TlsAcceptor;
 use tracing::{info, warn};
 
@@ -21,6 +23,8 @@ const SASL_PWDB: &str = "MEMCACHED_SASL_PWDB";
 /// memcached's `-o ssl_*` options that memkeepd applies.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SslOptions {
+    /// The options as memcached reports them in `stats settings`.
+    pub shown: SslShown,
     /// `ssl_chain_cert`: the certificate chain, PEM.
     pub chain_cert: Option<PathBuf>,
     /// `ssl_key`: the private key, PEM, when not in the chain file.
@@ -35,7 +39,71 @@ pub struct SslOptions {
     pub any: bool,
 }
 
+/// The `ssl_*` settings in memcached's terms, for `stats settings`: what was asked,
+/// including the options rustls has no use for (ciphers, buffer size, kernel TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SslShown {
+    /// OpenSSL's verify flags: 0, 1 (peer), 3 (and fail without a certificate), 7
+    /// (and once).
+    pub verify_mode: i32,
+    /// OpenSSL's file type number (1: PEM).
+    pub keyformat: i32,
+    /// `ssl_ciphers` as given.
+    pub ciphers: Option<String>,
+    /// The output buffer in bytes (`ssl_wbuf_size` is in kilobytes).
+    pub wbuf_size: u32,
+    /// Whether `ssl_session_cache` was given.
+    pub session_cache: bool,
+    /// Whether `ssl_kernel_tls` was given.
+    pub kernel_tls: bool,
+    /// `tlsv1.0` to `tlsv1.3`, as asked.
+    pub min_version: &'static str,
+}
+
+impl Default for SslShown {
+    fn default() -> Self {
+        SslShown {
+            verify_mode: 0,
+            keyformat: 1,
+            ciphers: None,
+            wbuf_size: 16 * 1024,
+            session_cache: false,
+            kernel_tls: false,
+            min_version: "tlsv1.2",
+        }
+    }
+}
+
 impl SslOptions {
+    /// The `ssl_*` lines of `stats settings` after `ssl_enabled`, in memcached's
+    /// order and words (a file not given reads `(null)`, as C's printf prints it).
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let path = |p: &Option<PathBuf>, none: &str| {
+            p.as_ref()
+                .map_or(none.to_owned(), |p| p.display().to_string())
+        };
+        let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+        let shown = &self.shown;
+        [
+            ("ssl_chain_cert", path(&self.chain_cert, "(null)")),
+            ("ssl_key", path(&self.key, "(null)")),
+            ("ssl_verify_mode", shown.verify_mode.to_string()),
+            ("ssl_keyformat", shown.keyformat.to_string()),
+            (
+                "ssl_ciphers",
+                shown.ciphers.clone().unwrap_or_else(|| "NULL".into()),
+            ),
+            ("ssl_ca_cert", path(&self.ca_cert, "NULL")),
+            ("ssl_wbuf_size", shown.wbuf_size.to_string()),
+            ("ssl_session_cache", yes_no(shown.session_cache)),
+            ("ssl_kernel_tls", yes_no(shown.kernel_tls)),
+            ("ssl_min_version", shown.min_version.to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
     /// Applies one `-o ssl_NAME[=VALUE]` option, refusing what memcached refuses.
     /// Returns a note when the option is accepted without effect.
     pub fn set(&mut self, name: &str, value: Option<&str>) -> Result<Option<String>, String> {
@@ -49,21 +117,24 @@ impl SslOptions {
             "ssl_key" => self.key = Some(PathBuf::from(value()?)),
             "ssl_ca_cert" => self.ca_cert = Some(PathBuf::from(value()?)),
             "ssl_verify_mode" => {
-                self.verify_mode = match number(value()?)? {
-                    0 => ClientCerts::None,
-                    1 => ClientCerts::Optional,
-                    2 | 3 => ClientCerts::Required,
+                let mode = number(value()?)?;
+                (self.verify_mode, self.shown.verify_mode) = match mode {
+                    0 => (ClientCerts::None, 0),
+                    1 => (ClientCerts::Optional, 1),
+                    2 => (ClientCerts::Required, 3),
+                    3 => (ClientCerts::Required, 7),
                     _ => {
                         return Err("Invalid ssl_verify_mode. Use help to see valid options.".into())
                     }
                 }
             }
             "ssl_min_version" => match number(value()?)? {
-                2 => self.min_version = MinVersion::Tls12,
-                3 => self.min_version = MinVersion::Tls13,
+                2 => (self.min_version, self.shown.min_version) = (MinVersion::Tls12, "tlsv1.2"),
+                3 => (self.min_version, self.shown.min_version) = (MinVersion::Tls13, "tlsv1.3"),
                 // A lower bound memkeepd meets by offering TLS 1.2 and 1.3 only.
-                0 | 1 => {
+                version @ (0 | 1) => {
                     self.min_version = MinVersion::Tls12;
+                    self.shown.min_version = if version == 0 { "tlsv1.0" } else { "tlsv1.1" };
                     return Ok(Some(
                         "ssl_min_version: TLS 1.0 and 1.1 are not offered; 1.2 is the oldest"
                             .into(),
@@ -80,24 +151,41 @@ impl SslOptions {
                         "-o ssl_keyformat={format}: memkeepd reads PEM keys only (1)"
                     ));
                 }
+                self.shown.keyformat = 1;
             }
             "ssl_ciphers" => {
-                value()?;
+                self.shown.ciphers = Some(value()?.to_owned());
                 return Ok(Some(
                     "ssl_ciphers: rustls offers only its own modern AEAD suites".into(),
                 ));
             }
+            // rustls sizes its own buffers; the size is only reported (in bytes, as
+            // memcached keeps it, wrapping as its unsigned multiplication does).
             "ssl_wbuf_size" => {
-                super::c_numbers::strict_u32(value()?)
+                let kilobytes = super::c_numbers::strict_u32(value()?)
                     .ok_or(format!("could not parse argument to {name}"))?;
+                self.shown.wbuf_size = kilobytes.wrapping_mul(1024);
             }
             // rustls keeps a session cache for resumption at all times; kernel TLS is
             // not used.
-            "ssl_session_cache" | "ssl_kernel_tls" => {}
+            "ssl_session_cache" => self.shown.session_cache = true,
+            "ssl_kernel_tls" => self.shown.kernel_tls = true,
             _ => return Err(format!("Illegal suboption \"{name}\"")),
         }
         Ok(None)
     }
+}
+
+/// What `refresh_certs` and SIGHUP run: the certificate files read again and handed
+/// to new handshakes. The error is memcached's first words, then what went wrong.
+pub fn cert_refresh(files: ServerTls, acceptor: TlsAcceptor) -> Arc<CertRefresh> {
+    Arc::new(CertRefresh::new(Arc::new(move || {
+        let config = files
+            .load()
+            .map_err(|e| format!("Error loading the certificates: {e}"))?;
+        acceptor.reload(config);
+        Ok(())
+    })))
 }
 
 /// TLS and authentication as the command line asks.
@@ -235,7 +323,7 @@ pub fn hold_hangup() -> Result<(), String> {
 /// On every SIGHUP, re-reads the certificate files and hands new handshakes the new
 /// configuration; open connections keep their sessions. A file that fails to load
 /// leaves the running configuration in place.
-pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>, links: Option<LinkFiles>) {
+pub async fn reload_on_hangup(tls: Option<Arc<CertRefresh>>, links: Option<LinkFiles>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hangups) = signal(SignalKind::hangup()) else {
         warn!("cannot install the SIGHUP handler");
@@ -256,11 +344,8 @@ pub async fn reload_on_hangup(tls: Option<(ServerTls, TlsAcceptor)>, links: Opti
         match &tls {
             None if links.is_some() => {}
             None => info!("SIGHUP: no TLS certificates to reload"),
-            Some((files, acceptor)) => match files.load() {
-                Ok(config) => {
-                    acceptor.reload(config);
-                    info!(chain = %files.chain.display(), "SIGHUP: TLS certificates reloaded");
-                }
+            Some(refresh) => match refresh.reload() {
+                Ok(()) => info!("SIGHUP: TLS certificates reloaded"),
                 Err(e) => {
                     warn!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificates")
                 }

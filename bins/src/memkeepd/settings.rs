@@ -10,7 +10,7 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
         .unix_socket
         .as_ref()
         .map_or("NULL".to_owned(), |p| p.display().to_string());
-    vec![
+    let mut lines = vec![
         ("maxbytes".into(), args.memory_bytes().to_string()),
         ("maxconns".into(), args.conn_limit.to_string()),
         ("tcpport".into(), args.port.to_string()),
@@ -59,5 +59,14 @@ pub fn lines(args: &Args, extended: &Extended) -> Vec<(String, String)> {
                 .to_string(),
         ),
         ("ssl_enabled".into(), yes_no(args.enable_ssl)),
-    ]
+    ];
+    lines.extend(extended.ssl.settings());
+    // -e: where the cache is saved on an orderly stop; last, as in memcached.
+    lines.push((
+        "memory_file".into(),
+        args.memory_file
+            .as_ref()
+            .map_or("(null)".to_owned(), |p| p.display().to_string()),
+    ));
+    lines
 }

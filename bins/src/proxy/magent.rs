@@ -1,8 +1,10 @@
 //! magent's command line: `memkeep-proxy -p PORT -l ADDR -s HOST:PORT [-s ...]
 //! -b HOST:PORT [-b ...] [-n MAXCONNS] [-k]`, turned into a route tree. Writes go to
-//! the key's main server and its backup server; reads go to both, answer with a hit
-//! and write it back to the one that missed (read-repair), so a server that restarts
-//! empty fills up again as its keys are read.
+//! the key's main server and its backup server, answered by the first that takes
+//! them (a server that missed a write gets it replayed when it is back); reads go
+//! to both, answer with a hit and write it back to the one that missed
+//! (read-repair), so a server that restarts empty fills up again as its keys are
+//! read.
 //!
 //! twemproxy's `-p` (pid file) and `-s` (stats port) clash with magent's `-p` (port)
 //! and `-s` (server). The rule: without `-c`/`--conf-file`/`--config`, the command
@@ -16,6 +18,7 @@ use clap::Parser;
 use memkeep_proxy::config::{
     BackendProtocol, ListenerConfig, PartialFailureSetting, PolicySetting, PoolConfig, RouteConfig,
     RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
+    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
 
 /// memkeep-proxy with magent's flags: every key on a main server and a backup
@@ -83,15 +86,23 @@ pub struct MagentArgs {
     /// Do not write hits back to a server that missed them.
     #[arg(long = "no-read-repair")]
     pub no_read_repair: bool,
-    /// When a write is answered: `primary-then-async` (magent's: the main server's
-    /// reply; the backup is written in the background), `all`, `majority`,
-    /// `first-success`.
+    /// When a write is answered: `first-success` (the first server that takes it;
+    /// a server that missed it gets it replayed when it is back),
+    /// `primary-then-async` (magent's: the main server's reply; the backup is
+    /// written in the background), `all`, `majority`.
     #[arg(
         long = "write-policy",
         value_name = "POLICY",
-        default_value = "primary-then-async"
+        default_value = "first-success"
     )]
     pub write_policy: String,
+    /// Most keys whose missed writes are queued per server for replay (0: none).
+    #[arg(
+        long = "missed-writes",
+        value_name = "N",
+        default_value_t = DEFAULT_MISSED_WRITES
+    )]
+    pub missed_writes: usize,
     /// Give up on a server's reply after this many milliseconds (none by default).
     #[arg(long = "timeout", value_name = "MS")]
     pub timeout_ms: Option<u64>,
@@ -181,6 +192,8 @@ impl MagentArgs {
                 auth: None,
                 max_pending: DEFAULT_MAX_PENDING,
                 max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+                missed_writes: self.missed_writes,
+                missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
             })
         };
         let mut pools = BTreeMap::from([("main".to_owned(), pool(&self.servers)?)]);

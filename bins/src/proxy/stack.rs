@@ -10,6 +10,7 @@ use memkeep_proxy::backend::{Backend, BackendConfig, Dialect, QueueLimits};
 use memkeep_proxy::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSpec};
 use memkeep_proxy::layer::count::{CountLayer, ServerCounters};
 use memkeep_proxy::layer::eject::{Eject, EjectConfig, LiveSet};
+use memkeep_proxy::layer::handoff::{Handoff, MissedLimits};
 use memkeep_proxy::layer::shard::{PartialFailure, Shard, ShardOptions};
 use memkeep_proxy::layer::timeout::Timeout;
 use memkeep_proxy::BoxError;
@@ -79,6 +80,8 @@ pub struct ServerState {
     pub backend: Backend,
     /// Its breaker, when the pool ejects.
     pub eject: Option<Eject<SharedService>>,
+    /// The writes it missed and is owed, when its pool is a replicated copy.
+    pub handoff: Option<Handoff<SharedService>>,
     /// Its counters.
     pub counters: Arc<ServerCounters>,
     /// The requests the proxy sent it, by command, with latency and failure causes
@@ -99,9 +102,15 @@ impl ServerState {
     }
 }
 
-/// The pool's shards. Starts the backends' connection tasks: call inside the
-/// runtime.
-pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
+/// The pool's shards; with `handoff`, each server's missed writes are queued and
+/// replayed (the pool is a copy under a replicating route). Starts the backends'
+/// connection tasks: call inside the runtime.
+pub fn pool_stack(name: &str, pool: &PoolConfig, handoff: bool) -> Result<PoolStack, String> {
+    let limits = MissedLimits {
+        keys: pool.missed_writes,
+        bytes: pool.missed_writes_bytes,
+    };
+    let handoff = handoff && limits.keys > 0;
     let (builder, specs) = ring_builder(name, pool)?;
     let security = super::security::backends(name, pool)?;
     let live = LiveSet::new(specs.len());
@@ -141,6 +150,7 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                 spec: spec.clone(),
                 backend: backend.clone(),
                 eject: None,
+                handoff: None,
                 counters,
                 metrics: metrics.clone(),
             };
@@ -151,7 +161,7 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                 Some(limit) => SharedService::new(Timeout::new(backend, limit)),
                 None => SharedService::new(backend),
             };
-            match pool.eject {
+            let server = match pool.eject {
                 Some(eject) => {
                     let config = EjectConfig {
                         failure_limit: eject.failure_limit,
@@ -160,14 +170,21 @@ pub fn pool_stack(name: &str, pool: &PoolConfig) -> Result<PoolStack, String> {
                     let publish = eject.rebuild_ring.then(|| (live.clone(), i));
                     let ejecting = Eject::new(timed, config, publish);
                     state.eject = Some(ejecting.clone());
-                    servers.push(state);
                     SharedService::new(count.layer(Measure::new(ejecting, metrics)))
                 }
-                None => {
-                    servers.push(state);
-                    SharedService::new(count.layer(Measure::new(timed, metrics)))
-                }
-            }
+                None => SharedService::new(count.layer(Measure::new(timed, metrics))),
+            };
+            // Outermost: a request refused while the server catches up never
+            // reached it, and is not counted as its failure.
+            let server = if handoff {
+                let owed = Handoff::new(server, format!("{name}:{}", spec.addr()), limits);
+                state.handoff = Some(owed.clone());
+                SharedService::new(owed)
+            } else {
+                server
+            };
+            servers.push(state);
+            server
         })
         .collect();
     let views = (0..pool.replicas.max(1))

@@ -233,6 +233,16 @@ impl Status {
                 for (field, value) in fields {
                     lines.push((format!("{prefix}:{field}"), value));
                 }
+                if let Some(handoff) = &server.handoff {
+                    let owed = [
+                        ("missed_writes_pending", handoff.pending() as u64),
+                        ("missed_writes_replayed", handoff.replayed()),
+                        ("missed_writes_dropped", handoff.dropped()),
+                    ];
+                    for (field, value) in owed {
+                        lines.push((format!("{prefix}:{field}"), value.to_string()));
+                    }
+                }
             }
         }
         lines

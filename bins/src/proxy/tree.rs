@@ -43,10 +43,24 @@ pub fn build(config: &RouteConfig) -> Result<Tree, String> {
     config.check().map_err(|e| e.to_string())?;
     let mut builder = Builder {
         config,
+        handoff: BTreeSet::new(),
         pools: BTreeMap::new(),
         routes: BTreeMap::new(),
         counters: Vec::new(),
     };
+    // The copies under a replicating route owe each other the writes they miss.
+    for spec in config.routes.values() {
+        if matches!(
+            spec,
+            RouteSpec::Replicate { .. } | RouteSpec::ReadRepair { .. }
+        ) {
+            let mut reached = BTreeSet::new();
+            for target in spec.targets() {
+                builder.reached(target, &mut reached);
+            }
+            builder.handoff.extend(reached);
+        }
+    }
     let listeners = config
         .listeners
         .iter()
@@ -65,6 +79,8 @@ pub fn build(config: &RouteConfig) -> Result<Tree, String> {
 
 struct Builder<'c> {
     config: &'c RouteConfig,
+    /// The pools whose servers queue and replay the writes they miss.
+    handoff: BTreeSet<String>,
     pools: BTreeMap<String, PoolStack>,
     routes: BTreeMap<String, SharedService>,
     counters: Vec<Counter>,
@@ -75,7 +91,7 @@ impl Builder<'_> {
     fn replicas(&mut self, name: &str) -> Result<Vec<SharedService>, String> {
         if let Some(pool) = self.config.pools.get(name) {
             if !self.pools.contains_key(name) {
-                let stack = pool_stack(name, pool)?;
+                let stack = pool_stack(name, pool, self.handoff.contains(name))?;
                 self.pools.insert(name.to_owned(), stack);
             }
             return Ok(self.pools[name].views.clone());
@@ -170,7 +186,7 @@ impl Builder<'_> {
                     layer = layer.read_from(*n);
                 }
                 self.count(name, "repairs", layer.repairs());
-                self.count(name, "repairs_skipped", layer.skipped());
+                self.count(name, "repairs_waited", layer.waited());
                 SharedService::new(layer.layer(self.list(to)?))
             }
             RouteSpec::Shadow {

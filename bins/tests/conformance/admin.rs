@@ -59,6 +59,11 @@ pub const CASES: &[Case] = &[
         expect: b"OK\r\nRESET\r\nSTORED\r\nVALUE a:1 0 1\r\nx\r\nEND\r\nDELETED\r\nEN\r\nHD\r\nNOT_FOUND\r\nPREFIX a get 2 hit 1 set 1 del 1\r\nEND\r\nOK\r\nRESET\r\nEND\r\n",
     },
     Case {
+        name: "refresh_certs without TLS, noreply or not",
+        send: b"refresh_certs\r\nrefresh_certs noreply\r\nrefresh_certs a b\r\n",
+        expect: b"Error TLS not enabled\r\nError TLS not enabled\r\nError TLS not enabled\r\n",
+    },
+    Case {
         name: "stats sizes while disabled",
         send: b"stats sizes\r\n",
         expect: b"STAT sizes_status disabled\r\nEND\r\n",

@@ -315,3 +315,129 @@ impl Load {
             .collect()
     }
 }
+
+/// Which cache server a [`Node`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    /// Stock memcached.
+    Memcached,
+    /// memkeepd built by this workspace.
+    Memkeepd,
+}
+
+/// A cache server on a reserved port that a test can kill -9, restart empty on
+/// the same port, or stop and continue.
+pub struct Node {
+    /// What runs.
+    pub kind: NodeKind,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts one on a fresh port.
+    pub fn start(kind: NodeKind) -> Node {
+        let mut node = Node {
+            kind,
+            port: free_port(),
+            child: None,
+        };
+        node.restart();
+        node
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// kill -9, and wait for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again, empty, on the same port (after [`Self::kill`]).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Some(match self.kind {
+            NodeKind::Memcached => memcached_on(self.port),
+            NodeKind::Memkeepd => {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_memkeepd"));
+                command
+                    .args(["-l", "127.0.0.1", "-p", &self.port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null());
+                spawn_listening(&mut command, self.port)
+            }
+        });
+    }
+
+    /// Sends SIGSTOP (`true`) or SIGCONT (`false`).
+    pub fn pause(&self, stop: bool) {
+        use nix::sys::signal::{kill, Signal};
+        let pid = self.child.as_ref().expect("running").id();
+        let signal = if stop {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    }
+
+    /// A new client connection.
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.pause(false);
+        }
+        self.kill();
+    }
+}
+
+/// The values `keys` have on the server behind `conn`, by multi-gets of 100
+/// (`None`: a miss).
+pub fn values(
+    conn: &mut TcpStream,
+    keys: &[String],
+) -> std::collections::HashMap<String, Option<String>> {
+    let mut found: std::collections::HashMap<String, Option<String>> =
+        keys.iter().map(|k| (k.clone(), None)).collect();
+    for chunk in keys.chunks(100) {
+        let reply = exchange(
+            conn,
+            format!("get {}\r\n", chunk.join(" ")).as_bytes(),
+            b"END\r\n",
+        );
+        let reply = String::from_utf8(reply).unwrap();
+        let mut lines = reply.split("\r\n");
+        while let Some(line) = lines.next() {
+            if let Some(rest) = line.strip_prefix("VALUE ") {
+                let key = rest.split(' ').next().unwrap().to_owned();
+                let data = lines.next().unwrap().to_owned();
+                found.insert(key, Some(data));
+            }
+        }
+    }
+    found
+}
+
+/// One line of the proxy's `stats` (`STAT NAME VALUE`), as a number.
+pub fn proxy_stat(conn: &mut TcpStream, name: &str) -> Option<u64> {
+    let stats = String::from_utf8(exchange(conn, b"stats\r\n", b"END\r\n")).unwrap();
+    stats.lines().find_map(|line| {
+        let rest = line.strip_prefix("STAT ")?;
+        let (stat, value) = rest.split_once(' ')?;
+        (stat == name).then(|| value.parse().ok())?
+    })
+}

@@ -52,6 +52,8 @@ pub enum Admin {
     /// `lru temp_ttl <seconds>`: items with a TTL under this go to the temporary
     /// LRU; a negative number turns that LRU off.
     LruTempTtl(i32),
+    /// `refresh_certs`: read the TLS certificate files again for new connections.
+    RefreshCerts,
 }
 
 /// A decimal ratio (`slabs automove ratio`), compared bit for bit so commands stay

@@ -94,6 +94,8 @@ pub enum TextVerb {
     Watch,
     /// `lru` (`lru mode|tune|temp_ttl ...`).
     Lru,
+    /// `refresh_certs`.
+    RefreshCerts,
 }
 
 impl TextVerb {
@@ -119,6 +121,7 @@ impl TextVerb {
             TextVerb::Slabs => "slabs",
             TextVerb::Watch => "watch",
             TextVerb::Lru => "lru",
+            TextVerb::RefreshCerts => "refresh_certs",
             TextVerb::FlushAll => "flush_all",
             TextVerb::Stats => "stats",
             TextVerb::Version => "version",

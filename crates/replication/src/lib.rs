@@ -94,6 +94,16 @@
 //!   down is deleted on `A` too. A restarted node starts empty, so it has
 //!   nothing stale to push back, and its (empty) copy cannot wipe its peer; keys
 //!   deleted while it was away are not in the survivor's copy, so they do not return.
+//! - **Warm restarts.** A node restarted from a snapshot (memkeepd's `-e`) holds
+//!   the items it had and the cursors it held
+//!   ([`Replication::resume_cursors`], [`Replication::restore_cursor`]), so it asks
+//!   its peer to resume from the backlog: deletes made there while it was away
+//!   arrive as records. Past the backlog it takes a full copy, which removes what
+//!   it restored only where the copy's deletes say so: a key deleted on the peer
+//!   meanwhile is removed if the peer still remembers the delete (its last 65,536),
+//!   else it stays on the restarted node, as with memcached's warm restart. Its own
+//!   copy to the peer (its run is new) is refused key by key by the peer's
+//!   tombstones.
 //! - **Warming.** A node started with peers to copy from (`-x`, `--replica-of`) is
 //!   `warming` until it has received a full copy (or a resume) from one of them.
 //!   While warming it answers every get with `SERVER_ERROR warming` (the signal a

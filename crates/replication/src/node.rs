@@ -316,6 +316,25 @@ impl Replication {
         }
     }
 
+    /// The resume cursors held, as (peer run, next sequence lacked), without the
+    /// empty ones: what a warm restart keeps so that the restarted node resumes
+    /// from its peer's backlog rather than take a full copy. Read it once the links
+    /// have stopped, so every record before a cursor is in the store.
+    pub fn resume_cursors(&self) -> Vec<(u64, u64)> {
+        let cursors = self.shared.cursors.lock();
+        cursors
+            .iter()
+            .map(|(&run, next)| (run, next.load(Ordering::Acquire)))
+            .filter(|&(_, next)| next != 0)
+            .collect()
+    }
+
+    /// Sets the resume cursor for peer run `run`, from a warm restart's snapshot
+    /// whose items hold every record of that run before `next`.
+    pub fn restore_cursor(&self, run: u64, next: u64) {
+        self.cursor(run).store(next, Ordering::Release);
+    }
+
     /// The resume cursor for peer run `run` (0: none).
     pub(crate) fn cursor(&self, run: u64) -> Arc<AtomicU64> {
         self.shared.cursors.lock().entry(run).or_default().clone()

@@ -179,7 +179,10 @@ fn start<IO, S>(
                     Ok(io) => {
                         serve_connection(io, service, connection, stats.clone(), drain, info).await
                     }
-                    Err(e) => debug!(error = %e, "TLS handshake failed"),
+                    Err(e) => {
+                        ConnectionStats::add(&stats.ssl_handshake_errors, 1);
+                        debug!(error = %e, "TLS handshake failed");
+                    }
                 },
             }
             drop(registered);

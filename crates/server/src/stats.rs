@@ -30,6 +30,8 @@ pub struct ConnectionStats {
     pub auth_cmds: AtomicU64,
     /// Login attempts refused.
     pub auth_errors: AtomicU64,
+    /// TLS handshakes that failed (or timed out).
+    pub ssl_handshake_errors: AtomicU64,
     /// The open connections.
     pub registry: Arc<ConnectionRegistry>,
 }
@@ -57,6 +59,7 @@ impl ConnectionStats {
             &self.conn_yields,
             &self.auth_cmds,
             &self.auth_errors,
+            &self.ssl_handshake_errors,
         ] {
             c.store(0, Ordering::Relaxed);
         }

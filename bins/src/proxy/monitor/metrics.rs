@@ -248,6 +248,36 @@ fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
             *rejected as f64,
         );
     }
+    let missed: Vec<_> = labelled
+        .iter()
+        .filter_map(|(l, b)| Some((l, b.missed_writes()?)))
+        .collect();
+    if !missed.is_empty() {
+        let families = [
+            (
+                "memkeep_backend_missed_writes",
+                Kind::Gauge,
+                "Keys whose missed writes the backend is owed now (replayed when it is back).",
+            ),
+            (
+                "memkeep_backend_missed_writes_replayed_total",
+                Kind::Counter,
+                "Missed writes replayed to the backend.",
+            ),
+            (
+                "memkeep_backend_missed_writes_dropped_total",
+                Kind::Counter,
+                "Missed writes lost for the backend: its queue was full, or it refused the replay.",
+            ),
+        ];
+        for (i, (name, kind, help)) in families.into_iter().enumerate() {
+            out.family(name, kind, help);
+            for (labels, (pending, replayed, dropped)) in &missed {
+                let value = [*pending as f64, *replayed as f64, *dropped as f64][i];
+                out.sample(name, labels, value);
+            }
+        }
+    }
     out.family(
         "memkeep_backend_stats_age_seconds",
         Kind::Gauge,

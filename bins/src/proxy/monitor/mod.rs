@@ -110,6 +110,13 @@ impl BackendWatch {
         )
     }
 
+    /// Its queue of missed writes, when it keeps one: keys owed now, writes
+    /// replayed and dropped since start.
+    fn missed_writes(&self) -> Option<(usize, u64, u64)> {
+        let handoff = self.server.handoff.as_ref()?;
+        Some((handoff.pending(), handoff.replayed(), handoff.dropped()))
+    }
+
     fn ejections(&self) -> u64 {
         self.server.eject.as_ref().map_or(0, |e| e.ejections())
     }

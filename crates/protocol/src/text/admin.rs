@@ -21,6 +21,8 @@ pub(super) fn decode_admin(verb: TextVerb, tokens: &Tokens<'_>) -> Result<Reques
         TextVerb::Slabs => slabs(tokens),
         TextVerb::LruCrawler => (lru_crawler(tokens), false),
         TextVerb::Lru => lru(tokens),
+        // Any words after it are ignored; `noreply` is honoured.
+        TextVerb::RefreshCerts => (Ok(Command::Admin(Admin::RefreshCerts)), tokens.noreply()),
         _ => watch(tokens),
     };
     match result {
@@ -205,6 +207,7 @@ pub(super) fn encode_request(admin: &Admin, out: &mut BytesMut) {
             warm_factor: Ratio(warm),
         } => format!("lru tune {hot_pct} {warm_pct} {hot} {warm}"),
         Admin::LruTempTtl(seconds) => format!("lru temp_ttl {seconds}"),
+        Admin::RefreshCerts => "refresh_certs".into(),
         Admin::Watch(events) => {
             let mut line = "watch".to_owned();
             for name in events.names() {

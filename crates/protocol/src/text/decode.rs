@@ -144,6 +144,7 @@ fn head(cmd: &[u8]) -> Head {
         b"slabs" => TextVerb::Slabs,
         b"watch" => TextVerb::Watch,
         b"lru" => TextVerb::Lru,
+        b"refresh_certs" => TextVerb::RefreshCerts,
         _ => return Head::Unknown,
     })
 }
@@ -293,7 +294,8 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
         | TextVerb::CacheMemlimit
         | TextVerb::Slabs
         | TextVerb::Watch
-        | TextVerb::Lru => return decode_admin(verb, &tokens),
+        | TextVerb::Lru
+        | TextVerb::RefreshCerts => return decode_admin(verb, &tokens),
         _ => Command::Quit,
     };
     // Only the commands memcached checks `noreply` on honour it.

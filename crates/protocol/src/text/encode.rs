@@ -15,8 +15,11 @@ const AUTH_FAILURE: &str = "authentication failure";
 
 /// See [`super::encode_response`].
 pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut BytesMut) {
-    // memcached's `out_string` drops every reply to a `noreply` command, errors included.
-    if form.noreply {
+    // memcached's `out_string` drops every reply to a `noreply` command, errors included;
+    // a failed `refresh_certs` writes its message another way, which noreply skips.
+    let written_anyway =
+        form.verb == TextVerb::RefreshCerts && matches!(response, Response::ErrorLine(_));
+    if form.noreply && !written_anyway {
         return;
     }
     let line: &[u8] = match response {

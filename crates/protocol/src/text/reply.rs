@@ -271,7 +271,8 @@ fn decode_status(
             | TextVerb::Slabs
             | TextVerb::LruCrawler
             | TextVerb::Watch
-            | TextVerb::Lru,
+            | TextVerb::Lru
+            | TextVerb::RefreshCerts,
             b"OK",
         ) => Some(Response::Ok),
         _ => None,
@@ -290,6 +291,7 @@ fn decode_status(
             | TextVerb::LruCrawler
             | TextVerb::Watch
             | TextVerb::Lru
+            | TextVerb::RefreshCerts
     );
     match error_reply(&frame[text.clone()]) {
         // The administrative commands refuse in words of their own

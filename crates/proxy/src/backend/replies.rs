@@ -104,7 +104,10 @@ fn answers(form: &Form, response: &Response) -> bool {
             TextVerb::Touch => matches!(response, R::Touched(_) | R::NotFound),
             TextVerb::FlushAll | TextVerb::Verbosity => matches!(response, R::Ok),
             // Administrative commands refuse in words of their own (`NOSPARE ...`).
-            TextVerb::CacheMemlimit | TextVerb::Slabs | TextVerb::LruCrawler => {
+            TextVerb::CacheMemlimit
+            | TextVerb::Slabs
+            | TextVerb::LruCrawler
+            | TextVerb::RefreshCerts => {
                 matches!(response, R::Ok | R::ErrorLine(_))
             }
             TextVerb::Stats => matches!(response, R::Stats(_)),

@@ -115,6 +115,7 @@ pub(crate) fn admin_verb(admin: &Admin) -> TextVerb {
         | Admin::LruCrawlerCrawl(_) => TextVerb::LruCrawler,
         Admin::Watch(_) => TextVerb::Watch,
         Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => TextVerb::Lru,
+        Admin::RefreshCerts => TextVerb::RefreshCerts,
     }
 }
 

@@ -15,7 +15,7 @@ pub use security::{
 pub use tree::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
     PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
-    DEFAULT_MAX_PENDING,
+    DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
 
 /// A `nutcracker.yml`: pools by name.
@@ -226,6 +226,8 @@ impl NutcrackerPool {
             auth: None,
             max_pending: DEFAULT_MAX_PENDING,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            missed_writes: DEFAULT_MISSED_WRITES,
+            missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
         })
     }
 }

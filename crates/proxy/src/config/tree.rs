@@ -76,10 +76,25 @@ pub struct PoolConfig {
     /// past it requests to that server get `SERVER_ERROR out of memory ...`.
     #[serde(default = "default_max_buffered_bytes")]
     pub max_buffered_bytes: usize,
+    /// Most keys whose writes each server may be owed: when the pool is a copy
+    /// under a `replicate` or `read_repair` route, the writes a server missed
+    /// (it was down, stopped, or restarting) are queued, the last per key, and
+    /// replayed when it answers again (hinted handoff). Past the bound a missed
+    /// write is lost for that server and counted (`missed_writes_dropped`). 0 turns
+    /// the queue off.
+    #[serde(default = "default_missed_writes")]
+    pub missed_writes: usize,
+    /// Most bytes of keys and values queued for each server (see `missed_writes`).
+    #[serde(default = "default_missed_writes_bytes")]
+    pub missed_writes_bytes: usize,
 }
 
 /// Requests per server accepted and not yet answered, by default.
 pub const DEFAULT_MAX_PENDING: usize = 10_000;
+/// Keys of missed writes queued per server, by default.
+pub const DEFAULT_MISSED_WRITES: usize = 10_000;
+/// Bytes of missed writes queued per server, by default (64 MiB).
+pub const DEFAULT_MISSED_WRITES_BYTES: usize = 64 * 1024 * 1024;
 /// Bytes of requests queued per server, by default (64 MiB).
 pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
 /// Requests one client connection may have unanswered, by default.
@@ -91,6 +106,14 @@ fn default_max_pending() -> usize {
 
 fn default_max_buffered_bytes() -> usize {
     DEFAULT_MAX_BUFFERED_BYTES
+}
+
+fn default_missed_writes() -> usize {
+    DEFAULT_MISSED_WRITES
+}
+
+fn default_missed_writes_bytes() -> usize {
+    DEFAULT_MISSED_WRITES_BYTES
 }
 
 fn default_max_outstanding() -> usize {
@@ -164,7 +187,8 @@ pub enum PolicySetting {
     All,
     /// When more than half answered.
     Majority,
-    /// With the first success.
+    /// With the first success; a copy that missed the write gets it replayed when
+    /// it is back (its pool's `missed_writes` queue).
     FirstSuccess,
     /// With the first replica's reply; the others are written in the background.
     PrimaryThenAsync,

@@ -55,6 +55,7 @@ impl Background {
     }
 
     /// How many tasks were skipped at the bound.
+    #[cfg(test)]
     pub(crate) fn skipped(&self) -> Arc<AtomicU64> {
         self.skipped.clone()
     }

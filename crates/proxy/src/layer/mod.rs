@@ -8,6 +8,7 @@ pub mod eject;
 pub mod failover;
 #[cfg(test)]
 mod fake;
+pub mod handoff;
 pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;

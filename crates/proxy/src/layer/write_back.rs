@@ -7,7 +7,7 @@ use bytes::Bytes;
 use memkeep_protocol::{Command, Form, Get, Request, Store, StoreMode, TextForm, TextVerb, Value};
 
 /// memcached reads an exptime above this many seconds as a unix time, not a duration.
-const MAX_RELATIVE_EXPTIME: i64 = 60 * 60 * 24 * 30;
+pub(crate) const MAX_RELATIVE_EXPTIME: i64 = 60 * 60 * 24 * 30;
 
 /// Whether a get may be answered from several replicas and its hits written back:
 /// plain retrievals only. `mg` with `N` (vivify) or `R` (recache) changes what a miss
@@ -66,7 +66,7 @@ pub(crate) fn write_back(key: &Bytes, value: &Value) -> Option<Request> {
     })
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

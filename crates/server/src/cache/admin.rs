@@ -142,6 +142,8 @@ impl Tunables {
             // memkeepd has one CLOCK queue, not memcached's segmented LRU: there is
             // nothing to tune, and memcached's answer is the one clients expect.
             Admin::LruMode(_) | Admin::LruTune { .. } | Admin::LruTempTtl(_) => Response::Ok,
+            // The cache service answers it from its TLS configuration.
+            Admin::RefreshCerts => Response::Error,
         }
     }
 

@@ -2,6 +2,7 @@
 //! the one `match` where a command touches the store.
 
 mod admin;
+mod cert_refresh;
 mod counters;
 mod groups;
 #[cfg(any(test, feature = "model"))]
@@ -16,9 +17,12 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use memkeep_protocol::{Command, Form, MetadumpScope, Request, Response, StoreMode, TextVerb};
+use memkeep_protocol::{
+    Admin, Command, Form, MetadumpScope, Request, Response, StoreMode, TextVerb,
+};
 use tower_service::Service;
 
+pub use cert_refresh::{CertRefresh, Reload};
 pub use counters::{CommandCounters, Counter};
 pub use prefixes::MAX_PREFIXES;
 
@@ -49,6 +53,9 @@ pub struct CacheConfig {
     pub idle_timeout: bool,
     /// What ends a key's prefix for `stats detail` (memcached's `-D`, `:` by default).
     pub prefix_delimiter: u8,
+    /// TLS is on: `refresh_certs` reloads the certificates, and `stats` shows the
+    /// TLS counters.
+    pub tls: Option<Arc<CertRefresh>>,
 }
 
 impl Default for CacheConfig {
@@ -60,6 +67,7 @@ impl Default for CacheConfig {
             shutdown: None,
             idle_timeout: false,
             prefix_delimiter: b':',
+            tls: None,
         }
     }
 }
@@ -255,6 +263,10 @@ impl Cache {
                 groups::binary_stats(self, group.as_deref().unwrap_or_default())
             }
             Command::Stats(group) => groups::stats(self, group.as_deref().unwrap_or_default()),
+            Command::Admin(Admin::RefreshCerts) => match &inner.config.tls {
+                Some(tls) => tls.refresh(),
+                None => cert_refresh::not_enabled(),
+            },
             Command::Admin(admin) => inner.tunables.execute(admin, &inner.store),
             Command::Metadump(scope) => self.metadump(&scope),
             Command::Version => Response::Version(Bytes::from_static(VERSION.as_bytes())),

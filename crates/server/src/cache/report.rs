@@ -160,6 +160,18 @@ pub(super) fn general(cache: &Cache) -> Lines {
     push(&mut l, "log_watcher_skipped", logs.skipped);
     push(&mut l, "log_watcher_sent", logs.sent);
     push(&mut l, "log_watchers", logs.watchers);
+    if let Some(tls) = &inner.config.tls {
+        push(
+            &mut l,
+            "ssl_handshake_errors",
+            conn(&conns.ssl_handshake_errors),
+        );
+        push(
+            &mut l,
+            "time_since_server_cert_refresh",
+            tls.seconds_since_loaded(),
+        );
+    }
     push(&mut l, "unexpected_napi_ids", 0);
     push(&mut l, "round_robin_fallback", 0);
     push(&mut l, "bytes", store.bytes);

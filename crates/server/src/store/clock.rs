@@ -77,6 +77,12 @@ impl Timebase {
         (clock.unix_seconds() as i64 - self.started).clamp(1, u32::MAX as i64) as u32
     }
 
+    /// The unix time of relative time `relative` (an absolute expiry to keep across
+    /// restarts, when the time base changes).
+    pub(crate) fn unix_of(&self, relative: u32) -> u64 {
+        (self.started + i64::from(relative)).max(0) as u64
+    }
+
     /// memcached's `realtime(EXPTIME_TO_POSITIVE_TIME(exptime))`: 0 never expires, up to
     /// 30 days is relative, larger is a unix time (at or before the start: already
     /// expired), negative is already expired.

@@ -81,6 +81,7 @@ mod multi_get;
 mod ops;
 mod replica;
 mod shard;
+pub mod snapshot;
 mod stats;
 mod table;
 #[cfg(test)]

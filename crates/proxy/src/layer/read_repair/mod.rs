@@ -32,6 +32,7 @@ pub struct ReadRepairLayer {
     read_from: usize,
     background: Background,
     repairs: Arc<AtomicU64>,
+    waited: Arc<AtomicU64>,
 }
 
 impl Default for ReadRepairLayer {
@@ -51,6 +52,7 @@ impl ReadRepairLayer {
             read_from: usize::MAX,
             background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
             repairs: Arc::default(),
+            waited: Arc::default(),
         }
     }
 
@@ -61,9 +63,10 @@ impl ReadRepairLayer {
         self
     }
 
-    /// Bounds the repair tasks in flight. Past the bound a get is still answered but
-    /// its repair is skipped (a later read of the key repairs it): repairs must never
-    /// pile up in memory behind a slow replica.
+    /// Bounds the repair tasks in flight. Past the bound a get's reply waits for its
+    /// own repair (and is counted, see [`Self::waited`]): repairs must neither pile
+    /// up in memory behind a slow replica nor be skipped, or one read pass would
+    /// leave a restarted replica short of keys it read.
     pub fn background_limit(mut self, limit: usize) -> Self {
         self.background = Background::new(limit);
         self
@@ -75,9 +78,10 @@ impl ReadRepairLayer {
         self.repairs.clone()
     }
 
-    /// How many gets' repairs were skipped because the bound was reached.
-    pub fn skipped(&self) -> Arc<AtomicU64> {
-        self.background.skipped()
+    /// How many gets' replies waited for their repair because the bound was
+    /// reached.
+    pub fn waited(&self) -> Arc<AtomicU64> {
+        self.waited.clone()
     }
 }
 
@@ -100,11 +104,13 @@ impl<S> Layer<Vec<S>> for ReadRepairLayer {
 /// missed; everything else goes to replica 0.
 ///
 /// The reply is in request key order; each key's value comes from the first replica
-/// (in replica order) that has it. A replica that failed is not repaired (it may be
-/// down; when it comes back, reads repair it), nor is a key a replica could not read
-/// (a shard that read some keys of a multi-get and not others answers a
-/// [`PartialGet`]). A key no replica could read is a miss, unless no replica
-/// answered at all: then the reply is [`AllReadsFailed`]. The get is answered once every replica
+/// (in replica order) that has it. Each hit is written back to every other replica
+/// read: those that missed it, and those that could not be read (a replica that
+/// failed, or the keys of a multi-get a shard could not read, a [`PartialGet`]):
+/// the `add` never overwrites, so it is harmless where the item is, and a server
+/// that is down or catching up owes it (see [`super::handoff`]) instead of losing
+/// it. A key no replica could read is a miss, unless no replica answered at all:
+/// then the reply is [`AllReadsFailed`]. The get is answered once every replica
 /// read has answered, so its latency is the slowest replica's: put a `Timeout` under
 /// each replica.
 ///
@@ -236,6 +242,13 @@ pin_project! {
             replicas: Arc<[S]>,
             layer: ReadRepairLayer,
         },
+        // The repairs had no room in the background: the reply waits for them.
+        Repairing {
+            #[pin]
+            writes: JoinAll<Oneshot<S, Request>>,
+            reply: Option<Response>,
+            repairs: Arc<AtomicU64>,
+        },
     }
 }
 
@@ -253,19 +266,48 @@ where
     type Output = Result<Response, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Single { inner } => inner.poll(cx),
-            StateProj::Fanout {
-                reads,
-                keys,
-                replicas,
-                layer,
-            } => {
-                let replies = futures_util::ready!(reads.poll(cx));
-                Poll::Ready(merge_and_repair(replies, keys, replicas, layer))
-            }
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                StateProj::Single { inner } => return inner.poll(cx),
+                StateProj::Fanout {
+                    reads,
+                    keys,
+                    replicas,
+                    layer,
+                } => {
+                    let replies = futures_util::ready!(reads.poll(cx));
+                    match merge_and_repair(replies, keys, replicas, layer) {
+                        Merged::Done(reply) => return Poll::Ready(reply),
+                        Merged::Wait(reply, writes) => State::Repairing {
+                            writes,
+                            reply: Some(reply),
+                            repairs: layer.repairs.clone(),
+                        },
+                    }
+                }
+                StateProj::Repairing {
+                    writes,
+                    reply,
+                    repairs,
+                } => {
+                    let replies = futures_util::ready!(writes.poll(cx));
+                    count_repairs(replies, repairs);
+                    let reply = reply.take().expect("polled after completion");
+                    return Poll::Ready(Ok(reply));
+                }
+            };
+            state.set(next);
         }
     }
+}
+
+/// The client's reply, and whether it must wait for its repairs.
+enum Merged<S: Service<Request>> {
+    /// Answer now (the repairs, if any, run in the background).
+    Done(Result<Response, BoxError>),
+    /// Answer once these repairs are done: the background is full.
+    Wait(Response, JoinAll<Oneshot<S, Request>>),
 }
 
 /// The client's reply from every replica's, and the repairs it calls for.
@@ -274,43 +316,45 @@ fn merge_and_repair<S>(
     keys: &[Bytes],
     replicas: &Arc<[S]>,
     layer: &ReadRepairLayer,
-) -> Result<Response, BoxError>
+) -> Merged<S>
 where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
     // Replicas that answered with their hits, and the keys each could not read (a
-    // shard with a server down); failures and odd replies are skipped.
+    // shard with a server down); replicas that failed; odd replies are skipped.
     let mut answered = Vec::new();
+    let mut failed = Vec::new();
     let mut other = None;
     let mut first_error = None;
     for (replica, reply) in replies.into_iter().enumerate() {
         match reply {
-            Ok(Response::Values(values)) => answered.push((replica, values, HashSet::new())),
+            Ok(Response::Values(values)) => answered.push((replica, values)),
             Ok(reply) => {
                 other.get_or_insert(reply);
             }
             Err(error) if error.is::<PartialGet>() => {
                 let partial = error.downcast::<PartialGet>().expect("a PartialGet");
-                let (hits, failed, error) = partial.into_parts();
-                tracing::debug!(replica, keys = failed.len(), %error, "read-repair: keys unread");
-                answered.push((replica, hits, failed.into_iter().collect()));
+                let (hits, unread, error) = partial.into_parts();
+                tracing::debug!(replica, keys = unread.len(), %error, "read-repair: keys unread");
+                answered.push((replica, hits));
             }
             Err(error) => {
                 tracing::debug!(replica, %error, "read-repair: replica read failed");
+                failed.push(replica);
                 first_error.get_or_insert(error);
             }
         }
     }
     if answered.is_empty() {
-        return match (other, first_error) {
+        return Merged::Done(match (other, first_error) {
             (Some(reply), _) => Ok(reply),
             (None, Some(first)) => Err(AllReadsFailed { first }.into()),
             (None, None) => unreachable!("at least two replicas were read"),
-        };
+        });
     }
 
-    let merged = multi_get::in_key_order(keys, answered.iter().map(|(_, v, _)| v.clone()));
+    let merged = multi_get::in_key_order(keys, answered.iter().map(|(_, v)| v.clone()));
     let mut writes = Vec::new();
     let mut done = HashSet::new();
     for value in &merged {
@@ -323,52 +367,56 @@ where
         if !done.insert(key.clone()) {
             continue; // a key asked twice is repaired once
         }
-        for (replica, values, unread) in &answered {
-            let hit = if keys.len() == 1 {
-                !values.is_empty()
-            } else {
-                values.iter().any(|v| v.key == *key)
-            };
-            // A key the replica could not read is not known to be missing there.
-            if !hit && !unread.contains(key) {
-                if let Some(write) = write_back::write_back(key, value) {
-                    writes.push((*replica, write));
+        let Some(write) = write_back::write_back(key, value) else {
+            continue;
+        };
+        let missing = answered
+            .iter()
+            .filter(|(_, values)| {
+                if keys.len() == 1 {
+                    values.is_empty()
+                } else {
+                    !values.iter().any(|v| v.key == *key)
                 }
-            }
+            })
+            .map(|(replica, _)| *replica);
+        for replica in missing.chain(failed.iter().copied()) {
+            writes.push((replica, write.clone()));
         }
     }
-    if !writes.is_empty() {
-        repair(writes, replicas, layer);
+    let reply = Response::Values(merged);
+    if writes.is_empty() {
+        return Merged::Done(Ok(reply));
     }
-    Ok(Response::Values(merged))
-}
-
-/// Sends the write-backs on their own task, within the bound, and counts the ones
-/// that stored something.
-fn repair<S>(writes: Vec<(usize, Request)>, replicas: &Arc<[S]>, layer: &ReadRepairLayer)
-where
-    S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    let items = writes.len();
-    let writes: Vec<_> = writes
+    let writes: JoinAll<_> = writes
         .into_iter()
         .map(|(replica, req)| replicas[replica].clone().oneshot(req))
         .collect();
-    let repairs = layer.repairs.clone();
-    let spawned = layer.background.spawn(async move {
-        for reply in join_all(writes).await {
-            match reply {
-                Ok(Response::Stored(_)) => {
-                    repairs.fetch_add(1, Ordering::Relaxed);
-                }
-                // NOT_STORED: a client wrote the key meanwhile; theirs is newer.
-                Ok(_) => {}
-                Err(error) => tracing::debug!(%error, "read-repair: write-back failed"),
-            }
+    match layer.background.try_reserve() {
+        Some(permit) => {
+            let repairs = layer.repairs.clone();
+            Background::spawn_reserved(permit, async move {
+                count_repairs(writes.await, &repairs);
+            });
+            Merged::Done(Ok(reply))
         }
-    });
-    if !spawned {
-        tracing::debug!(items, "read-repair: at the bound, skipping");
+        None => {
+            layer.waited.fetch_add(1, Ordering::Relaxed);
+            Merged::Wait(reply, writes)
+        }
+    }
+}
+
+/// Counts the write-backs that stored something.
+fn count_repairs(replies: Vec<Result<Response, BoxError>>, repairs: &AtomicU64) {
+    for reply in replies {
+        match reply {
+            Ok(Response::Stored(_)) => {
+                repairs.fetch_add(1, Ordering::Relaxed);
+            }
+            // NOT_STORED: the replica has the key (a client wrote it meanwhile).
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "read-repair: write-back failed"),
+        }
     }
 }

@@ -88,7 +88,7 @@ async fn a_miss_everywhere_is_a_miss_and_repairs_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_failed_replica_is_neither_waited_for_nor_repaired() {
+async fn a_failed_replica_is_sent_the_hit_too() {
     let log = Log::default();
     let r = replicas(&log, 3);
     r[0].fail(true);
@@ -101,8 +101,11 @@ async fn a_failed_replica_is_neither_waited_for_nor_repaired() {
         .unwrap();
     assert_eq!(hits(&reply), ["k=v"]);
     settle().await;
+    // r0 could not be read: it may be down (its add fails, or is queued for it
+    // when it owes missed writes) or merely slow (the add never overwrites).
     let seen = log.take();
-    assert_eq!(seen[3..], ["r1: add k v t=5"]);
+    assert_eq!(seen[3..], ["r1: add k v t=5", "r0: add k v t=5"]);
+    assert_eq!(r[1].item("k"), Some(("v".into(), 0, 5)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -200,19 +203,17 @@ async fn writes_and_vivifying_gets_go_to_the_first_replica_only() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn repairs_past_the_bound_are_skipped() {
+async fn past_the_bound_the_reply_waits_for_its_repair() {
     let log = Log::default();
     let r = replicas(&log, 2);
     r[1].put("k", "v", 0, 10);
-    let reply = ReadRepairLayer::new()
-        .background_limit(0)
-        .layer(r.clone())
-        .oneshot(get(&["k"]))
-        .await
-        .unwrap();
+    let layer = ReadRepairLayer::new().background_limit(0);
+    let waited = layer.waited();
+    let reply = layer.layer(r.clone()).oneshot(get(&["k"])).await.unwrap();
     assert_eq!(hits(&reply), ["k=v"]);
-    settle().await;
-    assert_eq!(r[0].item("k"), None);
+    // Not skipped: done before the reply.
+    assert_eq!(r[0].item("k"), Some(("v".into(), 0, 10)));
+    assert_eq!(waited.load(Ordering::Relaxed), 1);
 }
 
 #[test]
@@ -279,18 +280,23 @@ async fn a_multi_get_over_replica_shards_reads_and_repairs_key_by_key() {
     assert!(want.len() < keys.len());
     assert_eq!(hits(&reply), want);
     settle().await;
-    // Nothing is written to s0, which could not be read (it is down).
+    // s0 could not be read (it is down): it is sent the hits of s2 too, which
+    // fail here, and which a server owing missed writes queues (see handoff).
     let written: Vec<String> = log
         .take()
         .into_iter()
         .filter(|line| line.contains(": add "))
         .collect();
-    let repaired: Vec<String> = keys
+    let sent: Vec<String> = keys
         .iter()
-        .filter(|k| held_by(k, [1, 2]))
-        .map(|k| format!("s1: add {k} v"))
+        .filter_map(|k| match () {
+            () if held_by(k, [1, 2]) => Some(format!("s1: add {k} v")),
+            () if held_by(k, [0, 2]) => Some(format!("s0: add {k} v")),
+            () => None,
+        })
         .collect();
+    assert_eq!(written, sent);
+    let repaired: Vec<&String> = sent.iter().filter(|w| w.starts_with("s1")).collect();
     assert!(!repaired.is_empty());
-    assert_eq!(written, repaired);
     assert_eq!(repairs.load(Ordering::Relaxed), repaired.len() as u64);
 }
