@@ -161,10 +161,13 @@ where
     else {
         return Err(LinkError::Protocol("frame before want"));
     };
-    let addr = match side {
-        Side::Accepted if !announced.is_empty() => announced.as_str(),
-        _ => peer_addr,
+    // A node we also dial goes by the address we dial it at, whatever it announces.
+    let addr = match (side, me.peer_links.dialled_address(peer_run)) {
+        (Side::Accepted, Some(dialled)) => dialled,
+        (Side::Accepted, None) if !announced.is_empty() => announced,
+        _ => peer_addr.to_owned(),
     };
+    let addr = addr.as_str();
     if side == Side::Dialled {
         me.peer_links.dialled(peer_addr, peer_run);
     }

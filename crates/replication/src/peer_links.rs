@@ -144,6 +144,15 @@ impl PeerLinks {
         self.dialled_runs.lock().insert(addr.to_owned(), peer_run);
     }
 
+    /// The address this node dials the node of run `peer_run` at, if it does.
+    pub(crate) fn dialled_address(&self, peer_run: u64) -> Option<String> {
+        self.dialled_runs
+            .lock()
+            .iter()
+            .find(|(_, run)| **run == peer_run)
+            .map(|(addr, _)| addr.clone())
+    }
+
     /// Whether a link is up to the node at address `addr`, or last met there (so
     /// dialling it again would only make a duplicate).
     pub(crate) fn linked_to(&self, addr: &str) -> bool {
