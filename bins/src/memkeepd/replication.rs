@@ -19,6 +19,30 @@ use super::args::Args;
 /// repcached's default replication port, used by `-x host` without `-X`.
 pub const DEFAULT_REPLICATION_PORT: u16 = 11212;
 
+/// The addresses the node dials: each `-x` peer (repeated or comma-separated, each
+/// once, the port defaulting to `-X`'s, else 11212), or the `--replica-of` primary.
+fn dialled(args: &Args) -> Result<Vec<String>, String> {
+    let mut peers: Vec<String> = Vec::new();
+    for peer in args.replication_peer.iter().map(|p| p.trim()) {
+        let peer = match peer {
+            "" => continue,
+            p if p.contains(':') => p.to_owned(),
+            p => format!(
+                "{p}:{}",
+                args.replication_port().unwrap_or(DEFAULT_REPLICATION_PORT)
+            ),
+        };
+        if !peers.contains(&peer) {
+            peers.push(peer);
+        }
+    }
+    match (&args.replica_of, peers.is_empty()) {
+        (Some(_), false) => Err("use either -x or --replica-of, not both".into()),
+        (Some(primary), true) => Ok(vec![primary.clone()]),
+        (None, _) => Ok(peers),
+    }
+}
+
 /// Starts replication if the flags ask for it: returns the state the `Observe` layer
 /// needs and the thread running the links (it stops when `stop` turns true).
 pub fn start(
@@ -28,27 +52,7 @@ pub fn start(
     resume: &[ResumePoint],
     mut stop: watch::Receiver<bool>,
 ) -> Result<Option<(Replication, JoinHandle<()>)>, String> {
-    let peers: Vec<String> = args
-        .replication_peer
-        .iter()
-        .map(|peer| peer.trim())
-        .filter(|peer| !peer.is_empty())
-        .map(|peer| {
-            if peer.contains(':') {
-                peer.to_owned()
-            } else {
-                format!(
-                    "{peer}:{}",
-                    args.replication_port().unwrap_or(DEFAULT_REPLICATION_PORT)
-                )
-            }
-        })
-        .collect();
-    let connect: Vec<String> = match (&args.replica_of, peers.is_empty()) {
-        (Some(_), false) => return Err("use either -x or --replica-of, not both".into()),
-        (Some(primary), true) => vec![primary.clone()],
-        (None, _) => peers,
-    };
+    let connect = dialled(args)?;
     if connect.is_empty() && args.replication_port().is_none() {
         return Ok(None);
     }
@@ -129,4 +133,40 @@ pub fn start(
         })
         .map_err(|e| format!("cannot start the replication thread: {e}"))?;
     Ok(Some((replication, thread)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn dialled_by(args: &[&str]) -> Result<Vec<String>, String> {
+        let args =
+            Args::try_parse_from(std::iter::once("memkeepd").chain(args.iter().copied())).unwrap();
+        dialled(&args)
+    }
+
+    #[test]
+    fn peers_are_given_once_each_repeated_or_as_a_list() {
+        assert_eq!(
+            dialled_by(&[
+                "-X",
+                "15001",
+                "-x",
+                "b:15002",
+                "-x",
+                "c:15003,d",
+                "-x",
+                "b:15002"
+            ]),
+            Ok(vec!["b:15002".into(), "c:15003".into(), "d:15001".into()])
+        );
+        assert_eq!(dialled_by(&["-x", "peer"]), Ok(vec!["peer:11212".into()]));
+        assert_eq!(
+            dialled_by(&["--replica-of", "a:15001"]),
+            Ok(vec!["a:15001".into()])
+        );
+        assert!(dialled_by(&["-x", "b:1", "--replica-of", "a:15001"]).is_err());
+        assert_eq!(dialled_by(&["-X", "15001"]), Ok(vec![]));
+    }
 }
