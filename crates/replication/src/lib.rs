@@ -168,6 +168,7 @@
 //!   frame (magic). Upgrade every node of a pair or group together.
 
 mod backlog;
+mod forward;
 mod link;
 mod node;
 mod observe;
@@ -178,8 +179,9 @@ mod record;
 mod tls;
 
 pub use backlog::{Backlog, Entry, Lost};
+pub use forward::MAX_LINKS_CROSSED;
 pub use link::{run_link, run_link_over, LinkError, Side};
-pub use node::{Replication, ReplicationConfig, MAX_LINKS_CROSSED};
+pub use node::{Replication, ReplicationConfig};
 pub use observe::{Observe, ObserveLayer, ResponseFuture, WARMING};
 pub use peer::{run, Peers};
 pub use peer_links::LinkInfo;

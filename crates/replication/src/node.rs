@@ -1,28 +1,20 @@
 //! The node's replication state, shared by the [`crate::Observe`] layer and the links:
 //! the backlog, the warming/synced state, resume cursors per peer run, the links up
 //! now, recent deletes (tombstones), touches and flushes, and the counters `stats`
-//! shows. Records received from a link are applied here, and forwarded (published to
-//! the backlog with their route) when they were news to this node.
+//! shows. What a link brings is applied and forwarded by `forward`.
 
 use bytes::Bytes;
-use std::cmp::Ordering as Compared;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use memkeep_server::store::{Applied, Store};
+use memkeep_server::store::Store;
 use parking_lot::Mutex;
 
 use crate::backlog::Backlog;
 use crate::peer_links::{LinkInfo, PeerLinks};
 use crate::recent::RecentVersions;
 use crate::record::{Record, Role, Route};
-
-/// The most links a record crosses: a safety bound on forwarding, far above any
-/// sensible topology's diameter (forwarding stops earlier, where a record is no
-/// news; this bound holds even where a node forgot it had seen it, an evicted item
-/// or a tombstone pushed out).
-pub const MAX_LINKS_CROSSED: u8 = 16;
 
 /// How a node replicates. Built by the binary from its flags.
 #[derive(Debug, Clone)]
@@ -85,14 +77,14 @@ pub(crate) struct Shared {
     /// Links past their handshake, either direction, one per peer.
     pub(crate) peer_links: Arc<PeerLinks>,
     /// Recent deletes by CAS: refuse older copies of a deleted item.
-    tombstones: Mutex<RecentVersions<u64>>,
+    pub(crate) tombstones: Mutex<RecentVersions<u64>>,
     /// Recent flushes, by their time (0: at once) and CAS: a flush is forwarded once.
-    flushes: Mutex<RecentVersions<u64>>,
+    pub(crate) flushes: Mutex<RecentVersions<u64>>,
     /// Recent touches by (version touched, stamp), with the expiry they gave: of two
     /// touches of one item the later wins on both nodes, a touch of a newer version
     /// beats any of an older one, and a touch that arrives before its item is
     /// applied when the item comes.
-    touches: Mutex<RecentVersions<(u64, u64), u64>>,
+    pub(crate) touches: Mutex<RecentVersions<(u64, u64), u64>>,
     pub(crate) counters: Counters,
 }
 
@@ -215,7 +207,7 @@ impl Replication {
                 self.shared
                     .flushes
                     .lock()
-                    .remember(&flush_key(*at), *cas, ());
+                    .remember(&crate::forward::flush_key(*at), *cas, ());
             }
             Record::Item { .. } => {}
         }
@@ -224,96 +216,6 @@ impl Replication {
             hops: 0,
         };
         self.shared.backlog.publish(record, route, 0);
-    }
-
-    /// Applies a change received from the link of peer run `via` to the store, and
-    /// forwards it to the other links (publishes it to the backlog with its route)
-    /// if it was news here: a newer item, a delete or touch not seen before, a
-    /// flush not seen before. A record that is no news stops here, which is what
-    /// ends its travel around a cycle of links.
-    pub fn apply(&self, record: Record, route: Route, via: u64) {
-        let (applied, news) = self.apply_to_store(&record);
-        let c = &self.shared.counters;
-        Counters::add(
-            if applied {
-                &c.records_applied
-            } else {
-                &c.records_refused
-            },
-            1,
-        );
-        if news && route.hops + 1 < MAX_LINKS_CROSSED {
-            Counters::add(&c.records_forwarded, 1);
-            let route = Route {
-                origin: route.origin,
-                hops: route.hops + 1,
-            };
-            self.shared.backlog.publish(record, route, via);
-        }
-    }
-
-    /// Whether the record changed the store, and whether it was news to this node.
-    fn apply_to_store(&self, record: &Record) -> (bool, bool) {
-        let store = &self.shared.store;
-        match record {
-            Record::Item {
-                key,
-                data,
-                flags,
-                expires,
-                cas,
-            } => {
-                // Checked with the key's shard locked: a delete made here records its
-                // tombstone under that lock too, so the item cannot slip in between.
-                let deleted_later = || {
-                    self.shared
-                        .tombstones
-                        .lock()
-                        .get(key)
-                        .is_some_and(|d| d.0 >= *cas)
-                };
-                // A touch of this very version may have come first (records from
-                // two client connections can be published in either order).
-                let expires = match self.shared.touches.lock().get(key) {
-                    Some(((touched, _), touched_expiry)) if touched == cas => *touched_expiry,
-                    _ => *expires,
-                };
-                match store.apply_unless(key, data, *flags, expires, *cas, deleted_later) {
-                    Applied::Newer => (true, true),
-                    Applied::Same => (true, false),
-                    Applied::Refused => (false, false),
-                }
-            }
-            Record::Delete { key, cas } => {
-                let seen = self.shared.tombstones.lock().remember(key, *cas, ());
-                let removed = store.apply_delete(key, *cas);
-                (removed, removed || seen == Compared::Greater)
-            }
-            Record::Touch {
-                key,
-                cas,
-                expires,
-                stamp,
-            } => {
-                let seen = self
-                    .shared
-                    .touches
-                    .lock()
-                    .remember(key, (*cas, *stamp), *expires);
-                let applied =
-                    seen != Compared::Less && store.apply_touch(key, *cas, *expires, *stamp);
-                (applied, seen == Compared::Greater)
-            }
-            Record::Flush { at, cas } => {
-                let seen = self
-                    .shared
-                    .flushes
-                    .lock()
-                    .remember(&flush_key(*at), *cas, ());
-                store.apply_flush(*at, *cas);
-                (true, seen == Compared::Greater)
-            }
-        }
     }
 
     /// The resume cursors held, as (peer run, next sequence lacked), without the
@@ -440,11 +342,6 @@ impl Replication {
             ("repl_backlog_bytes".into(), backlog_bytes.to_string()),
         ]
     }
-}
-
-/// The flushes memory's key for a flush at `at` (0: at once).
-fn flush_key(at: u64) -> Bytes {
-    Bytes::copy_from_slice(&at.to_be_bytes())
 }
 
 /// A `stats` list: comma-separated, or "none".
