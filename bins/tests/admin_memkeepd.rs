@@ -127,7 +127,7 @@ fn healthz_is_503_while_a_replica_waits_for_its_copy() {
     assert_eq!(
         value(
             &metrics,
-            &format!("memkeep_replication_info{{role=\"replica\",peer=\"{primary_addr}\"}}")
+            &format!("memkeep_replication_info{{role=\"replica\",peer=\"{primary_addr}\",replicas=\"none\"}}")
         ),
         1.0
     );

@@ -9,7 +9,7 @@ use memkeep_admin::{
     Encoder, Kind, Measure, NodeStatus, Recent, Report, RequestMetrics, RequestSnapshot, Status,
 };
 use memkeep_protocol::{Command, Form, Request, TextForm, TextVerb};
-use memkeep_replication::Replication;
+use memkeep_replication::{Replication, Role};
 use memkeep_server::cache::{Cache, VERSION};
 
 use crate::admin::{hit_rate, stat, stat_text, write_requests, write_stats};
@@ -215,6 +215,12 @@ const REPLICATION_METRICS: &[(&str, Kind, &str, &str)] = &[
         "Records received and applied.",
         "repl_records_applied",
     ),
+    (
+        "memkeep_replication_records_forwarded_total",
+        Kind::Counter,
+        "Records received from a link and passed on to the node's other links.",
+        "repl_records_forwarded",
+    ),
 ];
 
 impl Report for MemkeepdReport {
@@ -227,14 +233,15 @@ impl Report for MemkeepdReport {
         if self.replication.is_some() {
             let role = stat_text(&stats, "repl_role").unwrap_or("none");
             let peer = stat_text(&stats, "repl_peer").unwrap_or("none");
+            let replicas = stat_text(&stats, "repl_replicas").unwrap_or("none");
             out.family(
                 "memkeep_replication_info",
                 Kind::Gauge,
-                "Replication role and peer (always 1).",
+                "Replication role, writable peers (or a replica's primary) and replicas (always 1).",
             )
             .sample(
                 "memkeep_replication_info",
-                &[("role", role), ("peer", peer)],
+                &[("role", role), ("peer", peer), ("replicas", replicas)],
                 1.0,
             );
             let warming = stat_text(&stats, "repl_state") == Some("warming");
@@ -273,16 +280,27 @@ impl Report for MemkeepdReport {
             ops_per_second: Some(lately.ops_per_second),
             replication,
         }];
-        if let Some(peer) = stat_text(&stats, "repl_peer").filter(|p| *p != "none") {
-            let linked = stat(&stats, "repl_links").unwrap_or(0.0) > 0.0;
-            nodes.push(NodeStatus {
-                group: "peer".into(),
-                name: stat_text(&stats, "repl_role").unwrap_or("peer").into(),
-                address: peer.into(),
-                state: if linked { "up" } else { "down" }.into(),
-                replication: Some(if linked { "linked" } else { "not linked" }.into()),
-                ..NodeStatus::default()
-            });
+        if let Some(replication) = &self.replication {
+            // One line per peer (pair or group members, or a replica's primary) and
+            // per replica following this node, up while a link to it is.
+            let links = replication.links();
+            let peer_name = match replication.role() {
+                Role::Replica => "primary",
+                _ => "pair",
+            };
+            let peers = replication.peers().into_iter().map(|a| (peer_name, a));
+            let replicas = replication.replicas().into_iter().map(|a| ("replica", a));
+            for (name, address) in peers.chain(replicas) {
+                let linked = links.iter().any(|l| l.addr == address);
+                nodes.push(NodeStatus {
+                    group: if name == "replica" { "replica" } else { "peer" }.into(),
+                    name: name.into(),
+                    address,
+                    state: if linked { "up" } else { "down" }.into(),
+                    replication: Some(if linked { "linked" } else { "not linked" }.into()),
+                    ..NodeStatus::default()
+                });
+            }
         }
         let peer = stat_text(&stats, "repl_peer").unwrap_or("its peer");
         Status {

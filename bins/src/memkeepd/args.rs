@@ -159,9 +159,10 @@ pub struct Args {
     #[arg(short = 'N', long = "napi-ids", value_parser = napi_ids)]
     pub napi_ids: Option<i64>,
     /// Replication peer (repcached's -x): HOST or HOST:PORT (the port defaults to -X,
-    /// else 11212). Both nodes of the pair take writes.
-    #[arg(short = 'x', long = "replication-peer")]
-    pub replication_peer: Option<String>,
+    /// else 11212). Both nodes of the pair take writes. Repeat it (or give a comma
+    /// list) to link with several peers: a group where every node takes writes.
+    #[arg(short = 'x', long = "replication-peer", action = ArgAction::Append, value_delimiter = ',')]
+    pub replication_peer: Vec<String>,
     /// Follow a primary's replication port (HOST:PORT) as a read replica.
     #[arg(long = "replica-of")]
     pub replica_of: Option<String>,

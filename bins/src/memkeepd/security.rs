@@ -297,7 +297,7 @@ pub fn load(args: &Args, extended: &Extended) -> Result<Security, String> {
     };
     if links.is_some()
         && args.replication_port().is_none()
-        && args.replication_peer.is_none()
+        && args.replication_peer.is_empty()
         && args.replica_of.is_none()
     {
         return Err("--replication-tls-*: replication is off (-X, -x, --replica-of)".into());

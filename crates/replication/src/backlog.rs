@@ -2,6 +2,10 @@
 //! it through its own cursor, so the ring is also each link's queue: a link whose
 //! cursor falls off the ring's tail has lost records and must do a full copy, and a
 //! peer that reconnects with a cursor still on the ring resumes from it.
+//!
+//! The ring holds every change to this node's store: its own clients' writes and the
+//! records received from links that were new here, each with its route and the link
+//! it came by, so a link can leave out what its peer already has.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -9,7 +13,20 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::record::Record;
+use crate::record::{Record, Route};
+
+/// One record on the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The change.
+    pub record: Record,
+    /// Where it comes from.
+    pub route: Route,
+    /// The run id of the peer whose link brought it (0: this node's clients).
+    pub via: u64,
+}
 
 /// The records at `from` have left the ring: a full copy is needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +41,7 @@ pub struct Backlog {
 
 #[derive(Debug)]
 struct Ring {
-    records: VecDeque<(u64, Instant, Record)>,
+    records: VecDeque<(Instant, Entry)>,
     next_seq: u64,
     bytes: usize,
     max_bytes: usize,
@@ -46,20 +63,27 @@ impl Backlog {
         }
     }
 
-    /// Appends a record, dropping the oldest ones past the bounds; never blocks on
+    /// Appends a record that came by `route` (through the link of peer run `via`, 0
+    /// for a local write), dropping the oldest ones past the bounds; never blocks on
     /// readers. Wakes every waiting link.
-    pub fn publish(&self, record: Record) {
+    pub fn publish(&self, record: Record, route: Route, via: u64) {
         {
             let mut ring = self.ring.lock();
             let seq = ring.next_seq;
             ring.next_seq += 1;
             ring.bytes += record.size();
-            ring.records.push_back((seq, Instant::now(), record));
+            let entry = Entry {
+                seq,
+                record,
+                route,
+                via,
+            };
+            ring.records.push_back((Instant::now(), entry));
             while ring.records.len() > ring.max_records
                 || (ring.bytes > ring.max_bytes && ring.records.len() > 1)
             {
-                if let Some((_, _, old)) = ring.records.pop_front() {
-                    ring.bytes -= old.size();
+                if let Some((_, old)) = ring.records.pop_front() {
+                    ring.bytes -= old.record.size();
                 }
             }
         }
@@ -78,7 +102,7 @@ impl Backlog {
     }
 
     /// Copies up to `max` records from `from` on into `out`.
-    pub fn read(&self, from: u64, max: usize, out: &mut Vec<(u64, Record)>) -> Result<(), Lost> {
+    pub fn read(&self, from: u64, max: usize, out: &mut Vec<Entry>) -> Result<(), Lost> {
         let ring = self.ring.lock();
         if from < ring.oldest() {
             return Err(Lost);
@@ -89,7 +113,7 @@ impl Backlog {
                 .iter()
                 .skip(skip)
                 .take(max)
-                .map(|(seq, _, r)| (*seq, r.clone())),
+                .map(|(_, entry)| entry.clone()),
         );
         Ok(())
     }
@@ -98,7 +122,7 @@ impl Backlog {
     pub fn age(&self, seq: u64) -> Option<std::time::Duration> {
         let ring = self.ring.lock();
         let index = seq.checked_sub(ring.oldest())? as usize;
-        ring.records.get(index).map(|(_, at, _)| at.elapsed())
+        ring.records.get(index).map(|(at, _)| at.elapsed())
     }
 
     /// Records and bytes held.
@@ -118,7 +142,7 @@ impl Ring {
     fn oldest(&self) -> u64 {
         self.records
             .front()
-            .map_or(self.next_seq, |(seq, _, _)| *seq)
+            .map_or(self.next_seq, |(_, entry)| entry.seq)
     }
 }
 
@@ -138,13 +162,13 @@ mod tests {
     fn readers_resume_until_the_ring_moves_past_them() {
         let b = Backlog::new(3, usize::MAX);
         for n in 1..=3 {
-            b.publish(delete(n));
+            b.publish(delete(n), Route::default(), 0);
         }
         let mut out = Vec::new();
         b.read(2, 10, &mut out).unwrap();
-        assert_eq!(out.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(out.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
         assert!(b.holds(1) && b.holds(4) && !b.holds(5));
-        b.publish(delete(4));
+        b.publish(delete(4), Route::default(), 0);
         assert_eq!(b.read(1, 10, &mut out), Err(Lost));
         assert!(!b.holds(1));
         out.clear();
@@ -156,7 +180,7 @@ mod tests {
     fn bytes_bound_the_ring() {
         let b = Backlog::new(1000, 100);
         for n in 1..=10 {
-            b.publish(delete(n));
+            b.publish(delete(n), Route::default(), 0);
         }
         let (records, bytes) = b.len();
         assert!(records < 10 && bytes <= 100, "{records} {bytes}");

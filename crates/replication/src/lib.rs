@@ -1,5 +1,6 @@
-//! memkeep's replication: repcached-style pairs (both nodes take writes), a primary
-//! with replicas, and automatic resync of a node that restarts.
+//! memkeep's replication: repcached-style pairs (both nodes take writes), groups of
+//! more nodes that all take writes, primaries with replicas (of a pair member too),
+//! and automatic resync of a node that restarts.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -33,13 +34,33 @@
 //! - Every link reads the backlog through its own cursor, so the ring is each link's
 //!   bounded queue. A link that falls off the ring's tail does a full copy again:
 //!   writes are never dropped silently.
-//! - A link ([`run_link`]) starts with a handshake (run id, role, resume cursor), then
-//!   a full copy of every live item, or a resume from the backlog when the peer's
-//!   cursor for our current run is still on the ring (a short disconnect). The copy
-//!   begins by noting the backlog's head; after the last item the stream continues
-//!   from there, so writes made during the copy arrive after it.
-//! - Records received from a link are applied to the store directly, never
-//!   re-published: a pair does not echo, and a replica's writes stay local.
+//! - A link ([`run_link`]) starts with a handshake (link format version, run id,
+//!   role, the address the node goes by, resume cursor), then a full copy of every
+//!   live item, or a resume from the backlog when the peer's cursor for our current
+//!   run is still on the ring (a short disconnect). The copy begins by noting the
+//!   backlog's head; after the last item the stream continues from there, so writes
+//!   made during the copy arrive after it.
+//! - **Forwarding.** Every record carries its route: the run id of the node that
+//!   first accepted the write (its origin) and how many links it crossed. A record
+//!   received from a link is applied, and if it was news here (a newer item by the
+//!   rule below, a delete, touch or flush not seen before) it is published to this
+//!   node's backlog with its route and the link it came by. A link sends every
+//!   record of the backlog except those that came by that same link and those
+//!   whose origin is the node at its other end. So a write reaches every node
+//!   linked to its origin directly or through others: with `A <-> B` a pair and `C`
+//!   a replica of `A`, writes made on `B` reach `C` through `A`.
+//! - **No loops.** A record that was no news (the node had that version, or a newer
+//!   one) is not forwarded again; that alone ends its travel around a cycle of
+//!   links (a triangle of three nodes, a ring). Each node forwards each version at
+//!   most once while it remembers it; as a bound that holds even when a node forgot
+//!   (an evicted item, a tombstone pushed out), a record crosses at most
+//!   [`MAX_LINKS_CROSSED`] links. In a group where every node is linked to every
+//!   other, a write crosses each link from its origin once and each other link at
+//!   most once each way.
+//! - **One link per pair of nodes.** In a group every node dials the others (`-x`
+//!   once per peer), so two nodes may dial each other at once; both keep the link
+//!   dialled by the node with the larger run id and drop the other. A node does not
+//!   dial an address while a link to the node there is up.
 //!
 //! # Rules
 //!
@@ -65,32 +86,51 @@
 //!   before the item it touched (two client connections may publish in either
 //!   order) is remembered (the last 65,536) and applied when the item comes.
 //! - **Full copies merge, never wipe.** Items are applied by the rule above; nothing
-//!   is removed on the receiving side. A restarted node starts empty, so it has
+//!   is removed on the receiving side but by the deletes the copy carries after its
+//!   items: the sender's remembered deletes (tombstones), each of which removes only
+//!   an older version of its key. So a node that was away (restarted, or cut off
+//!   past the backlog) learns of the deletes made meanwhile and passes them on: in a
+//!   chain `A - B - C` whose middle node restarts, a key deleted on `C` while `B` was
+//!   down is deleted on `A` too. A restarted node starts empty, so it has
 //!   nothing stale to push back, and its (empty) copy cannot wipe its peer; keys
 //!   deleted while it was away are not in the survivor's copy, so they do not return.
 //! - **Warm restarts.** A node restarted from a snapshot (memkeepd's `-e`) holds
 //!   the items it had and the cursors it held
 //!   ([`Replication::resume_cursors`], [`Replication::restore_cursor`]), so it asks
 //!   its peer to resume from the backlog: deletes made there while it was away
-//!   arrive as records. Past the backlog it takes a full copy, which cannot remove
-//!   what it restored: a key deleted on the peer meanwhile stays on the restarted
-//!   node, as with memcached's warm restart. Its own copy to the peer (its run is
-//!   new) is refused key by key by the peer's tombstones.
-//! - **Warming.** A node started with a peer to copy from (`-x`, `--replica-of`) is
-//!   `warming` until it has received a full copy (or a resume). While warming it
-//!   answers every get with `SERVER_ERROR warming` (the signal a proxy routes around:
-//!   memkeep-proxy's failover treats it as a failed read) and still takes writes,
-//!   which replicate. A pair node whose peer cannot be reached serves alone at once
-//!   (`synced`), as repcached does; a replica waits for its primary. A node without a
-//!   peer address (the first of a pair, a primary) is `synced` from the start: restart
-//!   a pair member with `-x` pointing at the survivor, as repcached asks.
-//! - **Roles.** Pair nodes and a primary exchange streams both ways. A replica
-//!   receives its primary's stream and sends nothing back.
-//! - `stats` (through [`Observe`]) adds `repl_role`, `repl_state` (`warming` |
-//!   `synced`), `repl_peer`, `repl_links`, `repl_lag_items` and `repl_lag_seconds`
-//!   (records not yet sent by the slowest link, and the age of the oldest),
-//!   `repl_full_copies_sent`/`_received`, `repl_resumes`, `repl_bytes_sent`/
-//!   `_received`, record counts and the backlog's size.
+//!   arrive as records. Past the backlog it takes a full copy, which removes what
+//!   it restored only where the copy's deletes say so: a key deleted on the peer
+//!   meanwhile is removed if the peer still remembers the delete (its last 65,536),
+//!   else it stays on the restarted node, as with memcached's warm restart. Its own
+//!   copy to the peer (its run is new) is refused key by key by the peer's
+//!   tombstones.
+//! - **Warming.** A node started with peers to copy from (`-x`, `--replica-of`) is
+//!   `warming` until it has received a full copy (or a resume) from one of them.
+//!   While warming it answers every get with `SERVER_ERROR warming` (the signal a
+//!   proxy routes around: memkeep-proxy's failover treats it as a failed read) and
+//!   still takes writes, which replicate. A pair or group node none of whose peers
+//!   can be reached serves alone at once (`synced`), as repcached does; a replica
+//!   waits for its primary. A node without a peer address (the first of a pair, a
+//!   primary) is `synced` from the start: restart a pair or group member with `-x`
+//!   pointing at the survivors, as repcached asks.
+//! - **Roles.** Pair and group nodes and a primary exchange streams both ways. A
+//!   replica receives its primary's stream and sends nothing back; it forwards what
+//!   it receives to replicas of its own (a chain).
+//! - **Writes lost with a node.** Replication is asynchronous: a node acknowledges a
+//!   write before any peer has it. A write acknowledged by a node that is killed
+//!   before its link sent it (at most `repl_lag_items` writes, `repl_lag_seconds`
+//!   old, at the moment it died) is lost; every write that reached one surviving
+//!   node reaches all of them. A node sends its writes in the order it accepted
+//!   them, so of one client connection's writes the ones that survive are always
+//!   all those before some point, never a later one without an earlier one.
+//! - `stats` (through [`Observe`]) adds `repl_role` (`pair` for a node that
+//!   exchanges writes with peers, a group member too; `primary`; `replica`),
+//!   `repl_state` (`warming` | `synced`), `repl_peer` (the writable peers, or a
+//!   replica's primary), `repl_replicas` (the replicas following the node),
+//!   `repl_links`, `repl_lag_items` and `repl_lag_seconds` (records not yet sent by
+//!   the slowest link, and the age of the oldest), `repl_full_copies_sent`/
+//!   `_received`, `repl_resumes`, `repl_bytes_sent`/`_received`, record counts
+//!   (forwarded ones too) and the backlog's size.
 //!
 //! # Known limits
 //!
@@ -112,20 +152,38 @@
 //!   binary protocol's only server-error status.
 //! - Tombstones are bounded: after a partition longer than the backlog in which
 //!   both sides kept writing, a delete older than the last 65,536 can lose to a copy.
+//! - The items of a full copy that are news to the receiver are forwarded like any
+//!   record: a node that restarts in a group of three gets a copy from each peer and
+//!   passes the first one's items on to the other (which has them and stops them).
+//!   With a store larger than the backlog this makes the restarted node's link to
+//!   that peer fall behind its backlog and send a full copy: twice the copy
+//!   traffic of a pair, never a lost write.
+//! - The backlog holds every change to the node's store, its peers' writes that it
+//!   applied as well as its own (a replica that joins later, or a peer that resumes,
+//!   needs them all): with both nodes of a pair writing, a backlog of a given size
+//!   covers half the time it would for one node's writes alone.
+//! - The link format is versioned in the hello (now [`LINK_VERSION`] 3, which added
+//!   the routes). A node refuses a peer of another version and logs "the peer
+//!   speaks link format 2, this node 3: link refused"; the older node logs a bad
+//!   frame (magic). Upgrade every node of a pair or group together.
 
 mod backlog;
+mod forward;
 mod link;
 mod node;
 mod observe;
 mod peer;
+mod peer_links;
 mod recent;
 mod record;
 mod tls;
 
-pub use backlog::{Backlog, Lost};
-pub use link::{run_link, run_link_over, LinkError};
+pub use backlog::{Backlog, Entry, Lost};
+pub use forward::MAX_LINKS_CROSSED;
+pub use link::{run_link, run_link_over, LinkError, Side};
 pub use node::{Replication, ReplicationConfig};
 pub use observe::{Observe, ObserveLayer, ResponseFuture, WARMING};
 pub use peer::{run, Peers};
-pub use record::{BadFrame, Frame, Record, Role, MAX_FRAME};
+pub use peer_links::LinkInfo;
+pub use record::{BadFrame, Frame, Record, Role, Route, LINK_VERSION, MAX_FRAME};
 pub use tls::LinkTls;

@@ -1,9 +1,11 @@
-//! One link between two nodes over TCP, or TLS over TCP. Both sides say hello (run id, role), then
-//! what they want (the other's stream, resuming at a sequence number if they hold
-//! everything before it). Then each side sends, if wanted: a resume, or a full copy
-//! (every live item) followed by the backlog from where the copy began; and applies
-//! what it receives. Idle senders ping every second; a silent link is dropped after
-//! five.
+//! One link between two nodes over TCP, or TLS over TCP. Both sides say hello (link
+//! format version, run id, role, address), then what they want (the other's stream,
+//! resuming at a sequence number if they hold everything before it). Then each side
+//! sends, if wanted: a resume, or a full copy (every live item) followed by the
+//! backlog from where the copy began, leaving out the records that came from the
+//! peer or that the peer first took; and applies what it receives (forwarding what
+//! was news, see [`Replication::apply`]). Idle senders ping every second; a silent
+//! link is dropped after five.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,11 +13,14 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
+use crate::backlog::Entry;
 use crate::node::{Counters, Replication};
-use crate::record::{BadFrame, Frame, Record, Role};
+use crate::peer_links::LinkCounts;
+use crate::record::{BadFrame, Frame, Role, LINK_VERSION};
+
+mod copy;
 
 const PING_EVERY: Duration = Duration::from_secs(1);
 const SILENCE_LIMIT: Duration = Duration::from_secs(5);
@@ -37,6 +42,19 @@ pub enum LinkError {
     SelfLink,
     /// The peer broke the handshake order.
     Protocol(&'static str),
+    /// The peer speaks another link format version (its version).
+    Version(u8),
+    /// Another link to the same peer is kept instead of this one.
+    Duplicate,
+}
+
+/// Which end of the link this node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This node dialled the peer (`-x`, `--replica-of`).
+    Dialled,
+    /// The peer dialled this node's replication port (`-X`).
+    Accepted,
 }
 
 impl std::fmt::Display for LinkError {
@@ -47,6 +65,12 @@ impl std::fmt::Display for LinkError {
             LinkError::Silent => f.write_str("peer silent"),
             LinkError::SelfLink => f.write_str("connected to itself"),
             LinkError::Protocol(what) => write!(f, "unexpected {what}"),
+            LinkError::Version(theirs) => write!(
+                f,
+                "the peer speaks link format {theirs}, this node {LINK_VERSION}: link refused; \
+                 run the same memkeepd version on every node"
+            ),
+            LinkError::Duplicate => f.write_str("another link to the same peer is kept"),
         }
     }
 }
@@ -59,20 +83,25 @@ impl From<std::io::Error> for LinkError {
     }
 }
 
-/// Runs one link on a connected socket until it fails.
-pub async fn run_link(replication: &Replication, stream: TcpStream) -> Result<(), LinkError> {
+/// Runs one link on a connected socket until it fails. A dialled link goes by the
+/// address dialled; an accepted one by the address the peer announces.
+pub async fn run_link(
+    replication: &Replication,
+    stream: TcpStream,
+    peer_addr: &str,
+    side: Side,
+) -> Result<(), LinkError> {
     let _ = stream.set_nodelay(true);
-    let peer_addr = stream
-        .peer_addr()
-        .map_or_else(|_| "?".into(), |a| a.to_string());
-    run_link_over(replication, stream, &peer_addr).await
+    run_link_over(replication, stream, peer_addr, side).await
 }
 
 /// Runs one link over any byte stream (a TLS session, say) until it fails.
+/// `peer_addr` is the address dialled, or the remote address of an accepted link.
 pub async fn run_link_over<IO>(
     replication: &Replication,
     stream: IO,
     peer_addr: &str,
+    side: Side,
 ) -> Result<(), LinkError>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
@@ -82,30 +111,40 @@ where
         read,
         buf: BytesMut::with_capacity(64 * 1024),
         replication: replication.clone(),
+        counts: Default::default(),
     };
     let mut writer = Writer {
         write,
         buf: BytesMut::with_capacity(BATCH_BYTES + 4096),
         replication: replication.clone(),
+        counts: Default::default(),
     };
     let me = &replication.shared;
     writer.push(&Frame::Hello {
+        version: LINK_VERSION,
         run: me.run,
         role: me.config.role,
+        addr: me.config.announce.clone(),
     });
     writer.flush().await?;
     let Frame::Hello {
+        version,
         run: peer_run,
         role: peer_role,
+        addr: announced,
     } = reader.next().await?
     else {
         return Err(LinkError::Protocol("frame before hello"));
     };
+    if version != LINK_VERSION {
+        return Err(LinkError::Version(version));
+    }
     if peer_run == me.run {
         return Err(LinkError::SelfLink);
     }
-    // A primary does not take its replicas' writes; everyone else wants the stream.
-    let want = peer_role != Role::Replica;
+    // A node does not take the writes of a replica following it; everyone else
+    // wants the stream (a replica wants its primary's, even when that is a replica).
+    let want = !(peer_role == Role::Replica && side == Side::Accepted);
     let cursor = replication.cursor(peer_run);
     let resume = match cursor.load(Ordering::Acquire) {
         0 => None,
@@ -123,11 +162,26 @@ where
     else {
         return Err(LinkError::Protocol("frame before want"));
     };
-    let _connected = replication.connected();
-    info!(peer = %peer_addr, role = peer_role.name(), peer_wants, want, "replication link up");
+    // A node we also dial goes by the address we dial it at, whatever it announces.
+    let addr = match (side, me.peer_links.dialled_address(peer_run)) {
+        (Side::Accepted, Some(dialled)) => dialled,
+        (Side::Accepted, None) if !announced.is_empty() => announced,
+        _ => peer_addr.to_owned(),
+    };
+    let addr = addr.as_str();
+    if side == Side::Dialled {
+        me.peer_links.dialled(peer_addr, peer_run);
+    }
+    let registration = me
+        .peer_links
+        .register(me.run, peer_run, peer_role, addr, side == Side::Dialled)
+        .map_err(|_| LinkError::Duplicate)?;
+    info!(peer = %addr, role = peer_role.name(), peer_wants, want, "replication link up");
+    writer.counts = registration.counts.clone();
+    reader.counts = registration.counts.clone();
     let send = async {
         if peer_wants {
-            writer.stream(peer_resume).await
+            writer.stream(peer_resume, peer_run).await
         } else {
             writer.ping_forever().await
         }
@@ -136,6 +190,7 @@ where
     tokio::select! {
         r = send => r,
         r = receive => r,
+        () = registration.close.notified() => Err(LinkError::Duplicate),
     }
 }
 
@@ -143,6 +198,7 @@ struct Reader<R> {
     read: R,
     buf: BytesMut,
     replication: Replication,
+    counts: std::sync::Arc<LinkCounts>,
 }
 
 impl<R: AsyncRead + Unpin> Reader<R> {
@@ -185,12 +241,14 @@ impl<R: AsyncRead + Unpin> Reader<R> {
                     self.replication.set_synced();
                     info!(peer_run, "full copy received");
                 }
-                Frame::Record { seq, record } => {
-                    self.replication.apply(&record);
+                Frame::Record { seq, route, record } => {
+                    self.replication.apply(record, route, peer_run);
                     if seq != 0 {
+                        Counters::add(&self.counts.received, 1);
                         cursor.store(seq + 1, Ordering::Release);
                     }
                 }
+                Frame::Position(seq) => cursor.store(seq, Ordering::Release),
                 Frame::Ping => {}
                 Frame::Hello { .. } | Frame::Want { .. } => {
                     return Err(LinkError::Protocol("handshake frame"))
@@ -204,6 +262,7 @@ struct Writer<W> {
     write: W,
     buf: BytesMut,
     replication: Replication,
+    counts: std::sync::Arc<LinkCounts>,
 }
 
 impl<W: AsyncWrite + Unpin> Writer<W> {
@@ -231,9 +290,10 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         }
     }
 
-    /// Sends our records: resumed, or after a full copy; and again a full copy
-    /// whenever the link falls off the backlog.
-    async fn stream(&mut self, resume: Option<u64>) -> Result<(), LinkError> {
+    /// Sends our records to peer run `peer_run`: resumed, or after a full copy; and
+    /// again a full copy whenever the link falls off the backlog. Records that came
+    /// by the peer's link, or that the peer first took, are left out.
+    async fn stream(&mut self, resume: Option<u64>, peer_run: u64) -> Result<(), LinkError> {
         let replication = self.replication.clone();
         let shared = &replication.shared;
         let backlog = &shared.backlog;
@@ -267,84 +327,34 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
                 }
                 continue;
             }
-            Counters::add(&shared.counters.records_sent, batch.len() as u64);
-            for (seq, record) in batch.drain(..) {
+            let mut sent = 0;
+            let mut skipped_last = false;
+            for Entry {
+                seq,
+                record,
+                route,
+                via,
+            } in batch.drain(..)
+            {
                 next = seq + 1;
-                self.push(&Frame::Record { seq, record });
+                skipped_last = via == peer_run || route.origin == peer_run;
+                if skipped_last {
+                    continue;
+                }
+                sent += 1;
+                self.push(&Frame::Record { seq, route, record });
                 if self.buf.len() >= BATCH_BYTES {
                     self.flush().await?;
                 }
             }
+            if skipped_last {
+                // The peer holds all it needs up to here: its resume cursor moves on.
+                self.push(&Frame::Position(next));
+            }
+            Counters::add(&shared.counters.records_sent, sent);
+            Counters::add(&self.counts.sent, sent);
             self.flush().await?;
             link.cursor.store(next, Ordering::Release);
         }
-    }
-
-    /// Sends every live item, then says where the stream continues: at the backlog's
-    /// head when the copy began, so writes made during the copy follow it.
-    async fn full_copy(&mut self) -> Result<u64, LinkError> {
-        let shared = self.replication.shared.clone();
-        let start = shared.backlog.next_seq();
-        let _link = self.replication.register_link(start);
-        self.push(&Frame::CopyBegin);
-        self.flush().await?;
-        let (tx, mut rx) = mpsc::channel::<BytesMut>(8);
-        let store = shared.store.clone();
-        let rate = shared.config.copy_bytes_per_second.filter(|&r| r > 0);
-        let copier = tokio::task::spawn_blocking(move || {
-            let now = store.unix_now();
-            let started = std::time::Instant::now();
-            let mut sent = 0u64;
-            let mut buf = BytesMut::with_capacity(BATCH_BYTES + 4096);
-            let mut items = 0u64;
-            let mut open = true;
-            store.for_each_live(|v| {
-                if !open {
-                    return;
-                }
-                let expires = if v.meta.ttl < 0 {
-                    0
-                } else {
-                    now + v.meta.ttl as u64
-                };
-                Frame::Record {
-                    seq: 0,
-                    record: Record::Item {
-                        key: v.key.clone(),
-                        data: v.data.clone(),
-                        flags: v.meta.flags,
-                        expires,
-                        cas: v.meta.cas,
-                    },
-                }
-                .encode(&mut buf);
-                items += 1;
-                if buf.len() >= BATCH_BYTES {
-                    sent += buf.len() as u64;
-                    open = tx.blocking_send(buf.split()).is_ok();
-                    if let Some(rate) = rate {
-                        // Ahead of the allowed rate: wait until the bytes sent are due.
-                        let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
-                        if let Some(early) = due.checked_sub(started.elapsed()) {
-                            std::thread::sleep(early);
-                        }
-                    }
-                }
-            });
-            if open && !buf.is_empty() {
-                let _ = tx.blocking_send(buf);
-            }
-            items
-        });
-        while let Some(chunk) = rx.recv().await {
-            self.write.write_all(&chunk).await?;
-            Counters::add(&shared.counters.bytes_sent, chunk.len() as u64);
-        }
-        let items = copier.await.unwrap_or(0);
-        self.push(&Frame::CopyEnd(start));
-        self.flush().await?;
-        Counters::add(&shared.counters.full_copies_sent, 1);
-        info!(items, "full copy sent");
-        Ok(start)
     }
 }

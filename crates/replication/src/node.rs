@@ -1,26 +1,31 @@
 //! The node's replication state, shared by the [`crate::Observe`] layer and the links:
-//! the backlog, the warming/synced state, resume cursors per peer run, recent deletes
-//! (tombstones) and the counters `stats` shows.
+//! the backlog, the warming/synced state, resume cursors per peer run, the links up
+//! now, recent deletes (tombstones), touches and flushes, and the counters `stats`
+//! shows. What a link brings is applied and forwarded by `forward`.
 
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use memkeep_server::store::Store;
 use parking_lot::Mutex;
 
 use crate::backlog::Backlog;
+use crate::peer_links::{LinkInfo, PeerLinks};
 use crate::recent::RecentVersions;
-use crate::record::{Record, Role};
+use crate::record::{Record, Role, Route};
 
 /// How a node replicates. Built by the binary from its flags.
 #[derive(Debug, Clone)]
 pub struct ReplicationConfig {
     /// How this node takes part.
     pub role: Role,
-    /// The peer or primary it connects to, for `stats` ("none" if it only listens).
-    pub peer: String,
+    /// The peers or the primary it dials (`host:port`), for `stats`.
+    pub peers: Vec<String>,
+    /// The address this node goes by, announced to its peers for their `stats`:
+    /// its replication port, else its client port (may be empty).
+    pub announce: String,
     /// Whether the node starts warming: it expects a full copy from a peer before its
     /// data is complete (`-x`, `--replica-of`).
     pub starts_warming: bool,
@@ -39,7 +44,8 @@ impl Default for ReplicationConfig {
     fn default() -> Self {
         ReplicationConfig {
             role: Role::Primary,
-            peer: "none".into(),
+            peers: Vec::new(),
+            announce: String::new(),
             starts_warming: false,
             backlog_records: 1 << 20,
             backlog_bytes: 64 << 20,
@@ -68,15 +74,17 @@ pub(crate) struct Shared {
     /// Streaming links: their send cursors, for lag.
     links: Mutex<HashMap<u64, Arc<AtomicU64>>>,
     next_link: AtomicU64,
-    /// Links past their handshake, either direction.
-    connected: AtomicUsize,
+    /// Links past their handshake, either direction, one per peer.
+    pub(crate) peer_links: Arc<PeerLinks>,
     /// Recent deletes by CAS: refuse older copies of a deleted item.
-    tombstones: Mutex<RecentVersions<u64>>,
+    pub(crate) tombstones: Mutex<RecentVersions<u64>>,
+    /// Recent flushes, by their time (0: at once) and CAS: a flush is forwarded once.
+    pub(crate) flushes: Mutex<RecentVersions<u64>>,
     /// Recent touches by (version touched, stamp), with the expiry they gave: of two
     /// touches of one item the later wins on both nodes, a touch of a newer version
     /// beats any of an older one, and a touch that arrives before its item is
     /// applied when the item comes.
-    touches: Mutex<RecentVersions<(u64, u64), u64>>,
+    pub(crate) touches: Mutex<RecentVersions<(u64, u64), u64>>,
     pub(crate) counters: Counters,
 }
 
@@ -91,6 +99,7 @@ pub(crate) struct Counters {
     pub records_sent: AtomicU64,
     pub records_applied: AtomicU64,
     pub records_refused: AtomicU64,
+    pub records_forwarded: AtomicU64,
 }
 
 impl Counters {
@@ -104,15 +113,6 @@ pub(crate) struct LinkGuard {
     shared: Arc<Shared>,
     id: u64,
     pub(crate) cursor: Arc<AtomicU64>,
-}
-
-/// Counts a link as connected until dropped.
-pub(crate) struct Connected(Arc<Shared>);
-
-impl Drop for Connected {
-    fn drop(&mut self) {
-        self.0.connected.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Drop for LinkGuard {
@@ -136,8 +136,9 @@ impl Replication {
                 cursors: Mutex::new(HashMap::new()),
                 links: Mutex::new(HashMap::new()),
                 next_link: AtomicU64::new(1),
-                connected: AtomicUsize::new(0),
+                peer_links: Arc::new(PeerLinks::default()),
                 tombstones: Mutex::new(RecentVersions::new(config.tombstones)),
+                flushes: Mutex::new(RecentVersions::new(64)),
                 touches: Mutex::new(RecentVersions::new(config.tombstones)),
                 counters: Counters::default(),
                 config,
@@ -169,7 +170,23 @@ impl Replication {
         self.shared.tombstones.lock().remember(key, cas, ());
     }
 
-    /// Queues a local change for every link. Never blocks.
+    /// This node's run id (changes on restart).
+    pub fn run_id(&self) -> u64 {
+        self.shared.run
+    }
+
+    /// The links up now.
+    pub fn links(&self) -> Vec<LinkInfo> {
+        self.shared.peer_links.infos()
+    }
+
+    /// The deletes remembered (the last [`ReplicationConfig::tombstones`] keys), with
+    /// their versions: a full copy carries them after the items.
+    pub(crate) fn recent_deletes(&self) -> Vec<(Bytes, u64)> {
+        self.shared.tombstones.lock().versions()
+    }
+
+    /// Queues a change made by this node's clients for every link. Never blocks.
     pub fn publish(&self, record: Record) {
         match &record {
             Record::Delete { key, cas } => {
@@ -186,70 +203,19 @@ impl Replication {
                     .lock()
                     .remember(key, (*cas, *stamp), *expires);
             }
-            _ => {}
-        }
-        self.shared.backlog.publish(record);
-    }
-
-    /// Applies a change received from a peer to the store (not re-published).
-    pub fn apply(&self, record: &Record) {
-        let store = &self.shared.store;
-        let applied = match record {
-            Record::Item {
-                key,
-                data,
-                flags,
-                expires,
-                cas,
-            } => {
-                // Checked with the key's shard locked: a delete made here records its
-                // tombstone under that lock too, so the item cannot slip in between.
-                let deleted_later = || {
-                    self.shared
-                        .tombstones
-                        .lock()
-                        .get(key)
-                        .is_some_and(|d| d.0 >= *cas)
-                };
-                // A touch of this very version may have come first (records from
-                // two client connections can be published in either order).
-                let expires = match self.shared.touches.lock().get(key) {
-                    Some(((touched, _), touched_expiry)) if touched == cas => *touched_expiry,
-                    _ => *expires,
-                };
-                store.apply_unless(key, data, *flags, expires, *cas, deleted_later)
-            }
-            Record::Delete { key, cas } => {
-                self.shared.tombstones.lock().remember(key, *cas, ());
-                store.apply_delete(key, *cas)
-            }
-            Record::Touch {
-                key,
-                cas,
-                expires,
-                stamp,
-            } => {
-                let latest = self
-                    .shared
-                    .touches
-                    .lock()
-                    .remember(key, (*cas, *stamp), *expires);
-                latest && store.apply_touch(key, *cas, *expires, *stamp)
-            }
             Record::Flush { at, cas } => {
-                store.apply_flush(*at, *cas);
-                true
+                self.shared
+                    .flushes
+                    .lock()
+                    .remember(&crate::forward::flush_key(*at), *cas, ());
             }
+            Record::Item { .. } => {}
+        }
+        let route = Route {
+            origin: self.shared.run,
+            hops: 0,
         };
-        let c = &self.shared.counters;
-        Counters::add(
-            if applied {
-                &c.records_applied
-            } else {
-                &c.records_refused
-            },
-            1,
-        );
+        self.shared.backlog.publish(record, route, 0);
     }
 
     /// The resume cursors held, as (peer run, next sequence lacked), without the
@@ -276,11 +242,6 @@ impl Replication {
         self.shared.cursors.lock().entry(run).or_default().clone()
     }
 
-    pub(crate) fn connected(&self) -> Connected {
-        self.shared.connected.fetch_add(1, Ordering::AcqRel);
-        Connected(self.shared.clone())
-    }
-
     pub(crate) fn register_link(&self, start: u64) -> LinkGuard {
         let id = self.shared.next_link.fetch_add(1, Ordering::Relaxed);
         let cursor = Arc::new(AtomicU64::new(start));
@@ -290,6 +251,45 @@ impl Replication {
             id,
             cursor,
         }
+    }
+
+    /// What the node is now: a replica (`--replica-of`); a pair member (it dials
+    /// writable peers, or one has linked to it: the nodes of a repcached pair, or of
+    /// a group where each links to the others, and stays one while its peer is
+    /// away); else a primary (only replicas follow it, or nothing has linked yet).
+    pub fn role(&self) -> Role {
+        let s = &*self.shared;
+        match s.config.role {
+            Role::Replica => Role::Replica,
+            _ if !s.config.peers.is_empty() || !s.peer_links.known().is_empty() => Role::Pair,
+            _ => Role::Primary,
+        }
+    }
+
+    /// The writable peers: those dialled (for a replica, its primary) and those
+    /// that have linked to this node, by the address they go by.
+    pub fn peers(&self) -> Vec<String> {
+        let s = &*self.shared;
+        let mut peers = s.config.peers.clone();
+        if s.config.role != Role::Replica {
+            for addr in s.peer_links.known() {
+                if !peers.contains(&addr) {
+                    peers.push(addr);
+                }
+            }
+        }
+        peers
+    }
+
+    /// The replicas following this node now.
+    pub fn replicas(&self) -> Vec<String> {
+        self.shared
+            .peer_links
+            .infos()
+            .into_iter()
+            .filter(|l| l.role == Role::Replica && !l.dialled)
+            .map(|l| l.addr)
+            .collect()
     }
 
     /// The `stats` lines of replication, in the order shown.
@@ -312,16 +312,17 @@ impl Replication {
             None => (0, 0.0),
         };
         let (backlog_records, backlog_bytes) = s.backlog.len();
-        let links = s.connected.load(Ordering::Acquire);
+        let links = s.peer_links.count();
         let state = if self.is_warming() {
             "warming"
         } else {
             "synced"
         };
         vec![
-            ("repl_role".into(), s.config.role.name().into()),
+            ("repl_role".into(), self.role().name().into()),
             ("repl_state".into(), state.into()),
-            ("repl_peer".into(), s.config.peer.clone()),
+            ("repl_peer".into(), list(self.peers())),
+            ("repl_replicas".into(), list(self.replicas())),
             ("repl_links".into(), links.to_string()),
             ("repl_lag_items".into(), lag_items.to_string()),
             ("repl_lag_seconds".into(), format!("{lag_seconds:.3}")),
@@ -336,9 +337,19 @@ impl Replication {
             ("repl_records_sent".into(), get(&c.records_sent)),
             ("repl_records_applied".into(), get(&c.records_applied)),
             ("repl_records_refused".into(), get(&c.records_refused)),
+            ("repl_records_forwarded".into(), get(&c.records_forwarded)),
             ("repl_backlog_records".into(), backlog_records.to_string()),
             ("repl_backlog_bytes".into(), backlog_bytes.to_string()),
         ]
+    }
+}
+
+/// A `stats` list: comma-separated, or "none".
+fn list(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(",")
     }
 }
 

@@ -1,19 +1,20 @@
-//! Finding the peer, repcached's way: a node with a peer address (`-x`,
-//! `--replica-of`) connects to it; a node with a replication port (`-X`) listens on
-//! it and accepts any number of links. When the peer is down the connecting node keeps
-//! listening on its own port and retrying, so whichever node restarts finds the
-//! survivor. A connecting node does not connect while another link is up (its peer
-//! connected to it first).
+//! Finding the peers, repcached's way: a node with peer addresses (`-x`, as many as
+//! it has peers; `--replica-of`) dials each; a node with a replication port (`-X`)
+//! listens on it and accepts any number of links. When a peer is down the dialling
+//! node keeps listening on its own port and retrying, so whichever node restarts
+//! finds the survivors. A node does not dial a peer while a link to it is up (the
+//! peer dialled first); when both dial at once, both keep the same one of the two
+//! links (see `peer_links`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
-use crate::link::{run_link, run_link_over, LinkError};
+use crate::link::{run_link, run_link_over, LinkError, Side};
 use crate::node::Replication;
 use crate::record::Role;
 use crate::tls::LinkTls;
@@ -27,8 +28,8 @@ pub struct Peers {
     /// peers find it at once). If `listen` is set and this is `None`, binding is
     /// retried: in repcached's one-host setup the peer holds the port until it dies.
     pub listener: Option<std::net::TcpListener>,
-    /// The peer or primary to connect to (`host:port`).
-    pub connect: Option<String>,
+    /// The peers, or the primary, to dial (`host:port` each).
+    pub connect: Vec<String>,
     /// Pause between connection attempts and bind retries.
     pub retry: Duration,
     /// Mutual TLS on every link, accepted and dialled.
@@ -41,7 +42,6 @@ pub async fn run(
     peers: Peers,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
     let retry = if peers.retry.is_zero() {
         Duration::from_millis(500)
     } else {
@@ -53,16 +53,32 @@ pub async fn run(
             replication.clone(),
             addr,
             peers.listener,
-            active.clone(),
             retry,
             peers.tls.clone(),
         ));
     }
-    match peers.connect {
-        Some(peer) => {
-            tasks.spawn(connect(replication.clone(), peer, active, retry, peers.tls));
-        }
-        None => replication.set_synced(),
+    if peers.connect.is_empty() {
+        replication.set_synced();
+    }
+    // One flag per dialled peer: whether its last attempt found it unreachable.
+    let unreachable: Arc<Vec<AtomicBool>> = Arc::new(
+        peers
+            .connect
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    );
+    for (index, peer) in peers.connect.into_iter().enumerate() {
+        tasks.spawn(connect(
+            replication.clone(),
+            peer,
+            Unreachable {
+                all: unreachable.clone(),
+                index,
+            },
+            retry,
+            peers.tls.clone(),
+        ));
     }
     shutdown.await;
     tasks.abort_all();
@@ -72,7 +88,6 @@ async fn listen(
     replication: Replication,
     addr: SocketAddr,
     mut bound: Option<std::net::TcpListener>,
-    active: Arc<AtomicUsize>,
     retry: Duration,
     tls: Option<LinkTls>,
 ) {
@@ -95,22 +110,23 @@ async fn listen(
     loop {
         match listener.accept().await {
             Ok((stream, from)) => {
-                let (replication, active) = (replication.clone(), active.clone());
+                let replication = replication.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
-                    active.fetch_add(1, Ordering::AcqRel);
+                    let from = from.to_string();
                     let result = match tls {
-                        None => run_link(&replication, stream).await,
+                        None => run_link(&replication, stream, &from, Side::Accepted).await,
                         Some(tls) => {
                             let _ = stream.set_nodelay(true);
                             match tls.accept(stream).await {
-                                Ok(s) => run_link_over(&replication, s, &from.to_string()).await,
+                                Ok(s) => {
+                                    run_link_over(&replication, s, &from, Side::Accepted).await
+                                }
                                 Err(e) => Err(LinkError::Io(e)),
                             }
                         }
                     };
-                    active.fetch_sub(1, Ordering::AcqRel);
-                    ended(&from.to_string(), &result);
+                    ended(&from, &result);
                 });
             }
             Err(e) => {
@@ -121,44 +137,55 @@ async fn listen(
     }
 }
 
+/// Which dialled peers were unreachable at their last attempt: a pair or group
+/// node serves alone (synced) once all of them are, as repcached does.
+struct Unreachable {
+    all: Arc<Vec<AtomicBool>>,
+    index: usize,
+}
+
+impl Unreachable {
+    fn set(&self, unreachable: bool, replication: &Replication) {
+        self.all[self.index].store(unreachable, Ordering::Release);
+        let alone = self.all.iter().all(|u| u.load(Ordering::Acquire));
+        // A replica keeps warming until its primary is back.
+        if alone && replication.shared.config.role == Role::Pair {
+            replication.set_synced();
+        }
+    }
+}
+
 async fn connect(
     replication: Replication,
     peer: String,
-    active: Arc<AtomicUsize>,
+    unreachable: Unreachable,
     retry: Duration,
     tls: Option<LinkTls>,
 ) {
-    let role = replication.shared.config.role;
+    let links = replication.shared.peer_links.clone();
     loop {
-        if active.load(Ordering::Acquire) == 0 {
+        if !links.linked_to(&peer) {
             let attempt =
                 tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&peer)).await;
             match attempt {
                 Ok(Ok(stream)) => {
-                    active.fetch_add(1, Ordering::AcqRel);
                     let result = match &tls {
-                        None => run_link(&replication, stream).await,
+                        None => run_link(&replication, stream, &peer, Side::Dialled).await,
                         Some(tls) => {
                             let _ = stream.set_nodelay(true);
                             match tls.connect(stream, &peer).await {
-                                Ok(s) => run_link_over(&replication, s, &peer).await,
+                                Ok(s) => run_link_over(&replication, s, &peer, Side::Dialled).await,
                                 Err(e) => Err(LinkError::Io(e)),
                             }
                         }
                     };
-                    active.fetch_sub(1, Ordering::AcqRel);
-                    if matches!(result, Err(LinkError::SelfLink)) && role == Role::Pair {
-                        // Our own port: the peer is down and we took over its address.
-                        replication.set_synced();
-                    }
+                    // Our own port: the peer is down and we took over its address
+                    // (repcached's one-host setup).
+                    unreachable.set(matches!(result, Err(LinkError::SelfLink)), &replication);
                     ended(&peer, &result);
                 }
                 Ok(Err(_)) | Err(_) => {
-                    // The peer is down: as repcached, serve alone with what we have
-                    // (a replica keeps warming until its primary is back).
-                    if role == Role::Pair {
-                        replication.set_synced();
-                    }
+                    unreachable.set(true, &replication);
                     debug!(%peer, "peer unreachable");
                 }
             }
@@ -170,6 +197,8 @@ async fn connect(
 fn ended(peer: &str, result: &Result<(), LinkError>) {
     match result {
         Err(LinkError::SelfLink) => debug!(%peer, "link to itself dropped"),
+        Err(LinkError::Duplicate) => debug!(%peer, "duplicate link dropped"),
+        Err(e @ LinkError::Version(_)) => warn!(%peer, error = %e, "replication link refused"),
         Err(e) => info!(%peer, error = %e, "replication link down"),
         Ok(()) => info!(%peer, "replication link closed"),
     }

@@ -3,6 +3,7 @@
 //! touches (so two touches of the same item on both nodes settle on one expiry, and
 //! a touch that arrives before the item it touched is not lost).
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
@@ -30,23 +31,41 @@ impl<V: Ord, T> RecentVersions<V, T> {
         self.latest.get(key)
     }
 
+    /// Every key remembered with its version, oldest first.
+    pub(crate) fn versions(&self) -> Vec<(Bytes, V)>
+    where
+        V: Clone,
+    {
+        self.order
+            .iter()
+            .filter_map(|k| self.latest.get(k).map(|(v, _)| (k.clone(), v.clone())))
+            .collect()
+    }
+
     /// Remembers `version` (and `with`) for `key` unless a newer version is already
-    /// remembered. Returns whether it did.
-    pub(crate) fn remember(&mut self, key: &Bytes, version: V, with: T) -> bool {
-        match self.latest.get_mut(key) {
-            Some(seen) if seen.0 > version => return false,
-            Some(seen) => *seen = (version, with),
+    /// remembered. Returns how `version` compares with what was remembered: `Less`
+    /// (not remembered), `Equal` (the same version again, replaced) or `Greater`
+    /// (news: newer, or the key was not remembered).
+    pub(crate) fn remember(&mut self, key: &Bytes, version: V, with: T) -> Ordering {
+        let news = match self.latest.get_mut(key) {
+            Some(seen) if seen.0 > version => return Ordering::Less,
+            Some(seen) => {
+                let news = version.cmp(&seen.0);
+                *seen = (version, with);
+                news
+            }
             None => {
                 self.latest.insert(key.clone(), (version, with));
                 self.order.push_back(key.clone());
+                Ordering::Greater
             }
-        }
+        };
         while self.order.len() > self.limit {
             if let Some(old) = self.order.pop_front() {
                 self.latest.remove(&old);
             }
         }
-        true
+        news
     }
 }
 
@@ -57,13 +76,15 @@ mod tests {
     #[test]
     fn keeps_the_newest_version_of_the_last_keys() {
         let mut r = RecentVersions::new(2);
-        assert!(r.remember(&Bytes::from("a"), 5, 'x'));
-        assert!(!r.remember(&Bytes::from("a"), 3, 'y'));
+        assert_eq!(r.remember(&Bytes::from("a"), 5, 'x'), Ordering::Greater);
+        assert_eq!(r.remember(&Bytes::from("a"), 3, 'y'), Ordering::Less);
+        assert_eq!(r.remember(&Bytes::from("a"), 5, 'x'), Ordering::Equal);
         assert_eq!(r.get(b"a"), Some(&(5, 'x')));
         r.remember(&Bytes::from("b"), 1, 'b');
         r.remember(&Bytes::from("c"), 1, 'c');
         assert_eq!(r.get(b"a"), None);
         assert_eq!(r.get(b"b"), Some(&(1, 'b')));
         assert_eq!(r.get(b"c"), Some(&(1, 'c')));
+        assert_eq!(r.versions(), [(Bytes::from("b"), 1), (Bytes::from("c"), 1)]);
     }
 }

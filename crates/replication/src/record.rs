@@ -1,5 +1,7 @@
 //! What travels on a replication link: the records (an item's whole state, a delete,
-//! a flush) and the frames around them, in a small length-prefixed binary format.
+//! a flush) with their route (the node that first took the write, and how many links
+//! the record crossed), and the frames around them, in a small length-prefixed binary
+//! format whose version is in the hello.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -61,6 +63,17 @@ impl Record {
     }
 }
 
+/// Where a record comes from: forwarding follows it so that a record never goes back
+/// to the node that first took the write, and never travels forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Route {
+    /// The run id of the node that first accepted the write (for a full copy's items:
+    /// the node copying).
+    pub origin: u64,
+    /// How many links the record has crossed before this one.
+    pub hops: u8,
+}
+
 /// How a node takes part in replication, as it announces itself on a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -88,10 +101,15 @@ impl Role {
 pub enum Frame {
     /// First frame each way: who I am.
     Hello {
+        /// The link format the sender speaks ([`LINK_VERSION`] for this build).
+        version: u8,
         /// This process's random run id (changes on restart).
         run: u64,
         /// How this node takes part.
         role: Role,
+        /// The address the node goes by (its replication port, else its client
+        /// port), for `stats`; may be empty.
+        addr: String,
     },
     /// Second frame each way: whether I want your records, and from where.
     Want {
@@ -111,11 +129,17 @@ pub enum Frame {
     Record {
         /// Its sequence number in the sender's log.
         seq: u64,
+        /// Where it comes from.
+        route: Route,
         /// The change.
         record: Record,
     },
     /// Nothing to send for a while: the link is alive.
     Ping,
+    /// The receiver holds everything of the sender's log before this sequence number:
+    /// the records in between were not for it (they came from it, or from the node
+    /// that took the write), so a resume can start here.
+    Position(u64),
 }
 
 const HELLO: u8 = 1;
@@ -128,9 +152,15 @@ const DELETE: u8 = 7;
 const FLUSH: u8 = 8;
 const PING: u8 = 9;
 const TOUCH: u8 = 10;
+const POSITION: u8 = 11;
 
-/// Magic and version at the start of a hello, so a stray client is refused.
-const MAGIC: u32 = 0x6d6b_7202;
+/// The link format this build speaks. 3 added routes (origin, hops) to records, the
+/// node's address to the hello and [`Frame::Position`]; 2 had none of these.
+pub const LINK_VERSION: u8 = 3;
+
+/// Magic at the start of a hello ("mkr"), followed by the link format version, so a
+/// stray client is refused and a peer of another version is recognised.
+const MAGIC: u32 = 0x6d6b_7200;
 
 /// Largest frame accepted: a 1 GiB item plus its header.
 pub const MAX_FRAME: usize = (1 << 30) + 1024;
@@ -153,15 +183,21 @@ impl Frame {
         let start = out.len();
         out.put_u32(0);
         match self {
-            Frame::Hello { run, role } => {
+            Frame::Hello {
+                version,
+                run,
+                role,
+                addr,
+            } => {
                 out.put_u8(HELLO);
-                out.put_u32(MAGIC);
+                out.put_u32(MAGIC | u32::from(*version));
                 out.put_u64(*run);
                 out.put_u8(match role {
                     Role::Pair => 0,
                     Role::Primary => 1,
                     Role::Replica => 2,
                 });
+                out.put_slice(addr.as_bytes());
             }
             Frame::Want { stream, resume } => {
                 out.put_u8(WANT);
@@ -178,7 +214,7 @@ impl Frame {
                 out.put_u8(COPY_END);
                 out.put_u64(*seq);
             }
-            Frame::Record { seq, record } => match record {
+            Frame::Record { seq, route, record } => match record {
                 Record::Item {
                     key,
                     data,
@@ -188,6 +224,7 @@ impl Frame {
                 } => {
                     out.put_u8(ITEM);
                     out.put_u64(*seq);
+                    put_route(out, route);
                     out.put_u64(*cas);
                     out.put_u32(*flags);
                     out.put_u64(*expires);
@@ -198,6 +235,7 @@ impl Frame {
                 Record::Delete { key, cas } => {
                     out.put_u8(DELETE);
                     out.put_u64(*seq);
+                    put_route(out, route);
                     out.put_u64(*cas);
                     out.put_slice(key);
                 }
@@ -209,6 +247,7 @@ impl Frame {
                 } => {
                     out.put_u8(TOUCH);
                     out.put_u64(*seq);
+                    put_route(out, route);
                     out.put_u64(*cas);
                     out.put_u64(*expires);
                     out.put_u64(*stamp);
@@ -217,11 +256,16 @@ impl Frame {
                 Record::Flush { at, cas } => {
                     out.put_u8(FLUSH);
                     out.put_u64(*seq);
+                    put_route(out, route);
                     out.put_u64(*at);
                     out.put_u64(*cas);
                 }
             },
             Frame::Ping => out.put_u8(PING),
+            Frame::Position(seq) => {
+                out.put_u8(POSITION);
+                out.put_u64(*seq);
+            }
         }
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -252,8 +296,11 @@ impl Frame {
         let tag = body.get_u8();
         let frame = match tag {
             HELLO => {
+                // Every version so far starts with magic, run id and role: a peer of
+                // another version is told apart from garbage and named in the log.
                 need(&body, 13)?;
-                if body.get_u32() != MAGIC {
+                let magic = body.get_u32();
+                if magic & !0xff != MAGIC {
                     return Err(BadFrame("magic"));
                 }
                 let run = body.get_u64();
@@ -263,7 +310,16 @@ impl Frame {
                     2 => Role::Replica,
                     _ => return Err(BadFrame("role")),
                 };
-                Frame::Hello { run, role }
+                if body.len() > MAX_ADDR {
+                    return Err(BadFrame("address"));
+                }
+                let addr = String::from_utf8_lossy(&body).into_owned();
+                Frame::Hello {
+                    version: (magic & 0xff) as u8,
+                    run,
+                    role,
+                    addr,
+                }
             }
             WANT => {
                 need(&body, 10)?;
@@ -285,8 +341,9 @@ impl Frame {
                 Frame::CopyEnd(body.get_u64())
             }
             ITEM => {
-                need(&body, 29)?;
+                need(&body, 29 + ROUTE_BYTES)?;
                 let seq = body.get_u64();
+                let route = get_route(&mut body);
                 let cas = body.get_u64();
                 let flags = body.get_u32();
                 let expires = body.get_u64();
@@ -295,6 +352,7 @@ impl Frame {
                 let key = body.split_to(klen);
                 Frame::Record {
                     seq,
+                    route,
                     record: Record::Item {
                         key,
                         data: body,
@@ -305,32 +363,38 @@ impl Frame {
                 }
             }
             DELETE => {
-                need(&body, 16)?;
+                need(&body, 16 + ROUTE_BYTES)?;
                 let seq = body.get_u64();
+                let route = get_route(&mut body);
                 let cas = body.get_u64();
                 Frame::Record {
                     seq,
+                    route,
                     record: Record::Delete { key: body, cas },
                 }
             }
             FLUSH => {
-                need(&body, 24)?;
+                need(&body, 24 + ROUTE_BYTES)?;
                 let seq = body.get_u64();
+                let route = get_route(&mut body);
                 let at = body.get_u64();
                 let cas = body.get_u64();
                 Frame::Record {
                     seq,
+                    route,
                     record: Record::Flush { at, cas },
                 }
             }
             TOUCH => {
-                need(&body, 32)?;
+                need(&body, 32 + ROUTE_BYTES)?;
                 let seq = body.get_u64();
+                let route = get_route(&mut body);
                 let cas = body.get_u64();
                 let expires = body.get_u64();
                 let stamp = body.get_u64();
                 Frame::Record {
                     seq,
+                    route,
                     record: Record::Touch {
                         key: body,
                         cas,
@@ -340,92 +404,32 @@ impl Frame {
                 }
             }
             PING => Frame::Ping,
+            POSITION => {
+                need(&body, 8)?;
+                Frame::Position(body.get_u64())
+            }
             _ => return Err(BadFrame("tag")),
         };
         Ok(Some(frame))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+const ROUTE_BYTES: usize = 9;
 
-    fn frames() -> Vec<Frame> {
-        vec![
-            Frame::Hello {
-                run: 7,
-                role: Role::Replica,
-            },
-            Frame::Want {
-                stream: true,
-                resume: Some(42),
-            },
-            Frame::Want {
-                stream: false,
-                resume: None,
-            },
-            Frame::Resume(3),
-            Frame::CopyBegin,
-            Frame::CopyEnd(9),
-            Frame::Record {
-                seq: 5,
-                record: Record::Item {
-                    key: Bytes::from_static(b"key"),
-                    data: Bytes::from_static(b"value"),
-                    flags: 3,
-                    expires: 1_900_000_000,
-                    cas: 77,
-                },
-            },
-            Frame::Record {
-                seq: 6,
-                record: Record::Delete {
-                    key: Bytes::from_static(b"gone"),
-                    cas: 78,
-                },
-            },
-            Frame::Record {
-                seq: 7,
-                record: Record::Flush { at: 0, cas: 79 },
-            },
-            Frame::Record {
-                seq: 10,
-                record: Record::Touch {
-                    key: Bytes::from_static(b"t"),
-                    cas: 5,
-                    expires: 1_800_000_000,
-                    stamp: 6,
-                },
-            },
-            Frame::Ping,
-        ]
-    }
+/// Longest address a hello may carry.
+const MAX_ADDR: usize = 255;
 
-    #[test]
-    fn frames_round_trip_and_split_anywhere() {
-        let mut all = BytesMut::new();
-        for f in frames() {
-            f.encode(&mut all);
-        }
-        for cut in 0..all.len() {
-            let mut buf = BytesMut::from(&all[..cut]);
-            let mut got = Vec::new();
-            while let Some(f) = Frame::decode(&mut buf).unwrap() {
-                got.push(f);
-            }
-            buf.extend_from_slice(&all[cut..]);
-            while let Some(f) = Frame::decode(&mut buf).unwrap() {
-                got.push(f);
-            }
-            assert_eq!(got, frames(), "cut at {cut}");
-        }
-    }
+fn put_route(out: &mut BytesMut, route: &Route) {
+    out.put_u64(route.origin);
+    out.put_u8(route.hops);
+}
 
-    #[test]
-    fn garbage_is_refused() {
-        let mut buf = BytesMut::from(&b"get foo\r\n"[..]);
-        assert!(Frame::decode(&mut buf).is_err());
-        let mut buf = BytesMut::from(&[0, 0, 0, 1, 200][..]);
-        assert_eq!(Frame::decode(&mut buf), Err(BadFrame("tag")));
+fn get_route(body: &mut Bytes) -> Route {
+    Route {
+        origin: body.get_u64(),
+        hops: body.get_u8(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,135 +1,13 @@
 //! Two nodes in one process over loopback: warming until the copy, the stream both
 //! ways, resume after a short disconnect, and a full copy when the backlog was passed.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use bytes::Bytes;
-use memkeep_protocol::{Command, Form, Get, MetaForm, Request, Response, Store as Set};
-use memkeep_replication::{run, Observe, Peers, Replication, ReplicationConfig, Role};
-use memkeep_server::cache::{Cache, CacheConfig};
-use memkeep_server::store::{Store, StoreConfig};
-use tokio::sync::oneshot;
-use tower::{Service, ServiceExt};
+use memkeep_protocol::Response;
+use memkeep_replication::Role;
 
-struct Node {
-    replication: Replication,
-    service: Observe<Cache>,
-}
+mod support;
 
-fn node(role: Role, warming: bool, backlog_records: usize) -> Node {
-    let store = Arc::new(Store::new(StoreConfig::default()));
-    let cache = Cache::new(store.clone(), Default::default(), CacheConfig::default());
-    let replication = Replication::new(
-        store,
-        ReplicationConfig {
-            role,
-            starts_warming: warming,
-            backlog_records,
-            ..ReplicationConfig::default()
-        },
-    );
-    Node {
-        service: Observe::new(cache, replication.clone()),
-        replication,
-    }
-}
-
-fn form() -> Form {
-    Form::Meta(MetaForm::default())
-}
-
-async fn set(node: &mut Node, key: &str, value: &str) {
-    let request = Request {
-        command: Command::Store(Set {
-            key: Bytes::copy_from_slice(key.as_bytes()),
-            data: Bytes::copy_from_slice(value.as_bytes()),
-            ..Set::default()
-        }),
-        form: form(),
-    };
-    let r = node
-        .service
-        .ready()
-        .await
-        .unwrap()
-        .call(request)
-        .await
-        .unwrap();
-    assert!(matches!(r, Response::Stored(_)), "{r:?}");
-}
-
-async fn get(node: &mut Node, key: &str) -> Response {
-    let request = Request {
-        command: Command::Get(Get {
-            keys: vec![Bytes::copy_from_slice(key.as_bytes())],
-            ..Get::default()
-        }),
-        form: form(),
-    };
-    node.service
-        .ready()
-        .await
-        .unwrap()
-        .call(request)
-        .await
-        .unwrap()
-}
-
-fn stat(replication: &Replication, name: &str) -> String {
-    replication
-        .stats()
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .unwrap()
-}
-
-async fn eventually(mut check: impl FnMut() -> bool) {
-    for _ in 0..2000 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 20 s");
-}
-
-/// Starts a node's links; dropping the sender stops them.
-fn start(replication: &Replication, peers: Peers) -> oneshot::Sender<()> {
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(run(replication.clone(), peers, async move {
-        let _ = rx.await;
-    }));
-    tx
-}
-
-fn listening(replication: &Replication) -> (std::net::SocketAddr, oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = start(
-        replication,
-        Peers {
-            listen: Some(addr),
-            listener: Some(listener),
-            connect: None,
-            retry: Duration::from_millis(20),
-            tls: None,
-        },
-    );
-    (addr, stop)
-}
-
-fn connecting(replication: &Replication, to: std::net::SocketAddr) -> oneshot::Sender<()> {
-    start(
-        replication,
-        Peers {
-            connect: Some(to.to_string()),
-            retry: Duration::from_millis(20),
-            ..Peers::default()
-        },
-    )
-}
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_node_warms_then_streams_both_ways() {
@@ -199,4 +77,27 @@ async fn a_short_disconnect_resumes_and_a_long_one_copies_again() {
     assert_eq!(stat(&b.replication, "repl_records_sent"), "0");
     let sa = a.replication.store().clone();
     assert!(sa.peek(&Bytes::from_static(b"replica-only")).is_none());
+}
+
+#[tokio::test]
+async fn a_peer_of_the_older_link_format_is_refused_with_a_clear_error() {
+    use memkeep_replication::{run_link_over, LinkError, Side};
+    use tokio::io::AsyncWriteExt;
+    let a = node(Role::Primary, false, 1 << 20);
+    let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+    // Version 2's hello: length, tag 1, magic "mkr" 2, run id, role (pair).
+    let mut hello = vec![0, 0, 0, 14, 1, 0x6d, 0x6b, 0x72, 2];
+    hello.extend(42u64.to_be_bytes());
+    hello.push(0);
+    theirs.write_all(&hello).await.unwrap();
+    let result = run_link_over(&a.replication, ours, "127.0.0.1:1", Side::Accepted).await;
+    let Err(error) = result else {
+        panic!("an old peer was linked")
+    };
+    assert!(matches!(error, LinkError::Version(2)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the peer speaks link format 2, this node 3: link refused; run the same memkeepd version on every node"
+    );
+    assert_eq!(stat(&a.replication, "repl_links"), "0");
 }

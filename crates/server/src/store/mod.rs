@@ -97,6 +97,7 @@ use parking_lot::Mutex;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crawl::CrawlPace;
+pub use replica::Applied;
 pub use stats::StoreStats;
 
 use crate::watchers::Watchers;

@@ -11,6 +11,19 @@ use memkeep_protocol::Value;
 use super::item::{self, Header};
 use super::{meta, Store};
 
+/// What [`Store::apply_unless`] did with an item from another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Stored: it is newer than what was here (or nothing was).
+    Newer,
+    /// The same version and value were here already; the incoming flags and expiry
+    /// were taken. Nothing new for this node's other peers.
+    Same,
+    /// Not stored: the item here is newer, the key was deleted since, or it does not
+    /// fit.
+    Refused,
+}
+
 impl Store {
     /// Makes CAS uniques a hybrid logical clock: each new CAS is the larger of the last
     /// one plus 1 and the wall clock in microseconds, and CAS values seen in replicated
@@ -124,13 +137,14 @@ impl Store {
     /// CAS wins; on equal CAS the larger value (bytewise) wins, and an equal value takes
     /// the incoming flags and expiry (a replicated touch). Returns whether it stored.
     pub fn apply(&self, key: &Bytes, data: &[u8], flags: u32, expires: u64, cas: u64) -> bool {
-        self.apply_unless(key, data, flags, expires, cas, || false)
+        self.apply_unless(key, data, flags, expires, cas, || false) != Applied::Refused
     }
 
     /// [`Store::apply`], unless `refused` says no with the key's shard locked: the
     /// check that the key was not deleted since (by a version at least `cas`) must
     /// not race a delete on this node, which records itself under the same lock
-    /// ([`Store::peek_stamped`]).
+    /// ([`Store::peek_stamped`]). Says whether the item was news here, so that
+    /// replication forwards only what changed the store.
     pub fn apply_unless(
         &self,
         key: &Bytes,
@@ -139,12 +153,12 @@ impl Store {
         expires: u64,
         cas: u64,
         refused: impl FnOnce() -> bool,
-    ) -> bool {
+    ) -> Applied {
         self.cas.fetch_max(cas, Ordering::Relaxed);
         let m = self.moment();
         let size = item::memcached_size(key.len(), data.len(), flags);
         if size > self.config.max_item_size || key.len() > usize::from(u8::MAX) {
-            return false;
+            return Applied::Refused;
         }
         let exptime = if expires == 0 {
             0
@@ -155,19 +169,19 @@ impl Store {
         let hash = self.hash(key);
         let mut shard = self.shard(hash).lock();
         if refused() {
-            return false;
+            return Applied::Refused;
         }
         if let Some((_, handle)) = shard.lookup(key, hash, &m) {
             let mut h = shard.header(handle);
             let here = item::value(shard.arena.item(handle));
             if h.cas > cas || (h.cas == cas && here > data) {
-                return false;
+                return Applied::Refused;
             }
             if h.cas == cas && here == data {
                 h.flags = flags;
                 h.exptime = exptime;
                 shard.set_header(handle, &h);
-                return true;
+                return Applied::Same;
             }
         }
         let header = Header {
@@ -179,7 +193,10 @@ impl Store {
             klen: key.len() as u8,
             bits: 0,
         };
-        shard.link(key, hash, &header, &[data], &m).is_ok()
+        match shard.link(key, hash, &header, &[data], &m) {
+            Ok(_) => Applied::Newer,
+            Err(_) => Applied::Refused,
+        }
     }
 
     /// Removes `key` if its item is not newer than `cas` (a delete made on another node
@@ -299,9 +316,19 @@ mod tests {
         // An older copy that the recorded delete refuses is not stored.
         let recorded = &recorded;
         let deleted_since = |cas: u64| move || recorded.load(Ordering::Relaxed) >= cas;
-        assert!(!s.apply_unless(&key("k"), b"a", 0, 0, 10, deleted_since(10)));
+        assert_eq!(
+            s.apply_unless(&key("k"), b"a", 0, 0, 10, deleted_since(10)),
+            Applied::Refused
+        );
         assert!(s.peek(&key("k")).is_none());
-        assert!(s.apply_unless(&key("k"), b"b", 0, 0, stamp + 1, deleted_since(stamp + 1)));
+        assert_eq!(
+            s.apply_unless(&key("k"), b"b", 0, 0, stamp + 1, deleted_since(stamp + 1)),
+            Applied::Newer
+        );
+        assert_eq!(
+            s.apply_unless(&key("k"), b"b", 0, 0, stamp + 1, || false),
+            Applied::Same
+        );
         assert!(s.peek(&key("k")).is_some());
     }
 }
