@@ -51,9 +51,10 @@ impl Builder {
     }
 
     /// Keep each key on `n` servers (its first `n` distinct servers on the ring):
-    /// writes go to all of them, a read that fails or misses on one is answered by
-    /// another and the missing copy is written back (read-repair), and writes a
-    /// server misses while down are replayed to it when it answers again.
+    /// writes go to all of them and succeed once one of them took the write; a
+    /// read that fails or misses on one is answered by another and the missing
+    /// copy is written back (read-repair); writes a server missed while down are
+    /// replayed to it when it answers again (handoff).
     pub fn replicas(mut self, n: usize) -> Self {
         self.replicas = n;
         self
@@ -124,7 +125,10 @@ impl Builder {
                 "writes".to_owned(),
                 RouteSpec::Replicate {
                     to: to.clone(),
-                    policy: PolicySetting::All,
+                    // Answered once one copy took the write: a copy that missed
+                    // it is owed it (handoff) and repaired on read, so a server
+                    // down does not fail writes.
+                    policy: PolicySetting::FirstSuccess,
                 },
             );
             routes.insert(
