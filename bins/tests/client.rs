@@ -64,7 +64,11 @@ fn write_through_proxy(proxy: &Proxy, keys: &[String]) {
         let (reply, _) = read_until(&mut conn, Duration::from_secs(10), |got| {
             got.len() >= chunk.len() * b"STORED\r\n".len()
         });
-        assert_eq!(reply, b"STORED\r\n".repeat(chunk.len()), "through the proxy");
+        assert_eq!(
+            reply,
+            b"STORED\r\n".repeat(chunk.len()),
+            "through the proxy"
+        );
     }
 }
 
@@ -207,7 +211,11 @@ fn two_copies_keep_serving_through_kill_and_restart() {
     let before = keys("before", 300);
     write_all(&runtime, &client, &before);
     for node in &nodes {
-        assert!(wait_held(node, &before), "a copy missing on {}", node.addr());
+        assert!(
+            wait_held(node, &before),
+            "a copy missing on {}",
+            node.addr()
+        );
     }
 
     // One copy killed: every read still hits, every write succeeds.
@@ -225,7 +233,10 @@ fn two_copies_keep_serving_through_kill_and_restart() {
     assert!(wait_held(&nodes[1], &during), "missed writes not replayed");
     let found = read_all(&runtime, &client, &before);
     assert!(before.iter().all(|k| found.get(k) == Some(k)));
-    assert!(wait_held(&nodes[1], &before), "reads did not repair the copy");
+    assert!(
+        wait_held(&nodes[1], &before),
+        "reads did not repair the copy"
+    );
 
     // So the other copy can go now: the restarted one answers everything.
     nodes[0].kill();

@@ -130,7 +130,10 @@ impl Client {
             ..Get::default()
         };
         match self.call(Command::Get(get), TextVerb::Get).await? {
-            Response::Values(values) => Ok(values.into_iter().map(|v| (v.key.clone(), item(v))).collect()),
+            Response::Values(values) => Ok(values
+                .into_iter()
+                .map(|v| (v.key.clone(), item(v)))
+                .collect()),
             other => Err(Error::from_reply(other)),
         }
     }
@@ -144,7 +147,9 @@ impl Client {
         flags: u32,
         ttl: u32,
     ) -> Result<(), Error> {
-        let stored = self.store(StoreMode::Set, key, value.into(), flags, ttl, None).await?;
+        let stored = self
+            .store(StoreMode::Set, key, value.into(), flags, ttl, None)
+            .await?;
         match stored {
             Response::Stored(_) => Ok(()),
             other => Err(Error::from_reply(other)),
@@ -159,7 +164,9 @@ impl Client {
         flags: u32,
         ttl: u32,
     ) -> Result<bool, Error> {
-        let reply = self.store(StoreMode::Add, key, value.into(), flags, ttl, None).await?;
+        let reply = self
+            .store(StoreMode::Add, key, value.into(), flags, ttl, None)
+            .await?;
         stored(reply)
     }
 
@@ -171,19 +178,33 @@ impl Client {
         flags: u32,
         ttl: u32,
     ) -> Result<bool, Error> {
-        let reply = self.store(StoreMode::Replace, key, value.into(), flags, ttl, None).await?;
+        let reply = self
+            .store(StoreMode::Replace, key, value.into(), flags, ttl, None)
+            .await?;
         stored(reply)
     }
 
     /// Adds `value` after the item's value; `false` if `key` holds nothing.
-    pub async fn append(&self, key: impl AsRef<[u8]>, value: impl Into<Bytes>) -> Result<bool, Error> {
-        let reply = self.store(StoreMode::Append, key, value.into(), 0, 0, None).await?;
+    pub async fn append(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl Into<Bytes>,
+    ) -> Result<bool, Error> {
+        let reply = self
+            .store(StoreMode::Append, key, value.into(), 0, 0, None)
+            .await?;
         stored(reply)
     }
 
     /// Adds `value` before the item's value; `false` if `key` holds nothing.
-    pub async fn prepend(&self, key: impl AsRef<[u8]>, value: impl Into<Bytes>) -> Result<bool, Error> {
-        let reply = self.store(StoreMode::Prepend, key, value.into(), 0, 0, None).await?;
+    pub async fn prepend(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl Into<Bytes>,
+    ) -> Result<bool, Error> {
+        let reply = self
+            .store(StoreMode::Prepend, key, value.into(), 0, 0, None)
+            .await?;
         stored(reply)
     }
 
@@ -197,7 +218,9 @@ impl Client {
         ttl: u32,
         cas: u64,
     ) -> Result<CasOutcome, Error> {
-        let reply = self.store(StoreMode::Set, key, value.into(), flags, ttl, Some(cas)).await?;
+        let reply = self
+            .store(StoreMode::Set, key, value.into(), flags, ttl, Some(cas))
+            .await?;
         match reply {
             Response::Stored(_) => Ok(CasOutcome::Stored),
             Response::Exists => Ok(CasOutcome::Exists),
@@ -325,9 +348,8 @@ impl Client {
 
 /// The key as memcached accepts it: 1 to 250 bytes, no space or control character.
 fn checked_key(key: &[u8]) -> Result<Bytes, Error> {
-    let valid = !key.is_empty()
-        && key.len() <= MAX_KEY_LEN
-        && key.iter().all(|&b| b > b' ' && b != 0x7f);
+    let valid =
+        !key.is_empty() && key.len() <= MAX_KEY_LEN && key.iter().all(|&b| b > b' ' && b != 0x7f);
     if valid {
         Ok(Bytes::copy_from_slice(key))
     } else {
@@ -360,7 +382,10 @@ mod tests {
         assert!(checked_key(b"user:42").is_ok());
         assert!(checked_key(&[b'k'; 250]).is_ok());
         for bad in [&b""[..], &[b'k'; 251], b"a b", b"a\r\nb", b"a\x00", b"\x7f"] {
-            assert!(matches!(checked_key(bad), Err(Error::InvalidKey)), "{bad:?}");
+            assert!(
+                matches!(checked_key(bad), Err(Error::InvalidKey)),
+                "{bad:?}"
+            );
         }
     }
 }

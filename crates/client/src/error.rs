@@ -56,9 +56,7 @@ impl fmt::Display for Error {
             Error::InvalidKey => f.write_str("invalid key"),
             Error::TooLarge => f.write_str("object too large for cache"),
             Error::OutOfMemory => f.write_str("out of memory storing object"),
-            Error::NonNumeric => {
-                f.write_str("cannot increment or decrement non-numeric value")
-            }
+            Error::NonNumeric => f.write_str("cannot increment or decrement non-numeric value"),
             Error::Refused(message) => write!(f, "request refused: {message}"),
             Error::Server(message) => write!(f, "server error: {message}"),
             Error::Unavailable(source) => write!(f, "no server answered: {source}"),

@@ -263,13 +263,10 @@ fn pool_views(name: &str, pool: &PoolConfig, handoff: bool) -> Result<Vec<Shared
             };
             let ring_error = |e: memkeep_ring::BuildError| format!("pool {name}: {e}");
             let shard = match pool.eject {
-                Some(e) if e.rebuild_ring => Shard::following(
-                    builder.clone(),
-                    live.subscribe(),
-                    servers.clone(),
-                    options,
-                )
-                .map_err(ring_error)?,
+                Some(e) if e.rebuild_ring => {
+                    Shard::following(builder.clone(), live.subscribe(), servers.clone(), options)
+                        .map_err(ring_error)?
+                }
                 _ => Shard::new(
                     builder.clone().build().map_err(ring_error)?,
                     servers.clone(),
