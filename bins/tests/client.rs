@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use harness::{nutcracker_yml, values, Node, NodeKind, Proxy};
-use memkeep_client::Client;
+use memkeep_client::{CasOutcome, Client, Error};
 use memkeep_proxy::config::NutcrackerPool;
 use support::{read_until, wait_for};
 use tokio::runtime::Runtime;
@@ -243,4 +243,62 @@ fn two_copies_keep_serving_through_kill_and_restart() {
     let found = read_all(&runtime, &client, &everything);
     assert!(everything.iter().all(|k| found.get(k) == Some(k)));
     write_all(&runtime, &client, &keys("after", 100));
+}
+
+/// Every command of the typed API, against memkeepd and stock memcached alike.
+#[test]
+fn every_command_answers_as_memcached_does() {
+    for kind in [NodeKind::Memkeepd, NodeKind::Memcached] {
+        let node = Node::start(kind);
+        let runtime = Runtime::new().unwrap();
+        runtime.block_on(async {
+            let client = Client::builder().servers([node.addr()]).build().unwrap();
+            assert_eq!(client.get("k").await.unwrap(), None, "{kind:?}");
+            assert!(client.add("k", "a", 7, 0).await.unwrap());
+            assert!(!client.add("k", "b", 0, 0).await.unwrap());
+            assert!(client.replace("k", "c", 9, 0).await.unwrap());
+            assert!(!client.replace("absent", "c", 0, 0).await.unwrap());
+            assert!(client.append("k", "d").await.unwrap());
+            assert!(client.prepend("k", "b").await.unwrap());
+            assert!(!client.append("absent", "d").await.unwrap());
+            let item = client.get("k").await.unwrap().unwrap();
+            assert_eq!((&item.value[..], item.flags), (&b"bcd"[..], 9));
+
+            let (_, cas) = client.gets("k").await.unwrap().unwrap();
+            assert_eq!(
+                client.cas("k", "e", 1, 0, cas + 1).await.unwrap(),
+                CasOutcome::Exists
+            );
+            assert_eq!(
+                client.cas("k", "e", 1, 0, cas).await.unwrap(),
+                CasOutcome::Stored
+            );
+            assert_eq!(
+                client.cas("absent", "e", 1, 0, cas).await.unwrap(),
+                CasOutcome::NotFound
+            );
+            assert_eq!(&client.get("k").await.unwrap().unwrap().value[..], b"e");
+
+            client.set("n", "10", 0, 0).await.unwrap();
+            assert_eq!(client.incr("n", 5).await.unwrap(), Some(15));
+            assert_eq!(client.decr("n", 20).await.unwrap(), Some(0));
+            assert_eq!(client.incr("absent", 1).await.unwrap(), None);
+            assert!(matches!(client.incr("k", 1).await, Err(Error::NonNumeric)));
+            assert!(matches!(client.get("a key").await, Err(Error::InvalidKey)));
+            let big = vec![b'x'; 2 * 1024 * 1024];
+            assert!(matches!(
+                client.set("big", big, 0, 0).await,
+                Err(Error::TooLarge)
+            ));
+
+            assert!(client.touch("k", 100).await.unwrap());
+            assert!(!client.touch("absent", 100).await.unwrap());
+            let many = client.get_many(["k", "n", "absent"]).await.unwrap();
+            let mut found: Vec<_> = many.keys().cloned().collect();
+            found.sort();
+            assert_eq!(found, ["k", "n"]);
+            assert!(client.delete("k").await.unwrap());
+            assert!(!client.delete("k").await.unwrap());
+        });
+    }
 }

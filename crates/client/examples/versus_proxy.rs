@@ -107,7 +107,10 @@ async fn main() {
     let through_proxy = Client::builder().servers([proxy.as_str()]).build().unwrap();
     let value = vec![b'v'; 100];
     for i in 0..KEYS {
-        direct.set(format!("key:{i}"), value.clone(), 0, 0).await.unwrap();
+        direct
+            .set(format!("key:{i}"), value.clone(), 0, 0)
+            .await
+            .unwrap();
     }
     for in_flight in [1, 32] {
         for (name, client) in [("direct", &direct), ("proxy", &through_proxy)] {
