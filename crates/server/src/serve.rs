@@ -66,7 +66,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + Unpin,
+    S::Future: Send,
 {
     let (drain_tx, drain_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -144,7 +144,7 @@ fn start<IO, S>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + Unpin,
+    S::Future: Send,
 {
     let stats = config.stats.clone();
     let Ok(permit) = config.connection_permits.clone().try_acquire_owned() else {
