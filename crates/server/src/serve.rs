@@ -59,6 +59,9 @@ const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
 /// Accepts clients on `listener` and serves each with a clone of `service` until
 /// `shutdown` completes; then stops accepting, lets every connection finish the
 /// requests it has read, and returns.
+///
+/// The service's future need not be `Unpin`: middleware with a `Sleep` inside (a
+/// timeout) plugs in unboxed.
 pub async fn serve<S>(
     listener: Listener,
     service: S,
