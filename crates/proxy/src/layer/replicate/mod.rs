@@ -134,16 +134,10 @@ impl<S> Replicate<S> {
     }
 }
 
-/// Whether the command changes an item (or all of them) and so goes to every replica.
+/// Whether the command changes an item (or all of them) and so goes to every replica:
+/// [`Command::is_mutation`], kept here under its old name.
 pub fn is_mutation(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Store(_)
-            | Command::Delete(_)
-            | Command::Arith(_)
-            | Command::Touch(_)
-            | Command::FlushAll(_)
-    )
+    command.is_mutation()
 }
 
 impl<S> Service<Request> for Replicate<S>
@@ -162,7 +156,7 @@ where
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let primary = self.replicas[0].clone();
-        if !is_mutation(&req.command) || self.replicas.len() == 1 {
+        if !req.command.is_mutation() || self.replicas.len() == 1 {
             return ResponseFuture::single(primary.oneshot(req));
         }
         if self.layer.policy == Policy::PrimaryThenAsync {

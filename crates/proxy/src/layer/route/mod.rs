@@ -17,7 +17,6 @@ use tower::Layer;
 use tower_service::Service;
 
 use super::multi_get;
-use super::replicate::is_mutation;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -31,7 +30,7 @@ enum Rule {
         prefixes: Vec<(Bytes, usize)>,
         default: usize,
     },
-    /// Mutations (see [`is_mutation`]) to `writes`, everything else to `reads`.
+    /// Mutations (see [`Command::is_mutation`]) to `writes`, everything else to `reads`.
     Operation { reads: usize, writes: usize },
 }
 
@@ -174,7 +173,7 @@ where
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let index = match &*self.rule {
             Rule::Operation { reads, writes } => {
-                if is_mutation(&req.command) {
+                if req.command.is_mutation() {
                     *writes
                 } else {
                     *reads
