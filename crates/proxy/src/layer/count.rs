@@ -12,9 +12,7 @@ use pin_project_lite::pin_project;
 use tower::Layer;
 use tower_service::Service;
 
-use super::eject::Ejected;
-use super::timeout::Elapsed;
-use crate::backend::{BackendError, ErrorKind};
+use crate::error_kind::Failure;
 use crate::BoxError;
 
 /// One server's counters. Clones of a [`Count`] share them.
@@ -120,16 +118,11 @@ where
         match &result {
             Ok(_) => c.responses.fetch_add(1, Ordering::Relaxed),
             Err(error) => {
-                let timed_out = error.is::<Elapsed>()
-                    || error
-                        .downcast_ref::<BackendError>()
-                        .is_some_and(|e| e.kind() == ErrorKind::Timeout);
-                if timed_out {
-                    c.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                if error.is::<Ejected>() {
-                    c.ejected.fetch_add(1, Ordering::Relaxed);
-                }
+                match Failure::of(&**error) {
+                    Failure::Timeout => c.timeouts.fetch_add(1, Ordering::Relaxed),
+                    Failure::Ejected => c.ejected.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
                 c.errors.fetch_add(1, Ordering::Relaxed)
             }
         };

@@ -21,7 +21,7 @@ use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::backend::{BackendError, ErrorKind};
+use crate::error_kind::Failure;
 use crate::BoxError;
 pub use breaker::LiveSet;
 use breaker::{Breaker, Probe};
@@ -49,7 +49,7 @@ impl Default for EjectConfig {
 
 /// The server is ejected: the request was not sent.
 #[derive(Debug)]
-pub struct Ejected(());
+pub struct Ejected(pub(crate) ());
 
 impl fmt::Display for Ejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,20 +171,11 @@ where
         };
         let result = std::task::ready!(inner.poll(cx));
         if let Some(breaker) = this.breaker.take() {
-            // A request the backend refused for its own queue limits never reached
-            // the server and says nothing of its health: a burst must not eject a
-            // server that answers (a silent one fails by timeouts anyway). Nor does a
-            // reply the proxy could not read, or a request lost with the connection
-            // reset after one: the server answered, and the connection is made again
-            // at once.
-            let refused = result.as_ref().err().is_some_and(|e| {
-                e.downcast_ref::<BackendError>().is_some_and(|e| {
-                    matches!(
-                        e.kind(),
-                        ErrorKind::Overloaded | ErrorKind::Protocol | ErrorKind::Reset
-                    )
-                })
-            });
+            // Only failures that say the server is unwell count towards ejecting it.
+            let refused = result
+                .as_ref()
+                .err()
+                .is_some_and(|e| !Failure::of(&**e).counts_against_server());
             if !refused {
                 breaker.record(result.is_ok());
             }

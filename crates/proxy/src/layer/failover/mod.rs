@@ -17,10 +17,9 @@ use tokio::time::Sleep;
 use tower::Layer;
 use tower_service::Service;
 
-use super::eject::Ejected;
 use super::multi_get::{self, PartialGet};
 use super::write_back::is_plain_get;
-use crate::backend::{BackendError, ErrorKind};
+use crate::error_kind::Failure;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -77,8 +76,7 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 /// any key, the reply is [`AllReplicasFailed`], as for a single get.
 ///
 /// A request that could not be sent (the replica's `poll_ready` failed, or it failed
-/// with a [`BackendError`] of kind [`ErrorKind::Down`] or [`ErrorKind::Overloaded`], or with
-/// [`Ejected`]: it never left the proxy) always moves on. Once sent, only idempotent requests
+/// in a way [`Failure::never_sent`] names: down, overloaded or ejected) always moves on. Once sent, only idempotent requests
 /// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
 /// failed may have been applied, and must not be applied twice.
 pub struct Failover<S> {
@@ -224,16 +222,6 @@ impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
     }
 }
 
-/// Whether the error says the request never left the proxy: the server was down
-/// or its backend was full (the backend failed it without writing it), or it was
-/// ejected. Such a request may go to the next replica whatever it is.
-fn never_sent(error: &BoxError) -> bool {
-    error.is::<Ejected>()
-        || error
-            .downcast_ref::<BackendError>()
-            .is_some_and(|e| matches!(e.kind(), ErrorKind::Down | ErrorKind::Overloaded))
-}
-
 /// Why an attempt was abandoned: the error the client sees if it was the last one.
 fn timed_out(after: Duration) -> BoxError {
     format!("replica did not answer within {after:?}").into()
@@ -279,7 +267,7 @@ where
                                 }
                             }
                             Err(error) => {
-                                let retry = *this.idempotent || never_sent(&error);
+                                let retry = *this.idempotent || Failure::of(&*error).never_sent();
                                 (error, retry)
                             }
                         }
