@@ -6,6 +6,7 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
+pub mod fan_out;
 #[cfg(test)]
 mod fake;
 pub mod handoff;
