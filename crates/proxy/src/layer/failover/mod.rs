@@ -6,7 +6,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use tokio::time::Sleep;
 use tower::Layer;
 use tower_service::Service;
 
+use super::fan_out::{self, wrapping_error, Replicas};
 use super::multi_get::{self, PartialGet};
 use super::write_back::is_plain_get;
 use crate::error_kind::Failure;
@@ -58,9 +58,8 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
     type Service = Failover<S>;
 
     fn layer(&self, replicas: Vec<S>) -> Failover<S> {
-        assert!(!replicas.is_empty(), "Failover needs at least one replica");
         Failover {
-            replicas: replicas.into(),
+            replicas: Replicas::non_empty(replicas, "Failover"),
             config: *self,
         }
     }
@@ -79,27 +78,10 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 /// in a way [`Failure::never_sent`] names: down, overloaded or ejected) always moves on. Once sent, only idempotent requests
 /// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
 /// failed may have been applied, and must not be applied twice.
+#[derive(Clone, Debug)]
 pub struct Failover<S> {
-    replicas: Arc<[S]>,
+    replicas: Replicas<S>,
     config: FailoverLayer,
-}
-
-impl<S> Clone for Failover<S> {
-    fn clone(&self) -> Self {
-        Failover {
-            replicas: self.replicas.clone(),
-            config: self.config,
-        }
-    }
-}
-
-impl<S> fmt::Debug for Failover<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Failover")
-            .field("replicas", &self.replicas.len())
-            .field("config", &self.config)
-            .finish()
-    }
 }
 
 impl<S> Failover<S> {
@@ -118,9 +100,8 @@ where
     type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Always ready: each attempt waits for its own replica's readiness, so a dead
-        // replica 0 cannot hold back requests that replica 1 would answer.
-        Poll::Ready(Ok(()))
+        // Each attempt waits for its own replica's readiness.
+        fan_out::always_ready()
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
@@ -149,30 +130,10 @@ where
     }
 }
 
-/// Every replica failed (or timed out) for an idempotent request; the last replica's
-/// error is the [`source`](std::error::Error::source).
-pub struct AllReplicasFailed {
-    last: BoxError,
-}
-
-impl fmt::Debug for AllReplicasFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AllReplicasFailed")
-            .field(&self.last)
-            .finish()
-    }
-}
-
-impl fmt::Display for AllReplicasFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "all replicas failed: {}", self.last)
-    }
-}
-
-impl std::error::Error for AllReplicasFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.last)
-    }
+wrapping_error! {
+    /// Every replica failed (or timed out) for an idempotent request; the last
+    /// replica's error is the [`source`](std::error::Error::source).
+    AllReplicasFailed, "all replicas failed"
 }
 
 pin_project! {
@@ -181,7 +142,7 @@ pin_project! {
     pub struct ResponseFuture<S: Service<Request>> {
         #[pin]
         state: State<S>,
-        replicas: Arc<[S]>,
+        replicas: Replicas<S>,
         // The replica to try after the current one.
         next: usize,
         // What the next attempt sends: for a get failing over key by key, the keys
@@ -394,6 +355,6 @@ where
             return Ok(Response::Values(self.merged()));
         }
         let last = self.last_error.take().expect("an attempt failed");
-        Err(AllReplicasFailed { last }.into())
+        Err(AllReplicasFailed::new(last).into())
     }
 }
