@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(never_sent, [true, true, false]);
         assert!(!Failure::Overloaded.counts_against_server());
         assert!(Failure::Timeout.counts_against_server());
-        assert_eq!(Failure::metric_cause(&*backend(ErrorKind::Down)), Some("down"));
+        assert_eq!(
+            Failure::metric_cause(&*backend(ErrorKind::Down)),
+            Some("down")
+        );
         assert_eq!(Failure::metric_cause(&*backend(ErrorKind::Reset)), None);
     }
 }

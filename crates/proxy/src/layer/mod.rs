@@ -6,9 +6,9 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
-pub mod fan_out;
 #[cfg(test)]
 mod fake;
+pub mod fan_out;
 pub mod handoff;
 pub mod multi_get;
 pub mod read_repair;

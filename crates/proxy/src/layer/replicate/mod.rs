@@ -277,35 +277,35 @@ where
             layer,
         } = self.get_mut();
         loop {
-                let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
-                    // Every replica answered.
-                    if let Some(reply) = decided.take() {
+            let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
+                // Every replica answered.
+                if let Some(reply) = decided.take() {
+                    return Poll::Ready(finish(reply));
+                }
+                if layer.policy == Policy::PrimaryThenAsync {
+                    // Waited for all only for backpressure: still the primary's reply.
+                    let primary = replies[0].take().expect("the primary answered");
+                    return Poll::Ready(finish(primary));
+                }
+                let all = replies.iter_mut().filter_map(Option::take);
+                return Poll::Ready(finish(worst(all).expect("replicas answered")));
+            };
+            replies[index] = Some(reply);
+            if decided.is_some() {
+                continue;
+            }
+            if let Some(reply) = decide(layer.policy, replies) {
+                match layer.background.try_reserve() {
+                    Some(permit) => {
+                        background(permit, std::mem::take(pending));
                         return Poll::Ready(finish(reply));
                     }
-                    if layer.policy == Policy::PrimaryThenAsync {
-                        // Waited for all only for backpressure: still the primary's reply.
-                        let primary = replies[0].take().expect("the primary answered");
-                        return Poll::Ready(finish(primary));
-                    }
-                    let all = replies.iter_mut().filter_map(Option::take);
-                    return Poll::Ready(finish(worst(all).expect("replicas answered")));
-                };
-                replies[index] = Some(reply);
-                if decided.is_some() {
-                    continue;
-                }
-                if let Some(reply) = decide(layer.policy, replies) {
-                    match layer.background.try_reserve() {
-                        Some(permit) => {
-                            background(permit, std::mem::take(pending));
-                            return Poll::Ready(finish(reply));
-                        }
-                        None => {
-                            layer.waited.fetch_add(1, Ordering::Relaxed);
-                            *decided = Some(reply);
-                        }
+                    None => {
+                        layer.waited.fetch_add(1, Ordering::Relaxed);
+                        *decided = Some(reply);
                     }
                 }
+            }
         }
     }
 }
