@@ -52,8 +52,6 @@ pub fn route(command: &Command, version: &Bytes) -> Keyless {
         Command::Stats(None) => Keyless::FirstServer,
         Command::Version => Keyless::Answer(Response::Version(version.clone())),
         Command::Noop => Keyless::Answer(Response::Noop),
-        // memcached answers `gat 10` (a get without keys) with a bare END.
-        Command::Get(get) if get.keys.is_empty() => Keyless::Answer(Response::Values(Vec::new())),
         command => Keyless::Answer(never_sent(command).unwrap_or(Response::Error)),
     }
 }
@@ -72,9 +70,15 @@ pub fn goes_to_every_server(command: &Command) -> bool {
     }
 }
 
-/// The answer to a command no server is ever sent, whatever layer meets it first.
+/// The answer to a command no server is ever sent, whatever layer meets it first
+/// (the shard, or the backend translating it for its server).
 pub fn never_sent(command: &Command) -> Option<Response> {
     match command {
+        // memcached answers `gat 10` (a get without keys) with a bare END.
+        Command::Get(get) if get.keys.is_empty() => Some(Response::Values(Vec::new())),
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
+        Command::TooLarge(_) => Some(Response::TooLarge),
         Command::Shutdown { .. } => Some(Response::ErrorLine("ERROR: shutdown not enabled".into())),
         // A watch turns its connection into a log stream: a shared backend
         // connection must never become one. A connection with a log hub (every
