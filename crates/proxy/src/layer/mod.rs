@@ -14,6 +14,7 @@ pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;
 pub mod route;
+pub mod settle;
 pub mod shadow;
 pub mod shard;
 pub mod timeout;
