@@ -10,8 +10,8 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
-#[cfg(test)]
-mod fake;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
 pub mod fan_out;
 pub mod handoff;
 pub mod multi_get;
