@@ -8,7 +8,6 @@ use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Request, Response};
 use memkeep_proxy::backend::{Backend, BackendConfig, Dialect, QueueLimits};
 use memkeep_proxy::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSpec};
-use memkeep_proxy::layer::count::{CountLayer, ServerCounters};
 use memkeep_proxy::layer::eject::{Eject, EjectConfig, LiveSet};
 use memkeep_proxy::layer::handoff::{Handoff, MissedLimits};
 use memkeep_proxy::layer::shard::{PartialFailure, Shard, ShardOptions};
@@ -16,7 +15,6 @@ use memkeep_proxy::layer::timeout::Timeout;
 use memkeep_proxy::BoxError;
 use memkeep_ring::{Distribution, Hash, Ring, Server};
 use tower::util::BoxCloneSyncService;
-use tower::Layer;
 
 /// One stack of the tree: pools and routes hold many of them and are shared by every
 /// connection, so `Sync`.
@@ -82,10 +80,8 @@ pub struct ServerState {
     pub eject: Option<Eject<SharedService>>,
     /// The writes it missed and is owed, when its pool is a replicated copy.
     pub handoff: Option<Handoff<SharedService>>,
-    /// Its counters.
-    pub counters: Arc<ServerCounters>,
-    /// The requests the proxy sent it, by command, with latency and failure causes
-    /// (for the admin listener).
+    /// The requests the proxy sent it: in flight, by command, with latency and
+    /// failure causes (for `stats`, the stats port and the admin listener).
     pub metrics: Arc<RequestMetrics>,
 }
 
@@ -143,20 +139,17 @@ pub fn pool_stack(name: &str, pool: &PoolConfig, handoff: bool) -> Result<PoolSt
         .zip(&specs)
         .enumerate()
         .map(|(i, (backend, spec))| {
-            let counters = Arc::new(ServerCounters::default());
-            let count = CountLayer::new(counters.clone());
             let metrics = Arc::new(super::monitor::backend_metrics());
             let mut state = ServerState {
                 spec: spec.clone(),
                 backend: backend.clone(),
                 eject: None,
                 handoff: None,
-                counters,
                 metrics: metrics.clone(),
             };
             let backend = backend.clone();
             // Boxed once here and once at the top of the server's stack: the
-            // layers in between are measured and counted without boxing again.
+            // layers in between are measured without boxing again.
             let timed = match pool.timeout() {
                 Some(limit) => SharedService::new(Timeout::new(backend, limit)),
                 None => SharedService::new(backend),
@@ -170,9 +163,9 @@ pub fn pool_stack(name: &str, pool: &PoolConfig, handoff: bool) -> Result<PoolSt
                     let publish = eject.rebuild_ring.then(|| (live.clone(), i));
                     let ejecting = Eject::new(timed, config, publish);
                     state.eject = Some(ejecting.clone());
-                    SharedService::new(count.layer(Measure::new(ejecting, metrics)))
+                    SharedService::new(Measure::new(ejecting, metrics))
                 }
-                None => SharedService::new(count.layer(Measure::new(timed, metrics))),
+                None => SharedService::new(Measure::new(timed, metrics)),
             };
             // Outermost: a request refused while the server catches up never
             // reached it, and is not counted as its failure.

@@ -58,6 +58,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod error_kind;
 pub mod keyless;
 pub mod layer;
 
