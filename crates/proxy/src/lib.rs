@@ -48,6 +48,7 @@
 //! ```
 
 pub mod backend;
+pub mod build;
 pub mod config;
 pub mod keyless;
 pub mod layer;
