@@ -13,14 +13,11 @@ use std::time::{Duration, Instant};
 
 use memkeep_admin::{Encoder, NodeStatus, Recent, Report, RequestMetrics, Status as Status_};
 use memkeep_protocol::{Command, Form, Request, Response, TextForm, TextVerb};
-use memkeep_proxy::backend::{BackendError, ErrorKind};
-use memkeep_proxy::layer::eject::Ejected;
-use memkeep_proxy::layer::timeout::Elapsed;
+use memkeep_proxy::build::ServerState;
 use memkeep_server::stats::ConnectionStats;
 use parking_lot::Mutex;
 use tower::ServiceExt;
 
-use super::stack::ServerState;
 use super::stats::Status;
 
 use crate::admin::{hit_rate, stat, stat_text};
@@ -31,32 +28,6 @@ mod metrics;
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How long one poll may take before the backend counts as not answering.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// The metrics a backend's `Measure` layer fills: failures named by cause.
-pub fn backend_metrics() -> RequestMetrics {
-    RequestMetrics::new(
-        &["timeout", "ejected", "down", "overloaded"],
-        Some(classify),
-    )
-}
-
-/// Names the failures a backend's stack returns: timeouts (the timeout layer's or
-/// the backend's own), ejections (refused at the gate), servers down, requests
-/// refused by the backend's queue limits (overloaded), or other.
-fn classify(error: &(dyn std::error::Error + Send + Sync + 'static)) -> Option<&'static str> {
-    if error.is::<Elapsed>() {
-        return Some("timeout");
-    }
-    if error.is::<Ejected>() {
-        return Some("ejected");
-    }
-    match error.downcast_ref::<BackendError>().map(BackendError::kind) {
-        Some(ErrorKind::Timeout) => Some("timeout"),
-        Some(ErrorKind::Down) => Some("down"),
-        Some(ErrorKind::Overloaded) => Some("overloaded"),
-        _ => None,
-    }
-}
 
 /// One backend as the admin listener sees it: the server's running state, its
 /// last polled `stats` and its recent rate and latency.
