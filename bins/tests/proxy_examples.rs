@@ -33,6 +33,25 @@ fn examples_dir() -> PathBuf {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut build = Command::new(cargo);
             build.args(["build", "--quiet", "-p", "memkeep-proxy", "--examples"]);
+            // What cargo sets for this test's own package would make the build
+            // scripts that watch them (ring's) run again, and so rebuild what the
+            // test run just built.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                let set_for_this_test = [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                ]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+                    || ["OUT_DIR", "CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR"]
+                        .contains(&&*name);
+                if set_for_this_test {
+                    build.env_remove(&*name);
+                }
+            }
             if profile_dir.ends_with("release") {
                 build.arg("--release");
             }
@@ -71,7 +90,9 @@ impl Example {
             let _ = BufReader::new(stdout).read_line(&mut first);
             let _ = line_tx.send(first);
         });
-        let first = line.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let first = line
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_default();
         let Some(addr) = first.trim().strip_prefix("listening on ") else {
             let _ = child.kill();
             panic!("example {name} did not start: {first:?} {:?}", child.wait());
@@ -111,11 +132,16 @@ fn sharding_spreads_keys_over_the_servers() {
     let mut held = [0, 0];
     for key in &keys {
         assert_eq!(get(&mut conn, key), Ok(Some(format!("v-{key}"))));
-        let on: Vec<usize> = (0..2).filter(|&s| read_from(&addrs[s], key).is_some()).collect();
+        let on: Vec<usize> = (0..2)
+            .filter(|&s| read_from(&addrs[s], key).is_some())
+            .collect();
         assert_eq!(on.len(), 1, "{key} is on exactly one server: {on:?}");
         held[on[0]] += 1;
     }
-    assert!(held.iter().all(|&n| n > 0), "both servers hold keys: {held:?}");
+    assert!(
+        held.iter().all(|&n| n > 0),
+        "both servers hold keys: {held:?}"
+    );
 }
 
 #[test]
@@ -150,7 +176,11 @@ fn main_backup_reads_hit_with_the_main_server_killed() {
 
 #[test]
 fn read_repair_copies_a_hit_to_the_server_that_lost_it() {
-    let servers = [Server::memkeepd(&[]), Server::memkeepd(&[]), Server::memkeepd(&[])];
+    let servers = [
+        Server::memkeepd(&[]),
+        Server::memkeepd(&[]),
+        Server::memkeepd(&[]),
+    ];
     let addrs: Vec<String> = servers.iter().map(Server::addr).collect();
     let proxy = Example::start("read_repair", &addrs);
     let mut conn = proxy.connect();

@@ -20,8 +20,8 @@ use tracing::info;
 
 pub use args::Args;
 pub use magent::MagentArgs;
-pub use source::Source;
 pub use memkeep_proxy::build::{ring_builder, SharedService};
+pub use source::Source;
 
 /// How the process runs, whichever command line it was given.
 struct Options {

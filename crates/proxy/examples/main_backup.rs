@@ -23,12 +23,33 @@ async fn main() -> Result<(), String> {
     let config = RouteConfig {
         pools: BTreeMap::from([
             ("main".into(), PoolConfig::new(vec![format!("{main}:1")])),
-            ("backup".into(), PoolConfig::new(vec![format!("{backup}:1")])),
+            (
+                "backup".into(),
+                PoolConfig::new(vec![format!("{backup}:1")]),
+            ),
         ]),
         routes: BTreeMap::from([
-            ("reads".into(), RouteSpec::ReadRepair { to: both.clone(), read_from: None }),
-            ("writes".into(), RouteSpec::Replicate { to: both, policy: PolicySetting::FirstSuccess }),
-            ("magent".into(), RouteSpec::Operation { reads: "reads".into(), writes: "writes".into() }),
+            (
+                "reads".into(),
+                RouteSpec::ReadRepair {
+                    to: both.clone(),
+                    read_from: None,
+                },
+            ),
+            (
+                "writes".into(),
+                RouteSpec::Replicate {
+                    to: both,
+                    policy: PolicySetting::FirstSuccess,
+                },
+            ),
+            (
+                "magent".into(),
+                RouteSpec::Operation {
+                    reads: "reads".into(),
+                    writes: "writes".into(),
+                },
+            ),
         ]),
         listeners: vec![ListenerConfig::new(listen.as_str(), "magent")],
     };
@@ -37,9 +58,18 @@ async fn main() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("{listen}: {e}"))?;
-    println!("listening on {}", listener.local_addr().map_err(|e| e.to_string())?);
+    println!(
+        "listening on {}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let serving = ServeConfig::new(1024, ConnectionConfig::default());
     let service = tree.listeners[0].clone();
-    serve(Listener::Tcp(listener), service, serving, std::future::pending()).await;
+    serve(
+        Listener::Tcp(listener),
+        service,
+        serving,
+        std::future::pending(),
+    )
+    .await;
     Ok(())
 }

@@ -24,7 +24,9 @@ async fn main() -> Result<(), String> {
         .enumerate()
         .map(|(i, server)| {
             let pool = PoolConfig::new(vec![format!("{server}:1")]);
-            Ok(builder.replicated_pool(&format!("copy{i}"), &pool)?.service())
+            Ok(builder
+                .replicated_pool(&format!("copy{i}"), &pool)?
+                .service())
         })
         .collect::<Result<Vec<SharedService>, String>>()?;
     let reads = ReadRepairLayer::new().layer(copies.clone());
@@ -34,8 +36,17 @@ async fn main() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("{listen}: {e}"))?;
-    println!("listening on {}", listener.local_addr().map_err(|e| e.to_string())?);
+    println!(
+        "listening on {}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let config = ServeConfig::new(1024, ConnectionConfig::default());
-    serve(Listener::Tcp(listener), service, config, std::future::pending()).await;
+    serve(
+        Listener::Tcp(listener),
+        service,
+        config,
+        std::future::pending(),
+    )
+    .await;
     Ok(())
 }

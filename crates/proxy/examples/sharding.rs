@@ -21,8 +21,17 @@ async fn main() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .map_err(|e| format!("{listen}: {e}"))?;
-    println!("listening on {}", listener.local_addr().map_err(|e| e.to_string())?);
+    println!(
+        "listening on {}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let config = ServeConfig::new(1024, ConnectionConfig::default());
-    serve(Listener::Tcp(listener), service, config, std::future::pending()).await;
+    serve(
+        Listener::Tcp(listener),
+        service,
+        config,
+        std::future::pending(),
+    )
+    .await;
     Ok(())
 }
