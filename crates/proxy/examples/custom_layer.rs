@@ -82,8 +82,8 @@ async fn main() -> Result<(), String> {
     let (listen, prefix) = (args.next().ok_or(usage)?, args.next().ok_or(usage)?);
     let pool = PoolConfig::new(args.map(|server| format!("{server}:1")).collect());
     let pool = Builder::new().pool("tenants", &pool)?;
-    // The layer goes on top here; a layer per server would wrap each of
-    // `pool.servers` instead, or sit between the layers of a hand-built stack.
+    // Over the whole pool here; it fits as well over each copy under a route, or
+    // between the layers of a stack built by hand.
     let service = KeyPrefixLayer(Bytes::from(prefix)).layer(pool.service());
 
     let listener = tokio::net::TcpListener::bind(&listen)
