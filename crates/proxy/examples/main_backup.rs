@@ -6,10 +6,8 @@
 //!
 //! `main_backup LISTEN MAIN BACKUP`, e.g. `main_backup 127.0.0.1:22122 127.0.0.1:11211 127.0.0.1:11212`
 
-use std::collections::BTreeMap;
-
 use memkeep_proxy::build::Builder;
-use memkeep_proxy::config::{ListenerConfig, PolicySetting, PoolConfig, RouteConfig, RouteSpec};
+use memkeep_proxy::config::RouteConfig;
 use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,42 +16,19 @@ async fn main() -> Result<(), String> {
     let [listen, main, backup] = &args[..] else {
         return Err("usage: main_backup LISTEN MAIN BACKUP".into());
     };
-    let both = vec!["main".to_owned(), "backup".to_owned()];
-    // The same tree as a TOML route tree with these pools, routes and listener.
-    let config = RouteConfig {
-        pools: BTreeMap::from([
-            ("main".into(), PoolConfig::new(vec![format!("{main}:1")])),
-            (
-                "backup".into(),
-                PoolConfig::new(vec![format!("{backup}:1")]),
-            ),
-        ]),
-        routes: BTreeMap::from([
-            (
-                "reads".into(),
-                RouteSpec::ReadRepair {
-                    to: both.clone(),
-                    read_from: None,
-                },
-            ),
-            (
-                "writes".into(),
-                RouteSpec::Replicate {
-                    to: both,
-                    policy: PolicySetting::FirstSuccess,
-                },
-            ),
-            (
-                "magent".into(),
-                RouteSpec::Operation {
-                    reads: "reads".into(),
-                    writes: "writes".into(),
-                },
-            ),
-        ]),
-        listeners: vec![ListenerConfig::new(listen.as_str(), "magent")],
-    };
-    let tree = Builder::new().tree(&config)?;
+    // memkeep-proxy's TOML route tree (what `memkeep-proxy --config` reads).
+    let tree = format!(
+        r#"
+        pools.main.servers = ["{main}:1"]
+        pools.backup.servers = ["{backup}:1"]
+        routes.reads = {{ kind = "read_repair", to = ["main", "backup"] }}
+        routes.writes = {{ kind = "replicate", to = ["main", "backup"], policy = "first_success" }}
+        routes.magent = {{ kind = "operation", reads = "reads", writes = "writes" }}
+        listeners = [{{ listen = "{listen}", route = "magent" }}]
+        "#
+    );
+    let config: RouteConfig = toml::from_str(&tree).map_err(|e| e.to_string())?;
+    let service = Builder::new().tree(&config)?.listeners.remove(0);
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -63,7 +38,6 @@ async fn main() -> Result<(), String> {
         listener.local_addr().map_err(|e| e.to_string())?
     );
     let serving = ServeConfig::new(1024, ConnectionConfig::default());
-    let service = tree.listeners[0].clone();
     serve(
         Listener::Tcp(listener),
         service,

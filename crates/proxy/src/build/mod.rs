@@ -45,7 +45,7 @@ use memkeep_protocol::{Request, Response};
 use tower::util::BoxCloneSyncService;
 
 use crate::backend::{AuthMechanism, BackendAuth, BackendSecurity};
-use crate::config::{AuthMechanismSetting, PoolConfig};
+use crate::config::{AuthMechanismSetting, BackendAuthSettings, PoolConfig};
 use crate::BoxError;
 
 pub use metrics::server_metrics;
@@ -97,18 +97,23 @@ impl Builder {
                 "pool {name}: tls needs its files read (Builder::backend_security)"
             ));
         }
-        Ok(pool.auth.as_ref().map(|a| {
+        Ok(pool.auth.as_ref().map(|auth| {
             Arc::new(BackendSecurity {
                 tls: None,
-                auth: Some(BackendAuth {
-                    username: a.username.clone(),
-                    password: a.password.clone(),
-                    mechanism: match a.mechanism {
-                        AuthMechanismSetting::Ascii => AuthMechanism::Ascii,
-                        AuthMechanismSetting::Sasl => AuthMechanism::SaslPlain,
-                    },
-                }),
+                auth: Some(backend_auth(auth)),
             })
         }))
+    }
+}
+
+/// The login a pool's `auth` settings describe.
+pub fn backend_auth(settings: &BackendAuthSettings) -> BackendAuth {
+    BackendAuth {
+        username: settings.username.clone(),
+        password: settings.password.clone(),
+        mechanism: match settings.mechanism {
+            AuthMechanismSetting::Ascii => AuthMechanism::Ascii,
+            AuthMechanismSetting::Sasl => AuthMechanism::SaslPlain,
+        },
     }
 }
