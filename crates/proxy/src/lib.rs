@@ -61,6 +61,15 @@
 //! assert!(matches!(b.execute(request("get k\r\n")), Response::Values(v) if v.len() == 1));
 //! # });
 //! ```
+//!
+//! # Features
+//!
+//! - `test-util`: [`layer::fake`], an in-memory fake memcached server (`Fake`) that
+//!   records the requests it gets and can be told to fail, refuse, answer late or
+//!   answer one fixed reply, with helpers to build requests and read replies. The
+//!   layer tests use it; enable it in `[dev-dependencies]` to test a stack of layers
+//!   in another crate without a network.
+//! - `fuzzing`: the backend-reply invariants, for the fuzz crate.
 
 pub mod backend;
 pub mod build;
@@ -68,5 +77,5 @@ pub mod config;
 pub mod keyless;
 pub mod layer;
 
-/// The error type at service boundaries.
-pub use memkeep_server::BoxError;
+/// The error type at service boundaries (tower's, the same type memkeep-server uses).
+pub use tower::BoxError;

@@ -2,8 +2,9 @@
 
 use memkeep_protocol::Response;
 
-/// The error type services exchange; layers define small named errors inside it.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// The error type services exchange (tower's own); layers define small named errors
+/// inside it.
+pub use tower::BoxError;
 
 /// The reply a client gets when a service fails: `SERVER_ERROR <message>`, as
 /// memcached words its own server-side failures.

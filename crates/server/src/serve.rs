@@ -59,6 +59,9 @@ const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
 /// Accepts clients on `listener` and serves each with a clone of `service` until
 /// `shutdown` completes; then stops accepting, lets every connection finish the
 /// requests it has read, and returns.
+///
+/// The service's future need not be `Unpin`: middleware with a `Sleep` inside (a
+/// timeout) plugs in unboxed.
 pub async fn serve<S>(
     listener: Listener,
     service: S,
@@ -66,7 +69,7 @@ pub async fn serve<S>(
     shutdown: impl Future<Output = ()>,
 ) where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + Unpin,
+    S::Future: Send,
 {
     let (drain_tx, drain_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -144,7 +147,7 @@ fn start<IO, S>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
-    S::Future: Send + Unpin,
+    S::Future: Send,
 {
     let stats = config.stats.clone();
     let Ok(permit) = config.connection_permits.clone().try_acquire_owned() else {

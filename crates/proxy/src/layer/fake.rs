@@ -1,6 +1,7 @@
 //! A fake memcached server for the layer tests: a tiny in-memory store that records
 //! which requests reached it, and can be told to fail, to answer late, or to answer one
-//! fixed reply. Test-only code.
+//! fixed reply. Built for this crate's tests, and for other crates' with the
+//! `test-util` feature.
 
 use std::collections::HashMap;
 use std::future::Future;

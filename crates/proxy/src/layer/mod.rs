@@ -6,8 +6,8 @@ pub mod broadcast;
 pub mod count;
 pub mod eject;
 pub mod failover;
-#[cfg(test)]
-mod fake;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
 pub mod handoff;
 pub mod multi_get;
 pub mod read_repair;
