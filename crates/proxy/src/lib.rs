@@ -64,7 +64,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`layer::fake`], an in-memory fake memcached server (`Fake`) that
+//! - `test-util`: `layer::fake`, an in-memory fake memcached server (`Fake`) that
 //!   records the requests it gets and can be told to fail, refuse, answer late or
 //!   answer one fixed reply, with helpers to build requests and read replies. The
 //!   layer tests use it; enable it in `[dev-dependencies]` to test a stack of layers
