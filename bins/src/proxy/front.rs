@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use memkeep_admin::{Measure, RequestMetrics};
-use memkeep_protocol::{Command, Request, Response};
+use memkeep_protocol::{Request, Response};
 use memkeep_proxy::build::{SharedService, Swappable};
+use memkeep_proxy::keyless::{self, OwnStats};
 use memkeep_proxy::layer::unlink::Unlink;
 use memkeep_proxy::BoxError;
 use tower::util::ServiceExt;
@@ -57,15 +58,13 @@ impl Service<Request> for Front {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        match &request.command {
-            Command::Stats(None) => {
+        match keyless::own_stats(&request.command) {
+            Some(OwnStats::Answer) => {
                 let stats = Response::Stats(self.status.memcached_stats());
                 return futures_util::future::ready(Ok(stats)).boxed();
             }
             // The proxy's own counters (what `stats` shows) and every server's.
-            Command::Stats(Some(group)) if group.as_ref() == b"reset" => {
-                self.status.commands.reset()
-            }
+            Some(OwnStats::Reset) => self.status.commands.reset(),
             _ => {}
         }
         let route = self.route.current();

@@ -9,7 +9,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use memkeep_admin::RequestMetrics;
 use memkeep_protocol::{Command, Response};
-use memkeep_proxy::layer::count::ServerCounters;
 use memkeep_server::stats::ConnectionStats;
 use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
@@ -207,15 +206,15 @@ impl Status {
         for (pool, servers) in &snapshot.pools {
             for server in servers {
                 let prefix = format!("server:{pool}:{}", server.spec.addr());
-                let c: &ServerCounters = &server.counters;
+                let c = server.metrics.snapshot();
                 let fields = [
                     ("state", server.state().to_owned()),
                     ("connections", server.backend.connections_up().to_string()),
-                    ("requests", read(&c.requests).to_string()),
-                    ("responses", read(&c.responses).to_string()),
-                    ("errors", read(&c.errors).to_string()),
-                    ("timeouts", read(&c.timeouts).to_string()),
-                    ("ejected_requests", read(&c.ejected).to_string()),
+                    ("requests", c.sent().to_string()),
+                    ("responses", (c.total() - c.failed()).to_string()),
+                    ("errors", c.failed().to_string()),
+                    ("timeouts", c.failures_of("timeout").to_string()),
+                    ("ejected_requests", c.failures_of("ejected").to_string()),
                     (
                         "pending_requests",
                         server.backend.pending_requests().to_string(),
@@ -274,27 +273,26 @@ impl Status {
             );
             let servers = snapshot.pools.get(route).map(Vec::as_slice).unwrap_or(&[]);
             let ejects: u64 = servers.iter().filter(|s| s.state() == "ejected").count() as u64;
-            let errors: u64 = servers.iter().map(|s| read(&s.counters.errors)).sum();
+            let counted: Vec<_> = servers.iter().map(|s| s.metrics.snapshot()).collect();
+            let errors: u64 = counted.iter().map(|c| c.failed()).sum();
             pool.insert("server_ejects".into(), json!(ejects));
             pool.insert("forward_error".into(), json!(errors));
             pool.insert("fragments".into(), json!(0));
-            for server in servers {
-                let c = &server.counters;
-                let (errors, timeouts) = (read(&c.errors), read(&c.timeouts));
-                let done = read(&c.responses) + errors;
+            for (server, c) in servers.iter().zip(&counted) {
+                let (errors, timeouts) = (c.failed(), c.failures_of("timeout"));
                 let entry = json!({
                     "server_eof": 0,
                     "server_err": errors - timeouts,
                     "server_timedout": timeouts,
                     "server_connections": server.backend.connections_up(),
                     "server_ejected_at": 0,
-                    "requests": read(&c.requests),
+                    "requests": c.sent(),
                     "request_bytes": 0,
-                    "responses": read(&c.responses),
+                    "responses": c.total() - errors,
                     "response_bytes": 0,
                     "in_queue": 0,
                     "in_queue_bytes": 0,
-                    "out_queue": read(&c.requests).saturating_sub(done),
+                    "out_queue": c.in_flight(),
                     "out_queue_bytes": 0,
                 });
                 pool.insert(twemproxy_server_name(server), entry);

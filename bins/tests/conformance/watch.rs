@@ -92,17 +92,20 @@ pub fn connection_events(server: &Server) -> Vec<String> {
     // The earlier steps' connections may still be closing, and their conn_close would
     // reach the watch: it starts once its connection is the server's only client.
     let mut conn = server.connect();
+    let mut conns = String::new();
     let alone = wait_for(Duration::from_secs(10), || {
         conn.write_all(b"stats conns\r\n").unwrap();
         let (got, _) = read_until(&mut conn, Duration::from_secs(5), |g| {
             g.ends_with(b"END\r\n")
         });
-        String::from_utf8_lossy(&got)
-            .matches(":listen_addr ")
-            .count()
-            == 1
+        conns = String::from_utf8_lossy(&got).into_owned();
+        conns.matches(":listen_addr ").count() == 1
     });
-    assert!(alone, "{}: other clients stay connected", server.name);
+    assert!(
+        alone,
+        "{}: other clients stay connected: {conns}",
+        server.name
+    );
     let mut watch = watching(server, conn, "connevents");
     let mut conn = server.connect();
     conn.write_all(b"quit\r\n").unwrap();

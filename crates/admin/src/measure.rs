@@ -75,7 +75,10 @@ const FAILED: usize = 9;
 /// What a [`Measure`] layer counted.
 #[derive(Debug)]
 pub struct RequestMetrics {
-    /// `[command][result]` request counts.
+    /// Requests passed on, counted when sent: with those counted done, what is in
+    /// flight.
+    sent: AtomicU64,
+    /// `[command][result]` request counts, counted when done.
     requests: Vec<[AtomicU64; RESULTS.len()]>,
     latency: Vec<Histogram>,
     keys_hit: AtomicU64,
@@ -99,6 +102,7 @@ impl RequestMetrics {
     /// `classify` may return ("other" is added).
     pub fn new(causes: &[&'static str], classify: Option<Classifier>) -> Self {
         RequestMetrics {
+            sent: AtomicU64::new(0),
             requests: COMMANDS.iter().map(|_| Default::default()).collect(),
             latency: COMMANDS.iter().map(|_| Histogram::default()).collect(),
             keys_hit: AtomicU64::new(0),
@@ -118,6 +122,7 @@ impl RequestMetrics {
     pub fn snapshot(&self) -> RequestSnapshot {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         RequestSnapshot {
+            sent: load(&self.sent),
             requests: self
                 .requests
                 .iter()
@@ -182,6 +187,7 @@ impl RequestMetrics {
 /// per worker thread, so workers never share a counter) add up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestSnapshot {
+    sent: u64,
     requests: Vec<[u64; RESULTS.len()]>,
     latency: Vec<Snapshot>,
     keys: (u64, u64),
@@ -193,6 +199,24 @@ impl RequestSnapshot {
     /// (an index into [`RESULTS`]).
     pub fn requests(&self, command: usize, result: usize) -> u64 {
         self.requests.get(command).map_or(0, |row| row[result])
+    }
+
+    /// Requests sent, done or not.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Requests sent and not done yet (or dropped before they were: a client gone).
+    pub fn in_flight(&self) -> u64 {
+        self.sent.saturating_sub(self.total())
+    }
+
+    /// A failure cause's count (0 for a cause these counters do not name).
+    pub fn failures_of(&self, cause: &str) -> u64 {
+        self.failures
+            .iter()
+            .find(|(name, _)| *name == cause)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// Every request counted, whatever its command and result.
@@ -243,6 +267,7 @@ impl RequestSnapshot {
         for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
             mine.add(theirs);
         }
+        self.sent += other.sent;
         self.keys.0 += other.keys.0;
         self.keys.1 += other.keys.1;
         for ((_, mine), (_, theirs)) in self.failures.iter_mut().zip(&other.failures) {
@@ -317,6 +342,7 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let (command, keys) = command_of(&request.command);
+        self.metrics.sent.fetch_add(1, Ordering::Relaxed);
         ResponseFuture {
             inner: self.inner.call(request),
             metrics: self.metrics.clone(),

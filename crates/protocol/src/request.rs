@@ -238,6 +238,20 @@ impl Command {
                 | Command::Debug(_)
         )
     }
+
+    /// Whether the command changes an item (or all of them): a store, delete,
+    /// incr/decr, touch or flush_all. A proxy sends these to every replica of a key,
+    /// and a route by operation sends them to its writes.
+    pub fn is_mutation(&self) -> bool {
+        matches!(
+            self,
+            Command::Store(_)
+                | Command::Delete(_)
+                | Command::Arith(_)
+                | Command::Touch(_)
+                | Command::FlushAll(_)
+        )
+    }
 }
 
 /// Which items `lru_crawler metadump` lists (and `lru_crawler crawl` visits).

@@ -15,7 +15,7 @@ async fn main() -> Result<(), String> {
     let mut pool = PoolConfig::new(args.map(|server| format!("{server}:1")).collect());
     pool.hash = "md5".into();
     pool.distribution = "ketama".into();
-    // Shard(ring) over [Count -> Measure -> Timeout -> Backend] per server.
+    // Shard(ring) over [Measure -> Backend] per server.
     let service = Builder::new().pool("shards", &pool)?.service();
 
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -8,8 +8,9 @@
 //!   (`stats items` of two servers lists both servers' items; `stats cachedump`
 //!   both servers' `ITEM` lines). Of one-line replies (`OK`, `RESET`, errors) the
 //!   first error is the answer, else the first that is not `OK`, else `OK`.
-//! - Plain `stats` goes to the first server the ring holds (memkeep-proxy itself
-//!   answers it with its own figures before it reaches a pool).
+//! - Plain `stats` goes to the first server the ring holds; memkeep-proxy's listeners
+//!   answer it with the proxy's own figures before it reaches a pool, and reset
+//!   those figures on `stats reset` (which goes on to every server): [`own_stats`].
 //! - `version` and `mn` are answered by the proxy (twemproxy and mcrouter answer
 //!   `version` too: which server's version would be the right one?).
 //! - `shutdown` gets memcached's own answer when it was not started with `-A`
@@ -52,8 +53,6 @@ pub fn route(command: &Command, version: &Bytes) -> Keyless {
         Command::Stats(None) => Keyless::FirstServer,
         Command::Version => Keyless::Answer(Response::Version(version.clone())),
         Command::Noop => Keyless::Answer(Response::Noop),
-        // memcached answers `gat 10` (a get without keys) with a bare END.
-        Command::Get(get) if get.keys.is_empty() => Keyless::Answer(Response::Values(Vec::new())),
         command => Keyless::Answer(never_sent(command).unwrap_or(Response::Error)),
     }
 }
@@ -72,9 +71,15 @@ pub fn goes_to_every_server(command: &Command) -> bool {
     }
 }
 
-/// The answer to a command no server is ever sent, whatever layer meets it first.
+/// The answer to a command no server is ever sent, whatever layer meets it first
+/// (the shard, or the backend translating it for its server).
 pub fn never_sent(command: &Command) -> Option<Response> {
     match command {
+        // memcached answers `gat 10` (a get without keys) with a bare END.
+        Command::Get(get) if get.keys.is_empty() => Some(Response::Values(Vec::new())),
+        // The value is gone: the client is answered here. (A too-large store that
+        // removes the old value arrives as a delete: see `layer::unlink`.)
+        Command::TooLarge(_) => Some(Response::TooLarge),
         Command::Shutdown { .. } => Some(Response::ErrorLine("ERROR: shutdown not enabled".into())),
         // A watch turns its connection into a log stream: a shared backend
         // connection must never become one. A connection with a log hub (every
@@ -84,6 +89,24 @@ pub fn never_sent(command: &Command) -> Option<Response> {
         | Command::SaslListMechs
         | Command::SaslAuth(_)
         | Command::SaslStep(_) => Some(Response::Error),
+        _ => None,
+    }
+}
+
+/// What a listener with figures of its own does before the request reaches its route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnStats {
+    /// Plain `stats`: answered with the listener's own figures, never sent on.
+    Answer,
+    /// `stats reset`: the own figures start again, and the command goes on.
+    Reset,
+}
+
+/// Whether `command` is about a listener's own figures (see [`OwnStats`]).
+pub fn own_stats(command: &Command) -> Option<OwnStats> {
+    match command {
+        Command::Stats(None) => Some(OwnStats::Answer),
+        Command::Stats(Some(group)) if group.as_ref() == b"reset" => Some(OwnStats::Reset),
         _ => None,
     }
 }
@@ -250,6 +273,10 @@ mod tests {
             Keyless::EveryServer
         );
         assert_eq!(route(&Command::Stats(None), &version), Keyless::FirstServer);
+        assert_eq!(own_stats(&Command::Stats(None)), Some(OwnStats::Answer));
+        let reset = Command::Stats(Some("reset".into()));
+        assert_eq!(own_stats(&reset), Some(OwnStats::Reset));
+        assert_eq!(route(&reset, &version), Keyless::EveryServer);
         assert_eq!(
             route(&Command::Version, &version),
             Keyless::Answer(Response::Version(version.clone()))

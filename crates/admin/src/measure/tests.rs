@@ -110,3 +110,31 @@ async fn gets_count_hits_misses_and_failures_by_cause() {
     assert_eq!(sum.failures().next(), Some(("timeout", 2)));
     assert_eq!(sum.latency_all().count(), 4);
 }
+
+#[tokio::test]
+async fn requests_are_counted_when_sent_and_when_done() {
+    let metrics = Arc::new(RequestMetrics::new(&["timeout"], Some(classify)));
+    let never = tower::service_fn(|_req: Request| std::future::pending::<Result<Response, Slow>>());
+    let mut waiting = Measure::new(never, metrics.clone());
+    let reply = waiting.call(get(&["a"]));
+    let counted = metrics.snapshot();
+    assert_eq!(
+        (counted.sent(), counted.total(), counted.in_flight()),
+        (1, 0, 1)
+    );
+    drop(reply);
+
+    let failing = tower::service_fn(|_req: Request| async { Err::<Response, _>(Slow) });
+    let failed = Measure::new(failing, metrics.clone())
+        .oneshot(get(&["a"]))
+        .await;
+    assert!(failed.is_err());
+    let counted = metrics.snapshot();
+    // The dropped request was sent and never done.
+    assert_eq!(
+        (counted.sent(), counted.total(), counted.in_flight()),
+        (2, 1, 1)
+    );
+    assert_eq!(counted.failures_of("timeout"), 1);
+    assert_eq!(counted.failures_of("down"), 0);
+}

@@ -9,10 +9,10 @@ use crate::keyless::never_sent;
 
 /// Translates a client's request into what is sent to a text-only backend.
 pub(crate) fn to_text(request: Request) -> Local {
+    if let Some(answer) = never_sent(&request.command) {
+        return Local::Answer(answer);
+    }
     let verb = match &request.command {
-        Command::Get(get) if get.keys.is_empty() => {
-            return Local::Answer(Response::Values(Vec::new()))
-        }
         Command::Get(get) if get.vivify.is_some() || get.recache.is_some() => return unsupported(),
         Command::Get(get) if get.touch.is_some() => TextVerb::Gats,
         // A text client's `get` shows no CAS; any other client may want it (meta
@@ -57,19 +57,9 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Noop => return Local::Answer(Response::Noop),
         // An old memcached has no `me`.
         Command::Debug(_) => return unsupported(),
-        // The value is gone: the client is answered here. (A too-large store that
-        // removes the old value arrives as a delete: see `layer::unlink`.)
-        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
-        // Never sent to a server: see `keyless::never_sent`.
-        Command::Admin(Admin::Watch(_))
-        | Command::Shutdown { .. }
-        | Command::Quit
-        | Command::SaslListMechs
-        | Command::SaslAuth(_)
-        | Command::SaslStep(_) => {
-            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
-        }
         Command::Admin(admin) => admin_verb(admin),
+        // The rest is answered above (`never_sent`).
+        _ => return unsupported(),
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 use memkeep_protocol::{
-    Admin, Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
+    Command, Form, MetaForm, MetaVerb, Request, Response, ReturnFlags, TextForm, TextVerb,
 };
 
 use super::listing::Listing;
@@ -90,10 +90,10 @@ pub(crate) fn to_meta(request: Request) -> Local {
             opaque: None,
         })
     };
+    if let Some(answer) = never_sent(&request.command) {
+        return Local::Answer(answer);
+    }
     let expect = match &request.command {
-        Command::Get(get) if get.keys.is_empty() => {
-            return Local::Answer(Response::Values(Vec::new()))
-        }
         // Exactly what a text-only server would be sent.
         Command::Get(get) if !base64 && plain_text_multi_get(get) => {
             return super::text_dialect::to_text(request);
@@ -127,19 +127,9 @@ pub(crate) fn to_meta(request: Request) -> Local {
         Command::Noop => Expect::One(form(MetaVerb::Noop, &Bytes::new(), b"")),
         Command::Stats(group) => Expect::stats(group.as_deref()),
         Command::Metadump(_) => Expect::metadump(),
-        // The value is gone: the client is answered here. (A too-large store that
-        // removes the old value arrives as a delete: see `layer::unlink`.)
-        Command::TooLarge(_) => return Local::Answer(Response::TooLarge),
-        // Never sent to a server: see `keyless::never_sent`.
-        Command::Admin(Admin::Watch(_))
-        | Command::Shutdown { .. }
-        | Command::Quit
-        | Command::SaslListMechs
-        | Command::SaslAuth(_)
-        | Command::SaslStep(_) => {
-            return Local::Answer(never_sent(&request.command).unwrap_or(Response::Error))
-        }
         Command::Admin(admin) => text(super::text_dialect::admin_verb(admin)),
+        // The rest is answered above (`never_sent`).
+        _ => return Local::Answer(Response::Error),
     };
     // A multi-get's lines all share the first key's reply flags.
     let form = expect.next_form().clone();

@@ -1,7 +1,7 @@
 //! Assembles what a configuration describes into services ready to serve: a pool
-//! ([`Builder::pool`]: `Shard(ring) -> [Count -> Measure -> Eject -> Timeout ->
-//! Backend] x N`, with a live set when ejection rebuilds the ring and, for a copy
-//! under a replicating route, the missed-writes handoff), a whole route tree
+//! ([`Builder::pool`]: `Shard(ring) -> [Measure -> Eject -> Timeout -> Backend] x
+//! N`, with a live set when ejection rebuilds the ring and, for a copy under a
+//! replicating route, the missed-writes handoff), a whole route tree
 //! ([`Builder::tree`]: every pool once, every route once, one service per
 //! listener), and a [`Swappable`] service that a reload replaces while requests
 //! already sent finish on the old stack.

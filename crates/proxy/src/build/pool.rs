@@ -1,16 +1,15 @@
-//! Pool stacks: `Shard(ring) -> [Eject -> Timeout -> Backend] x N`, boxed once. A
-//! pool with several replicas gives one shard per replica over the same servers.
+//! Pool stacks: `Shard(ring) -> [Measure -> Eject -> Timeout -> Backend] x N`,
+//! boxed once. A pool with several replicas gives one shard per replica over the
+//! same servers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use memkeep_admin::{Measure, RequestMetrics};
-use tower::Layer;
 
 use super::{ring_builder, server_metrics, Builder, SharedService};
 use crate::backend::{Backend, BackendConfig, Dialect, QueueLimits};
 use crate::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSpec};
-use crate::layer::count::{CountLayer, ServerCounters};
 use crate::layer::eject::{Eject, EjectConfig, LiveSet};
 use crate::layer::handoff::{Handoff, MissedLimits};
 use crate::layer::shard::{PartialFailure, Shard, ShardOptions};
@@ -42,10 +41,8 @@ pub struct ServerState {
     pub eject: Option<Eject<SharedService>>,
     /// The writes it missed and is owed, when its pool is a replicated copy.
     pub handoff: Option<Handoff<SharedService>>,
-    /// Its counters.
-    pub counters: Arc<ServerCounters>,
-    /// The requests the proxy sent it, by command, with latency and failure causes
-    /// (for the admin listener).
+    /// The requests the proxy sent it: in flight, by command, with latency and
+    /// failure causes (for `stats`, the stats port and the admin listener).
     pub metrics: Arc<RequestMetrics>,
 }
 
@@ -118,20 +115,17 @@ impl Builder {
             .zip(&specs)
             .enumerate()
             .map(|(i, (backend, spec))| {
-                let counters = Arc::new(ServerCounters::default());
-                let count = CountLayer::new(counters.clone());
                 let metrics = Arc::new(server_metrics());
                 let mut state = ServerState {
                     spec: spec.clone(),
                     backend: backend.clone(),
                     eject: None,
                     handoff: None,
-                    counters,
                     metrics: metrics.clone(),
                 };
                 let backend = backend.clone();
                 // Boxed once here and once at the top of the server's stack: the
-                // layers in between are measured and counted without boxing again.
+                // layers in between are measured without boxing again.
                 let timed = match pool.timeout() {
                     Some(limit) => SharedService::new(Timeout::new(backend, limit)),
                     None => SharedService::new(backend),
@@ -145,9 +139,9 @@ impl Builder {
                         let publish = eject.rebuild_ring.then(|| (live.clone(), i));
                         let ejecting = Eject::new(timed, config, publish);
                         state.eject = Some(ejecting.clone());
-                        SharedService::new(count.layer(Measure::new(ejecting, metrics)))
+                        SharedService::new(Measure::new(ejecting, metrics))
                     }
-                    None => SharedService::new(count.layer(Measure::new(timed, metrics))),
+                    None => SharedService::new(Measure::new(timed, metrics)),
                 };
                 // Outermost: a request refused while the server catches up never
                 // reached it, and is not counted as its failure.

@@ -7,33 +7,21 @@
 //!
 //! [`Keyless::EveryServer`]: crate::keyless::Keyless::EveryServer
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use futures_util::future::{join_all, JoinAll};
 use memkeep_protocol::{Request, Response};
-use pin_project_lite::pin_project;
-use tower::util::{Oneshot, ServiceExt};
+use tower::util::ServiceExt;
 use tower_service::Service;
 
+use super::fan_out::{self, Combined, Replicas, Reply};
 use crate::keyless;
 use crate::BoxError;
 
 /// Sends what goes to every server to each of `pools`, everything else to `inner`.
+#[derive(Clone)]
 pub struct Broadcast<S> {
     inner: S,
-    pools: Arc<[S]>,
-}
-
-impl<S: Clone> Clone for Broadcast<S> {
-    fn clone(&self) -> Self {
-        Broadcast {
-            inner: self.inner.clone(),
-            pools: self.pools.clone(),
-        }
-    }
+    pools: Replicas<S>,
 }
 
 impl<S> Broadcast<S> {
@@ -61,59 +49,21 @@ where
 
     /// Always ready: each call waits for the services it uses.
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
+        fan_out::always_ready()
     }
 
     fn call(&mut self, request: Request) -> ResponseFuture<S> {
-        let kind = if keyless::goes_to_every_server(&request.command) && !self.pools.is_empty() {
-            Kind::Every {
-                calls: join_all(
-                    self.pools
-                        .iter()
-                        .map(|pool| pool.clone().oneshot(request.clone())),
-                ),
-            }
+        if keyless::goes_to_every_server(&request.command) && !self.pools.is_empty() {
+            let calls = self.pools.call_each(0..self.pools.len(), &request);
+            Reply::many(Combined::new(calls))
         } else {
-            Kind::One {
-                call: self.inner.clone().oneshot(request),
-            }
-        };
-        ResponseFuture { kind }
-    }
-}
-
-pin_project! {
-    /// The reply of a [`Broadcast`].
-    pub struct ResponseFuture<S: Service<Request>> {
-        #[pin]
-        kind: Kind<S>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<S: Service<Request>> {
-        One { #[pin] call: Oneshot<S, Request> },
-        Every { calls: JoinAll<Oneshot<S, Request>> },
-    }
-}
-
-impl<S> Future for ResponseFuture<S>
-where
-    S: Service<Request, Response = Response, Error = BoxError>,
-{
-    type Output = Result<Response, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::One { call } => call.poll(cx),
-            KindProj::Every { calls } => {
-                let replies = ready!(Pin::new(calls).poll(cx));
-                Poll::Ready(keyless::combine(replies))
-            }
+            Reply::one(self.inner.clone().oneshot(request))
         }
     }
 }
+
+/// The reply of a [`Broadcast`].
+pub type ResponseFuture<S> = Reply<S, Combined<S>>;
 
 #[cfg(test)]
 mod tests {

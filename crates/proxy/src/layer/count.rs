@@ -1,20 +1,16 @@
 //! Count: per-server figures for `stats` and twemproxy's stats port (requests sent,
 //! replies, failures, timeouts), counted as each request completes.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use memkeep_protocol::{Request, Response};
-use pin_project_lite::pin_project;
 use tower::Layer;
 use tower_service::Service;
 
-use super::eject::Ejected;
-use super::timeout::Elapsed;
-use crate::backend::{BackendError, ErrorKind};
+use super::settle::{Settle, Settled};
+use crate::error_kind::Failure;
 use crate::BoxError;
 
 /// One server's counters. Clones of a [`Count`] share them.
@@ -91,49 +87,27 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        ResponseFuture {
-            inner: self.inner.call(request),
-            counters: self.counters.clone(),
-        }
+        Settled::new(self.inner.call(request), self.counters.clone())
     }
 }
 
-pin_project! {
-    /// The reply of a [`Count`]: the inner service's.
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        counters: Arc<ServerCounters>,
-    }
-}
+/// The reply of a [`Count`]: the inner service's.
+pub type ResponseFuture<F> = Settled<F, Arc<ServerCounters>>;
 
-impl<F> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response, BoxError>>,
-{
-    type Output = Result<Response, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = futures_util::ready!(this.inner.poll(cx));
-        let c = &this.counters;
+impl Settle for Arc<ServerCounters> {
+    fn settle(self, result: Result<Response, BoxError>) -> Result<Response, BoxError> {
         match &result {
-            Ok(_) => c.responses.fetch_add(1, Ordering::Relaxed),
+            Ok(_) => self.responses.fetch_add(1, Ordering::Relaxed),
             Err(error) => {
-                let timed_out = error.is::<Elapsed>()
-                    || error
-                        .downcast_ref::<BackendError>()
-                        .is_some_and(|e| e.kind() == ErrorKind::Timeout);
-                if timed_out {
-                    c.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                if error.is::<Ejected>() {
-                    c.ejected.fetch_add(1, Ordering::Relaxed);
-                }
-                c.errors.fetch_add(1, Ordering::Relaxed)
+                match Failure::of(&**error) {
+                    Failure::Timeout => self.timeouts.fetch_add(1, Ordering::Relaxed),
+                    Failure::Ejected => self.ejected.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+                self.errors.fetch_add(1, Ordering::Relaxed)
             }
         };
-        Poll::Ready(result)
+        result
     }
 }
 

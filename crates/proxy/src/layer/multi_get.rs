@@ -5,10 +5,18 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
+use futures_util::future::{join_all, JoinAll};
 use memkeep_protocol::{Command, Request, Response, Value};
+use pin_project_lite::pin_project;
+use tower::util::Oneshot;
+use tower_service::Service;
 
+use super::fan_out::Replicas;
 use crate::BoxError;
 
 /// A multi-key get that some of the servers it was split over failed to answer.
@@ -149,6 +157,74 @@ pub(crate) fn merge(
         .into()),
         (None, Some(reply)) => Ok(reply),
         (None, None) => Ok(Response::Values(merged)),
+    }
+}
+
+/// Where a multi-key get goes (see [`send`]).
+pub(crate) enum Sent<S: Service<Request>> {
+    /// Every key goes to this service: it gets the request whole.
+    Whole(usize),
+    /// The keys go to several services, each asked for its own.
+    Split(Merging<S>),
+}
+
+/// Sends a get of several `keys` to the services (of `services`) `target_of` its keys:
+/// the request whole when they all go to one, else one get per service, merged
+/// back as [`merge`] says.
+pub(crate) fn send<S>(
+    services: &Replicas<S>,
+    request: &Request,
+    keys: &[Bytes],
+    target_of: impl Fn(&Bytes) -> usize,
+    failed_as_miss: bool,
+) -> Sent<S>
+where
+    S: Service<Request> + Clone,
+{
+    let split = split(keys, target_of);
+    if let [(target, _)] = split.parts[..] {
+        return Sent::Whole(target);
+    }
+    let parts = split
+        .parts
+        .into_iter()
+        .map(|(target, part)| services.call(target, with_keys(request, part)));
+    Sent::Split(Merging {
+        parts: join_all(parts),
+        keys: keys.to_vec(),
+        part_of: split.part_of,
+        failed_as_miss,
+    })
+}
+
+pin_project! {
+    /// A multi-get split over several services: the parts' hits merged back in
+    /// request key order.
+    pub struct Merging<S: Service<Request>> {
+        #[pin]
+        parts: JoinAll<Oneshot<S, Request>>,
+        // The request's keys, and the part that asked for each.
+        keys: Vec<Bytes>,
+        part_of: Vec<usize>,
+        failed_as_miss: bool,
+    }
+}
+
+impl<S> Future for Merging<S>
+where
+    S: Service<Request, Response = Response, Error = BoxError>,
+{
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let replies = ready!(this.parts.poll(cx));
+        Poll::Ready(merge(
+            this.keys,
+            this.part_of,
+            replies,
+            *this.failed_as_miss,
+        ))
     }
 }
 

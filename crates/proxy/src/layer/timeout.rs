@@ -16,7 +16,7 @@ use crate::BoxError;
 
 /// The request took longer than the timeout.
 #[derive(Debug)]
-pub struct Elapsed(());
+pub struct Elapsed(pub(crate) ());
 
 impl fmt::Display for Elapsed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

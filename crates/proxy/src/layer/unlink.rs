@@ -12,15 +12,13 @@
 //! stores go on unchanged: the backend answers them without sending anything.
 //! Put on top of a listener's tree.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use memkeep_protocol::{Command, Delete, Form, Request, Response, TextForm, TextVerb};
-use pin_project_lite::pin_project;
 use tower::Layer;
 use tower_service::Service;
 
+use super::settle::{Settle, Settled};
 use crate::BoxError;
 
 /// Builds [`Unlink`] services.
@@ -81,41 +79,27 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         match unlinking_delete(&request) {
-            Some(delete) => ResponseFuture {
-                inner: self.inner.call(delete),
-                too_large: true,
-            },
-            None => ResponseFuture {
-                inner: self.inner.call(request),
-                too_large: false,
-            },
+            Some(delete) => Settled::new(self.inner.call(delete), Unlinked { too_large: true }),
+            None => Settled::new(self.inner.call(request), Unlinked { too_large: false }),
         }
     }
 }
 
-pin_project! {
-    /// The reply of an [`Unlink`]: the inner service's, or memcached's too-large
-    /// reply once the delete is done.
-    pub struct ResponseFuture<F> {
-        #[pin]
-        inner: F,
-        too_large: bool,
-    }
+/// The reply of an [`Unlink`]: the inner service's, or memcached's too-large reply
+/// once the delete is done.
+pub type ResponseFuture<F> = Settled<F, Unlinked>;
+
+/// Whether the request was a too-large store sent on as a delete.
+pub struct Unlinked {
+    too_large: bool,
 }
 
-impl<F> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response, BoxError>>,
-{
-    type Output = Result<Response, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let reply = futures_util::ready!(this.inner.poll(cx));
-        if *this.too_large {
-            return Poll::Ready(Ok(Response::TooLarge));
+impl Settle for Unlinked {
+    fn settle(self, reply: Result<Response, BoxError>) -> Result<Response, BoxError> {
+        if self.too_large {
+            return Ok(Response::TooLarge);
         }
-        Poll::Ready(reply)
+        reply
     }
 }
 

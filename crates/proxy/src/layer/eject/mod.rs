@@ -21,7 +21,8 @@ use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::backend::{BackendError, ErrorKind};
+use super::settle::{Settle, Settled};
+use crate::error_kind::Failure;
 use crate::BoxError;
 pub use breaker::LiveSet;
 use breaker::{Breaker, Probe};
@@ -49,7 +50,7 @@ impl Default for EjectConfig {
 
 /// The server is ejected: the request was not sent.
 #[derive(Debug)]
-pub struct Ejected(());
+pub struct Ejected(pub(crate) ());
 
 impl fmt::Display for Ejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -135,16 +136,9 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        if self.breaker.is_open() {
-            return ResponseFuture {
-                inner: None,
-                breaker: None,
-            };
-        }
-        ResponseFuture {
-            inner: Some(self.inner.call(request)),
-            breaker: Some(self.breaker.clone()),
-        }
+        let inner = (!self.breaker.is_open())
+            .then(|| Settled::new(self.inner.call(request), Outcome(self.breaker.clone())));
+        ResponseFuture { inner }
     }
 }
 
@@ -153,8 +147,23 @@ pin_project! {
     /// breaker; or [`Ejected`] at once.
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Option<F>,
-        breaker: Option<Arc<Breaker>>,
+        inner: Option<Settled<F, Outcome>>,
+    }
+}
+
+/// Reports a request's outcome to the breaker.
+struct Outcome(Arc<Breaker>);
+
+impl Settle for Outcome {
+    fn settle(self, result: Result<Response, BoxError>) -> Result<Response, BoxError> {
+        // Only failures that say the server is unwell count towards ejecting it.
+        let refused = result
+            .as_ref()
+            .is_err_and(|e| !Failure::of(&**e).counts_against_server());
+        if !refused {
+            self.0.record(result.is_ok());
+        }
+        result
     }
 }
 
@@ -165,31 +174,10 @@ where
     type Output = Result<Response, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Some(inner) = this.inner.as_pin_mut() else {
-            return Poll::Ready(Err(Ejected(()).into()));
-        };
-        let result = std::task::ready!(inner.poll(cx));
-        if let Some(breaker) = this.breaker.take() {
-            // A request the backend refused for its own queue limits never reached
-            // the server and says nothing of its health: a burst must not eject a
-            // server that answers (a silent one fails by timeouts anyway). Nor does a
-            // reply the proxy could not read, or a request lost with the connection
-            // reset after one: the server answered, and the connection is made again
-            // at once.
-            let refused = result.as_ref().err().is_some_and(|e| {
-                e.downcast_ref::<BackendError>().is_some_and(|e| {
-                    matches!(
-                        e.kind(),
-                        ErrorKind::Overloaded | ErrorKind::Protocol | ErrorKind::Reset
-                    )
-                })
-            });
-            if !refused {
-                breaker.record(result.is_ok());
-            }
+        match self.project().inner.as_pin_mut() {
+            Some(inner) => inner.poll(cx),
+            None => Poll::Ready(Err(Ejected(()).into())),
         }
-        Poll::Ready(result)
     }
 }
 

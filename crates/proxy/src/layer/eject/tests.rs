@@ -8,6 +8,7 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use super::*;
+use crate::backend::{BackendError, ErrorKind};
 
 /// A server that is healthy or not, and counts what reaches it.
 #[derive(Clone, Default)]

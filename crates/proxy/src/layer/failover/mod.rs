@@ -6,7 +6,6 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,10 +16,10 @@ use tokio::time::Sleep;
 use tower::Layer;
 use tower_service::Service;
 
-use super::eject::Ejected;
+use super::fan_out::{self, wrapping_error, Replicas};
 use super::multi_get::{self, PartialGet};
 use super::write_back::is_plain_get;
-use crate::backend::{BackendError, ErrorKind};
+use crate::error_kind::Failure;
 use crate::BoxError;
 
 #[cfg(test)]
@@ -59,9 +58,8 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
     type Service = Failover<S>;
 
     fn layer(&self, replicas: Vec<S>) -> Failover<S> {
-        assert!(!replicas.is_empty(), "Failover needs at least one replica");
         Failover {
-            replicas: replicas.into(),
+            replicas: Replicas::non_empty(replicas, "Failover"),
             config: *self,
         }
     }
@@ -77,31 +75,13 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 /// any key, the reply is [`AllReplicasFailed`], as for a single get.
 ///
 /// A request that could not be sent (the replica's `poll_ready` failed, or it failed
-/// with a [`BackendError`] of kind [`ErrorKind::Down`] or [`ErrorKind::Overloaded`], or with
-/// [`Ejected`]: it never left the proxy) always moves on. Once sent, only idempotent requests
+/// in a way [`Failure::never_sent`] names: down, overloaded or ejected) always moves on. Once sent, only idempotent requests
 /// ([`Command::is_idempotent`]) move on: an `incr` that reached a replica and then
 /// failed may have been applied, and must not be applied twice.
+#[derive(Clone, Debug)]
 pub struct Failover<S> {
-    replicas: Arc<[S]>,
+    replicas: Replicas<S>,
     config: FailoverLayer,
-}
-
-impl<S> Clone for Failover<S> {
-    fn clone(&self) -> Self {
-        Failover {
-            replicas: self.replicas.clone(),
-            config: self.config,
-        }
-    }
-}
-
-impl<S> fmt::Debug for Failover<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Failover")
-            .field("replicas", &self.replicas.len())
-            .field("config", &self.config)
-            .finish()
-    }
 }
 
 impl<S> Failover<S> {
@@ -120,9 +100,8 @@ where
     type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Always ready: each attempt waits for its own replica's readiness, so a dead
-        // replica 0 cannot hold back requests that replica 1 would answer.
-        Poll::Ready(Ok(()))
+        // Each attempt waits for its own replica's readiness.
+        fan_out::always_ready()
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
@@ -151,30 +130,10 @@ where
     }
 }
 
-/// Every replica failed (or timed out) for an idempotent request; the last replica's
-/// error is the [`source`](std::error::Error::source).
-pub struct AllReplicasFailed {
-    last: BoxError,
-}
-
-impl fmt::Debug for AllReplicasFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AllReplicasFailed")
-            .field(&self.last)
-            .finish()
-    }
-}
-
-impl fmt::Display for AllReplicasFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "all replicas failed: {}", self.last)
-    }
-}
-
-impl std::error::Error for AllReplicasFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.last)
-    }
+wrapping_error! {
+    /// Every replica failed (or timed out) for an idempotent request; the last
+    /// replica's error is the [`source`](std::error::Error::source).
+    AllReplicasFailed, "all replicas failed"
 }
 
 pin_project! {
@@ -183,7 +142,7 @@ pin_project! {
     pub struct ResponseFuture<S: Service<Request>> {
         #[pin]
         state: State<S>,
-        replicas: Arc<[S]>,
+        replicas: Replicas<S>,
         // The replica to try after the current one.
         next: usize,
         // What the next attempt sends: for a get failing over key by key, the keys
@@ -222,16 +181,6 @@ impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
             .field("next", &self.next)
             .finish()
     }
-}
-
-/// Whether the error says the request never left the proxy: the server was down
-/// or its backend was full (the backend failed it without writing it), or it was
-/// ejected. Such a request may go to the next replica whatever it is.
-fn never_sent(error: &BoxError) -> bool {
-    error.is::<Ejected>()
-        || error
-            .downcast_ref::<BackendError>()
-            .is_some_and(|e| matches!(e.kind(), ErrorKind::Down | ErrorKind::Overloaded))
 }
 
 /// Why an attempt was abandoned: the error the client sees if it was the last one.
@@ -279,7 +228,7 @@ where
                                 }
                             }
                             Err(error) => {
-                                let retry = *this.idempotent || never_sent(&error);
+                                let retry = *this.idempotent || Failure::of(&*error).never_sent();
                                 (error, retry)
                             }
                         }
@@ -406,6 +355,6 @@ where
             return Ok(Response::Values(self.merged()));
         }
         let last = self.last_error.take().expect("an attempt failed");
-        Err(AllReplicasFailed { last }.into())
+        Err(AllReplicasFailed::new(last).into())
     }
 }

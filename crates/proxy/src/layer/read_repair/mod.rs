@@ -3,7 +3,6 @@
 //! replica that restarted empty fills up again as its keys are read.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,14 +10,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::future::{join_all, JoinAll};
+use futures_util::future::JoinAll;
 use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
-use tower::util::{Oneshot, ServiceExt};
+use tower::util::Oneshot;
 use tower::Layer;
 use tower_service::Service;
 
 use super::background::Background;
+use super::fan_out::{self, wrapping_error, Replicas, Reply};
 use super::multi_get::{self, PartialGet};
 use super::write_back;
 use crate::BoxError;
@@ -89,12 +89,8 @@ impl<S> Layer<Vec<S>> for ReadRepairLayer {
     type Service = ReadRepair<S>;
 
     fn layer(&self, replicas: Vec<S>) -> ReadRepair<S> {
-        assert!(
-            !replicas.is_empty(),
-            "ReadRepair needs at least one replica"
-        );
         ReadRepair {
-            replicas: replicas.into(),
+            replicas: Replicas::non_empty(replicas, "ReadRepair"),
             layer: self.clone(),
         }
     }
@@ -120,27 +116,10 @@ impl<S> Layer<Vec<S>> for ReadRepairLayer {
 /// lands between our read and the repair is undone on that replica, and the old value
 /// lives there again for the rest of its TTL. memcached offers no conditional "add
 /// unless deleted since", and the window is one round trip.
+#[derive(Clone, Debug)]
 pub struct ReadRepair<S> {
-    replicas: Arc<[S]>,
+    replicas: Replicas<S>,
     layer: ReadRepairLayer,
-}
-
-impl<S> Clone for ReadRepair<S> {
-    fn clone(&self) -> Self {
-        ReadRepair {
-            replicas: self.replicas.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S> fmt::Debug for ReadRepair<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReadRepair")
-            .field("replicas", &self.replicas.len())
-            .field("read_from", &self.layer.read_from)
-            .finish()
-    }
 }
 
 impl<S> ReadRepair<S> {
@@ -165,65 +144,39 @@ where
     type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Always ready: each call waits for the readiness of the replicas it uses.
-        Poll::Ready(Ok(()))
+        fan_out::always_ready()
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let reads = self.replicas.len().min(self.layer.read_from);
         let keys = match write_back::is_plain_get(&req.command) {
             Some(get) if reads > 1 => get.keys.clone(),
-            _ => {
-                let inner = self.replicas[0].clone().oneshot(req);
-                return ResponseFuture {
-                    state: State::Single { inner },
-                };
-            }
+            _ => return Reply::one(self.replicas.call(0, req)),
         };
         let req = write_back::wanting_ttl(req);
-        let reads = join_all(
-            self.replicas[..reads]
-                .iter()
-                .map(|s| s.clone().oneshot(req.clone())),
-        );
-        ResponseFuture {
-            state: State::Fanout {
-                reads,
+        Reply::many(Repair {
+            state: State::Reading {
+                reads: self.replicas.call_each(0..reads, &req),
                 keys,
                 replicas: self.replicas.clone(),
                 layer: self.layer.clone(),
             },
-        }
+        })
     }
 }
 
-/// Every replica read failed; the first replica's error is the
-/// [`source`](std::error::Error::source).
-pub struct AllReadsFailed {
-    first: BoxError,
+wrapping_error! {
+    /// Every replica read failed; the first replica's error is the
+    /// [`source`](std::error::Error::source).
+    AllReadsFailed, "all replica reads failed"
 }
 
-impl fmt::Debug for AllReadsFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("AllReadsFailed").field(&self.first).finish()
-    }
-}
-
-impl fmt::Display for AllReadsFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "all replica reads failed: {}", self.first)
-    }
-}
-
-impl std::error::Error for AllReadsFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.first)
-    }
-}
+/// The reply to a request sent through [`ReadRepair`].
+pub type ResponseFuture<S> = Reply<S, Repair<S>>;
 
 pin_project! {
-    /// The reply to a request sent through [`ReadRepair`].
-    pub struct ResponseFuture<S: Service<Request>> {
+    /// A get read from several replicas: merged, then repaired.
+    pub struct Repair<S: Service<Request>> {
         #[pin]
         state: State<S>,
     }
@@ -232,14 +185,12 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<S: Service<Request>> {
-        // Not a plain get, or one replica to read: replica 0 answers.
-        Single { #[pin] inner: Oneshot<S, Request> },
         // A get read from the first replicas; `reads` yields their replies in order.
-        Fanout {
+        Reading {
             #[pin]
             reads: JoinAll<Oneshot<S, Request>>,
             keys: Vec<Bytes>,
-            replicas: Arc<[S]>,
+            replicas: Replicas<S>,
             layer: ReadRepairLayer,
         },
         // The repairs had no room in the background: the reply waits for them.
@@ -252,13 +203,7 @@ pin_project! {
     }
 }
 
-impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("read_repair::ResponseFuture").finish()
-    }
-}
-
-impl<S> Future for ResponseFuture<S>
+impl<S> Future for Repair<S>
 where
     S: Service<Request, Response = Response, Error = BoxError> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -269,8 +214,7 @@ where
         let mut state = self.project().state;
         loop {
             let next = match state.as_mut().project() {
-                StateProj::Single { inner } => return inner.poll(cx),
-                StateProj::Fanout {
+                StateProj::Reading {
                     reads,
                     keys,
                     replicas,
@@ -314,7 +258,7 @@ enum Merged<S: Service<Request>> {
 fn merge_and_repair<S>(
     replies: Vec<Result<Response, BoxError>>,
     keys: &[Bytes],
-    replicas: &Arc<[S]>,
+    replicas: &Replicas<S>,
     layer: &ReadRepairLayer,
 ) -> Merged<S>
 where
@@ -349,7 +293,7 @@ where
     if answered.is_empty() {
         return Merged::Done(match (other, first_error) {
             (Some(reply), _) => Ok(reply),
-            (None, Some(first)) => Err(AllReadsFailed { first }.into()),
+            (None, Some(first)) => Err(AllReadsFailed::new(first).into()),
             (None, None) => unreachable!("at least two replicas were read"),
         });
     }
@@ -390,7 +334,7 @@ where
     }
     let writes: JoinAll<_> = writes
         .into_iter()
-        .map(|(replica, req)| replicas[replica].clone().oneshot(req))
+        .map(|(replica, req)| replicas.call(replica, req))
         .collect();
     match layer.background.try_reserve() {
         Some(permit) => {

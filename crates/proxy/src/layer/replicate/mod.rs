@@ -2,7 +2,6 @@
 //! [`Policy`] (all, majority, first success, primary then async). Reads go to the
 //! first replica only; failing reads over to the others is [`super::failover`]'s job.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +17,7 @@ use tower::Layer;
 use tower_service::Service;
 
 use super::background::Background;
+use super::fan_out::{self, wrapping_error, Replicas, Reply};
 use crate::BoxError;
 
 #[cfg(test)]
@@ -84,9 +84,8 @@ impl<S> Layer<Vec<S>> for ReplicateLayer {
     type Service = Replicate<S>;
 
     fn layer(&self, replicas: Vec<S>) -> Replicate<S> {
-        assert!(!replicas.is_empty(), "Replicate needs at least one replica");
         Replicate {
-            replicas: replicas.into(),
+            replicas: Replicas::non_empty(replicas, "Replicate"),
             layer: self.clone(),
         }
     }
@@ -104,27 +103,10 @@ impl<S> Layer<Vec<S>> for ReplicateLayer {
 ///
 /// Replicas are called with `clone().oneshot(..)`: `poll_ready` never waits for all of
 /// them, so one slow replica delays only the requests that must wait for it.
+#[derive(Clone, Debug)]
 pub struct Replicate<S> {
-    replicas: Arc<[S]>,
+    replicas: Replicas<S>,
     layer: ReplicateLayer,
-}
-
-impl<S> Clone for Replicate<S> {
-    fn clone(&self) -> Self {
-        Replicate {
-            replicas: self.replicas.clone(),
-            layer: self.layer.clone(),
-        }
-    }
-}
-
-impl<S> fmt::Debug for Replicate<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Replicate")
-            .field("replicas", &self.replicas.len())
-            .field("policy", &self.layer.policy)
-            .finish()
-    }
 }
 
 impl<S> Replicate<S> {
@@ -134,16 +116,10 @@ impl<S> Replicate<S> {
     }
 }
 
-/// Whether the command changes an item (or all of them) and so goes to every replica.
+/// Whether the command changes an item (or all of them) and so goes to every replica:
+/// [`Command::is_mutation`], kept here under its old name.
 pub fn is_mutation(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Store(_)
-            | Command::Delete(_)
-            | Command::Arith(_)
-            | Command::Touch(_)
-            | Command::FlushAll(_)
-    )
+    command.is_mutation()
 }
 
 impl<S> Service<Request> for Replicate<S>
@@ -156,14 +132,12 @@ where
     type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Always ready: each call waits for the readiness of the replicas it uses.
-        Poll::Ready(Ok(()))
+        fan_out::always_ready()
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
-        let primary = self.replicas[0].clone();
-        if !is_mutation(&req.command) || self.replicas.len() == 1 {
-            return ResponseFuture::single(primary.oneshot(req));
+        if !req.command.is_mutation() || self.replicas.len() == 1 {
+            return Reply::one(self.replicas.call(0, req));
         }
         if self.layer.policy == Policy::PrimaryThenAsync {
             if let Some(permit) = self.layer.background.try_reserve() {
@@ -173,7 +147,7 @@ where
                     .map(|(i, s)| Indexed::new(i + 1, s.clone().oneshot(req.clone())))
                     .collect();
                 background(permit, rest);
-                return ResponseFuture::single(primary.oneshot(req));
+                return Reply::one(self.replicas.call(0, req));
             }
             // At the bound: this reply waits for every replica (backpressure).
             self.layer.waited.fetch_add(1, Ordering::Relaxed);
@@ -184,14 +158,12 @@ where
             .enumerate()
             .map(|(i, s)| Indexed::new(i, s.clone().oneshot(req.clone())))
             .collect();
-        ResponseFuture {
-            state: State::Fanout {
-                replies: (0..self.replicas.len()).map(|_| None).collect(),
-                pending,
-                decided: None,
-                layer: self.layer.clone(),
-            },
-        }
+        Reply::many(Fanout {
+            replies: (0..self.replicas.len()).map(|_| None).collect(),
+            pending,
+            decided: None,
+            layer: self.layer.clone(),
+        })
     }
 }
 
@@ -218,30 +190,10 @@ where
     });
 }
 
-/// A replica failed under a policy that needed it; the replica's own error is the
-/// [`source`](std::error::Error::source).
-pub struct ReplicationFailed {
-    source: BoxError,
-}
-
-impl fmt::Debug for ReplicationFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ReplicationFailed")
-            .field(&self.source)
-            .finish()
-    }
-}
-
-impl fmt::Display for ReplicationFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "replication failed: {}", self.source)
-    }
-}
-
-impl std::error::Error for ReplicationFailed {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
-    }
+wrapping_error! {
+    /// A replica failed under a policy that needed it; the replica's own error is the
+    /// [`source`](std::error::Error::source).
+    ReplicationFailed, "replication failed"
 }
 
 /// How bad a replica's answer is for [`Policy::All`]: higher is worse.
@@ -296,46 +248,21 @@ impl<F: Future> Future for Indexed<F> {
     }
 }
 
-pin_project! {
-    /// The reply to a request sent through [`Replicate`].
-    pub struct ResponseFuture<S: Service<Request>> {
-        #[pin]
-        state: State<S>,
-    }
+/// The reply to a request sent through [`Replicate`].
+pub type ResponseFuture<S> = Reply<S, Fanout<S>>;
+
+/// A mutation waiting for several replicas: answered as the policy says.
+pub struct Fanout<S: Service<Request>> {
+    pending: FuturesUnordered<Indexed<Oneshot<S, Request>>>,
+    // `replies[i]` is replica i's once it came.
+    replies: Vec<Option<Result<Response, BoxError>>>,
+    // The policy's answer, given before every replica answered, when the rest could
+    // not be left to the background (at its bound): sent once they have.
+    decided: Option<Result<Response, BoxError>>,
+    layer: ReplicateLayer,
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<S: Service<Request>> {
-        // One replica answers: reads, one-replica pools, primary-then-async.
-        Single { #[pin] inner: Oneshot<S, Request> },
-        // Several replicas answer; `replies[i]` is replica i's once it came.
-        Fanout {
-            pending: FuturesUnordered<Indexed<Oneshot<S, Request>>>,
-            replies: Vec<Option<Result<Response, BoxError>>>,
-            // The policy's answer, given before every replica answered, when the rest
-            // could not be left to the background (at its bound): sent once they have.
-            decided: Option<Result<Response, BoxError>>,
-            layer: ReplicateLayer,
-        },
-    }
-}
-
-impl<S: Service<Request>> ResponseFuture<S> {
-    fn single(inner: Oneshot<S, Request>) -> Self {
-        ResponseFuture {
-            state: State::Single { inner },
-        }
-    }
-}
-
-impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("replicate::ResponseFuture").finish()
-    }
-}
-
-impl<S> Future for ResponseFuture<S>
+impl<S> Future for Fanout<S>
 where
     S: Service<Request, Response = Response, Error = BoxError> + Send + 'static,
     S::Future: Send + 'static,
@@ -343,51 +270,49 @@ where
     type Output = Result<Response, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Single { inner } => inner.poll(cx),
-            StateProj::Fanout {
-                pending,
-                replies,
-                decided,
-                layer,
-            } => loop {
-                let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
-                    // Every replica answered.
-                    if let Some(reply) = decided.take() {
+        let Fanout {
+            pending,
+            replies,
+            decided,
+            layer,
+        } = self.get_mut();
+        loop {
+            let Some((index, reply)) = futures_util::ready!(pending.poll_next_unpin(cx)) else {
+                // Every replica answered.
+                if let Some(reply) = decided.take() {
+                    return Poll::Ready(finish(reply));
+                }
+                if layer.policy == Policy::PrimaryThenAsync {
+                    // Waited for all only for backpressure: still the primary's reply.
+                    let primary = replies[0].take().expect("the primary answered");
+                    return Poll::Ready(finish(primary));
+                }
+                let all = replies.iter_mut().filter_map(Option::take);
+                return Poll::Ready(finish(worst(all).expect("replicas answered")));
+            };
+            replies[index] = Some(reply);
+            if decided.is_some() {
+                continue;
+            }
+            if let Some(reply) = decide(layer.policy, replies) {
+                match layer.background.try_reserve() {
+                    Some(permit) => {
+                        background(permit, std::mem::take(pending));
                         return Poll::Ready(finish(reply));
                     }
-                    if layer.policy == Policy::PrimaryThenAsync {
-                        // Waited for all only for backpressure: still the primary's reply.
-                        let primary = replies[0].take().expect("the primary answered");
-                        return Poll::Ready(finish(primary));
-                    }
-                    let all = replies.iter_mut().filter_map(Option::take);
-                    return Poll::Ready(finish(worst(all).expect("replicas answered")));
-                };
-                replies[index] = Some(reply);
-                if decided.is_some() {
-                    continue;
-                }
-                if let Some(reply) = decide(layer.policy, replies) {
-                    match layer.background.try_reserve() {
-                        Some(permit) => {
-                            background(permit, std::mem::take(pending));
-                            return Poll::Ready(finish(reply));
-                        }
-                        None => {
-                            layer.waited.fetch_add(1, Ordering::Relaxed);
-                            *decided = Some(reply);
-                        }
+                    None => {
+                        layer.waited.fetch_add(1, Ordering::Relaxed);
+                        *decided = Some(reply);
                     }
                 }
-            },
+            }
         }
     }
 }
 
 /// Wraps a replica's error in the layer's error.
 fn finish(reply: Result<Response, BoxError>) -> Result<Response, BoxError> {
-    reply.map_err(|source| ReplicationFailed { source }.into())
+    reply.map_err(|source| ReplicationFailed::new(source).into())
 }
 
 /// The answer, if the policy can give it before every replica answered.

@@ -2,22 +2,16 @@
 //! prefix wins, else a default), or by operation (reads to one service, writes to
 //! another). Route trees are built by nesting: a route's service may be a route.
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::future::{join_all, JoinAll};
 use memkeep_protocol::{Command, Request, Response};
-use pin_project_lite::pin_project;
-use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
 use tower_service::Service;
 
-use super::multi_get;
-use super::replicate::is_mutation;
+use super::fan_out::{self, Replicas, Reply};
+use super::multi_get::{self, Merging, Sent};
 use crate::BoxError;
 
 #[cfg(test)]
@@ -31,7 +25,7 @@ enum Rule {
         prefixes: Vec<(Bytes, usize)>,
         default: usize,
     },
-    /// Mutations (see [`is_mutation`]) to `writes`, everything else to `reads`.
+    /// Mutations (see [`Command::is_mutation`]) to `writes`, everything else to `reads`.
     Operation { reads: usize, writes: usize },
 }
 
@@ -103,27 +97,10 @@ impl<S> Layer<Vec<S>> for RouteLayer {
 /// [`PartialGet`](super::multi_get::PartialGet) when other parts answered. Services
 /// are called with `clone().oneshot(..)`, so one slow service never holds back the
 /// others.
+#[derive(Clone, Debug)]
 pub struct Route<S> {
-    services: Arc<[S]>,
+    services: Replicas<S>,
     rule: Arc<Rule>,
-}
-
-impl<S> Clone for Route<S> {
-    fn clone(&self) -> Self {
-        Route {
-            services: self.services.clone(),
-            rule: self.rule.clone(),
-        }
-    }
-}
-
-impl<S> fmt::Debug for Route<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Route")
-            .field("services", &self.services.len())
-            .field("rule", &self.rule)
-            .finish()
-    }
 }
 
 impl<S> Route<S> {
@@ -167,14 +144,13 @@ where
     type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        // Always ready: each call waits for the readiness of the service it picks.
-        Poll::Ready(Ok(()))
+        fan_out::always_ready()
     }
 
     fn call(&mut self, req: Request) -> ResponseFuture<S> {
         let index = match &*self.rule {
             Rule::Operation { reads, writes } => {
-                if is_mutation(&req.command) {
+                if req.command.is_mutation() {
                     *writes
                 } else {
                     *reads
@@ -182,23 +158,10 @@ where
             }
             Rule::Prefix { prefixes, default } => match &req.command {
                 Command::Get(get) if get.keys.len() > 1 => {
-                    let split =
-                        multi_get::split(&get.keys, |k| Self::for_key(prefixes, *default, k));
-                    if let [(index, _)] = split.parts[..] {
-                        index
-                    } else {
-                        let parts = split.parts.into_iter().map(|(i, part)| {
-                            self.services[i]
-                                .clone()
-                                .oneshot(multi_get::with_keys(&req, part))
-                        });
-                        return ResponseFuture {
-                            state: State::Split {
-                                parts: join_all(parts),
-                                keys: get.keys.clone(),
-                                part_of: split.part_of,
-                            },
-                        };
+                    let target_of = |k: &Bytes| Self::for_key(prefixes, *default, k);
+                    match multi_get::send(&self.services, &req, &get.keys, target_of, false) {
+                        Sent::Whole(index) => index,
+                        Sent::Split(merging) => return Reply::many(merging),
                     }
                 }
                 command => match command.key() {
@@ -207,59 +170,9 @@ where
                 },
             },
         };
-        ResponseFuture {
-            state: State::Single {
-                inner: self.services[index].clone().oneshot(req),
-            },
-        }
+        Reply::one(self.services.call(index, req))
     }
 }
 
-pin_project! {
-    /// The reply to a request sent through [`Route`].
-    pub struct ResponseFuture<S: Service<Request>> {
-        #[pin]
-        state: State<S>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<S: Service<Request>> {
-        Single { #[pin] inner: Oneshot<S, Request> },
-        // A multi-key get split by route: the parts' hits merge in `keys` order.
-        Split {
-            #[pin]
-            parts: JoinAll<Oneshot<S, Request>>,
-            keys: Vec<Bytes>,
-            part_of: Vec<usize>,
-        },
-    }
-}
-
-impl<S: Service<Request>> fmt::Debug for ResponseFuture<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("route::ResponseFuture").finish()
-    }
-}
-
-impl<S> Future for ResponseFuture<S>
-where
-    S: Service<Request, Response = Response, Error = BoxError>,
-{
-    type Output = Result<Response, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Single { inner } => inner.poll(cx),
-            StateProj::Split {
-                parts,
-                keys,
-                part_of,
-            } => {
-                let replies = futures_util::ready!(parts.poll(cx));
-                Poll::Ready(multi_get::merge(keys, part_of, replies, false))
-            }
-        }
-    }
-}
+/// The reply to a request sent through [`Route`].
+pub type ResponseFuture<S> = Reply<S, Merging<S>>;

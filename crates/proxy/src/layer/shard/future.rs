@@ -3,16 +3,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use futures_util::future::{join_all, JoinAll};
 use memkeep_protocol::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::util::Oneshot;
 use tower_service::Service;
 
-use crate::layer::multi_get;
+use crate::layer::fan_out::Combined;
+use crate::layer::multi_get::Merging;
 use crate::BoxError;
 
 pin_project! {
@@ -28,14 +27,8 @@ pin_project! {
     enum Kind<S: Service<Request>> {
         Ready { response: Option<Response> },
         One { #[pin] call: Oneshot<S, Request> },
-        Merge {
-            calls: JoinAll<Oneshot<S, Request>>,
-            // The request's keys, and the part that asked for each.
-            keys: Vec<Bytes>,
-            part_of: Vec<usize>,
-            failed_as_miss: bool,
-        },
-        All { calls: JoinAll<Oneshot<S, Request>> },
+        Merge { #[pin] merging: Merging<S> },
+        All { #[pin] combined: Combined<S> },
     }
 }
 
@@ -54,27 +47,15 @@ impl<S: Service<Request>> ResponseFuture<S> {
         }
     }
 
-    pub(super) fn merge(
-        calls: Vec<Oneshot<S, Request>>,
-        keys: Vec<Bytes>,
-        part_of: Vec<usize>,
-        failed_as_miss: bool,
-    ) -> Self {
+    pub(super) fn merge(merging: Merging<S>) -> Self {
         ResponseFuture {
-            kind: Kind::Merge {
-                calls: join_all(calls),
-                keys,
-                part_of,
-                failed_as_miss,
-            },
+            kind: Kind::Merge { merging },
         }
     }
 
-    pub(super) fn all(calls: Vec<Oneshot<S, Request>>) -> Self {
+    pub(super) fn all(combined: Combined<S>) -> Self {
         ResponseFuture {
-            kind: Kind::All {
-                calls: join_all(calls),
-            },
+            kind: Kind::All { combined },
         }
     }
 }
@@ -91,19 +72,8 @@ where
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
             KindProj::One { call } => call.poll(cx),
-            KindProj::Merge {
-                calls,
-                keys,
-                part_of,
-                failed_as_miss,
-            } => {
-                let parts = ready!(Pin::new(calls).poll(cx));
-                Poll::Ready(multi_get::merge(keys, part_of, parts, *failed_as_miss))
-            }
-            KindProj::All { calls } => {
-                let replies = ready!(Pin::new(calls).poll(cx));
-                Poll::Ready(crate::keyless::combine(replies))
-            }
+            KindProj::Merge { merging } => merging.poll(cx),
+            KindProj::All { combined } => combined.poll(cx),
         }
     }
 }

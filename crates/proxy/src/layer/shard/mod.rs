@@ -19,10 +19,10 @@ use bytes::Bytes;
 use memkeep_protocol::{Command, Request, Response};
 use memkeep_ring::Ring;
 use tokio::sync::watch;
-use tower::ServiceExt;
 use tower_service::Service;
 
-use super::multi_get;
+use super::fan_out::{self, Combined, Replicas};
+use super::multi_get::{self, Sent};
 use crate::keyless::{self, Keyless};
 use crate::BoxError;
 pub use future::ResponseFuture;
@@ -65,20 +65,11 @@ impl Default for ShardOptions {
 }
 
 /// Routes requests over `services[i]` for ring node `i`.
+#[derive(Clone)]
 pub struct Shard<S> {
-    services: Arc<[S]>,
+    services: Replicas<S>,
     router: Arc<Router>,
     options: Arc<ShardOptions>,
-}
-
-impl<S> Clone for Shard<S> {
-    fn clone(&self) -> Self {
-        Shard {
-            services: self.services.clone(),
-            router: self.router.clone(),
-            options: self.options.clone(),
-        }
-    }
 }
 
 impl<S> Shard<S> {
@@ -133,14 +124,14 @@ where
     /// Always ready: the chosen server is called with `clone().oneshot()`, so one
     /// slow server never holds up the keys of the others.
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        Poll::Ready(Ok(()))
+        fan_out::always_ready()
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         let ring = self.router.ring();
         let replica = self.options.replica;
         let node_for = |key: &[u8]| node_for(&ring, key, replica);
-        let call = |i: usize, request: Request| self.services[i].clone().oneshot(request);
+        let call = |i: usize, request: Request| self.services.call(i, request);
         // One key (a get of one key included): its server answers.
         let single = match &request.command {
             Command::Get(get) if get.keys.len() != 1 => None,
@@ -151,26 +142,25 @@ where
         }
         match &request.command {
             Command::Get(get) if get.keys.len() > 1 => {
-                let split = multi_get::split(&get.keys, |k| node_for(k));
-                if let [(node, _)] = split.parts[..] {
-                    return ResponseFuture::one(call(node, request));
-                }
-                let calls = split
-                    .parts
-                    .into_iter()
-                    .map(|(node, keys)| call(node, multi_get::with_keys(&request, keys)))
-                    .collect();
                 let failed_as_miss = self.options.partial_failure == PartialFailure::Miss;
-                ResponseFuture::merge(calls, get.keys.clone(), split.part_of, failed_as_miss)
+                let target_of = |k: &Bytes| node_for(k);
+                match multi_get::send(
+                    &self.services,
+                    &request,
+                    &get.keys,
+                    target_of,
+                    failed_as_miss,
+                ) {
+                    Sent::Whole(node) => ResponseFuture::one(call(node, request)),
+                    Sent::Split(merging) => ResponseFuture::merge(merging),
+                }
             }
             command => match keyless::route(command, &self.options.version) {
                 Keyless::EveryServer => {
-                    let calls = ring
-                        .members()
-                        .iter()
-                        .map(|&i| call(i, request.clone()))
-                        .collect();
-                    ResponseFuture::all(calls)
+                    let calls = self
+                        .services
+                        .call_each(ring.members().iter().copied(), &request);
+                    ResponseFuture::all(Combined::new(calls))
                 }
                 Keyless::FirstServer => {
                     let first = ring.members().iter().copied().min().unwrap_or(0);
