@@ -11,20 +11,19 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Request, Response};
+use memkeep_proxy::build::{SharedService, Swappable};
 use memkeep_proxy::keyless::{self, OwnStats};
 use memkeep_proxy::layer::unlink::Unlink;
 use memkeep_proxy::BoxError;
-use parking_lot::RwLock;
 use tower::util::ServiceExt;
 use tower::Service;
 
-use super::stack::SharedService;
 use super::stats::Status;
 
 /// A listener's service; clones share the route and see its replacement.
 #[derive(Clone)]
 pub struct Front {
-    route: Arc<RwLock<SharedService>>,
+    route: Swappable<SharedService>,
     status: Arc<Status>,
     requests: Arc<RequestMetrics>,
 }
@@ -34,7 +33,7 @@ impl Front {
     /// `requests` (for the admin listener).
     pub fn new(route: SharedService, status: Arc<Status>, requests: Arc<RequestMetrics>) -> Self {
         Front {
-            route: Arc::new(RwLock::new(route)),
+            route: Swappable::new(route),
             status,
             requests,
         }
@@ -43,7 +42,7 @@ impl Front {
     /// Sends the requests that arrive from now on to `route`. Requests already
     /// sent finish on the old one.
     pub fn replace(&self, route: SharedService) {
-        *self.route.write() = route;
+        self.route.replace(route);
     }
 }
 
@@ -68,7 +67,7 @@ impl Service<Request> for Front {
             Some(OwnStats::Reset) => self.status.commands.reset(),
             _ => {}
         }
-        let route = self.route.read().clone();
+        let route = self.route.current();
         let status = self.status.clone();
         let counted = status.commands.before(&request.command);
         // A too-large set removes the key's old value, as in memcached.

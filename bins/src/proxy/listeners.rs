@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::front::Front;
 use super::stats::{Snapshot, Status};
-use super::tree::{build, Tree};
+use memkeep_proxy::build::{Builder, Counter, ServerState, SharedService, Tree};
 
 /// A listener's socket, bound before the runtime starts.
 pub enum Bound {
@@ -78,6 +78,13 @@ fn bind_unix(listen: &str) -> Result<Bound, String> {
     Ok(Bound::Unix(socket))
 }
 
+/// Builds the tree a configuration describes, reading the pools' TLS files.
+fn build(config: &RouteConfig) -> Result<Tree, String> {
+    Builder::new()
+        .backend_security(std::sync::Arc::new(super::security::backends))
+        .tree(config)
+}
+
 struct Running {
     config: ListenerConfig,
     front: Front,
@@ -135,8 +142,8 @@ impl Listeners {
 
     fn snapshot(
         &self,
-        pools: BTreeMap<String, Vec<super::stack::ServerState>>,
-        counters: Vec<super::tree::Counter>,
+        pools: BTreeMap<String, Vec<ServerState>>,
+        counters: Vec<Counter>,
     ) -> Snapshot {
         Snapshot {
             pools,
@@ -159,7 +166,7 @@ impl Listeners {
     fn serve(
         &mut self,
         listener: &ListenerConfig,
-        service: super::stack::SharedService,
+        service: SharedService,
         socket: Bound,
     ) -> Result<(), String> {
         let clients = super::security::listener(listener)?;

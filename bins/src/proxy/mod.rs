@@ -10,10 +10,8 @@ pub mod monitor;
 mod reload;
 mod security;
 mod source;
-mod stack;
 mod stats;
 mod stats_port;
-mod tree;
 
 use std::process::ExitCode;
 
@@ -22,8 +20,8 @@ use tracing::info;
 
 pub use args::Args;
 pub use magent::MagentArgs;
+pub use memkeep_proxy::build::{ring_builder, SharedService};
 pub use source::Source;
-pub use stack::{pool_stack, ring_builder, SharedService};
 
 /// How the process runs, whichever command line it was given.
 struct Options {

@@ -4,10 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use memkeep_proxy::backend::{AuthMechanism, BackendAuth, BackendSecurity};
-use memkeep_proxy::config::{
-    AuthMechanismSetting, ClientCertSetting, ListenerConfig, PoolConfig, RouteConfig,
-};
+use memkeep_proxy::backend::BackendSecurity;
+use memkeep_proxy::config::{ClientCertSetting, ListenerConfig, PoolConfig, RouteConfig};
 use memkeep_server::auth::{AuthConfig, Credentials};
 use memkeep_server::TlsAcceptor;
 
@@ -78,14 +76,7 @@ pub fn backends(name: &str, pool: &PoolConfig) -> Result<Option<Arc<BackendSecur
             ))
         }
     };
-    let auth = pool.auth.as_ref().map(|a| BackendAuth {
-        username: a.username.clone(),
-        password: a.password.clone(),
-        mechanism: match a.mechanism {
-            AuthMechanismSetting::Ascii => AuthMechanism::Ascii,
-            AuthMechanismSetting::Sasl => AuthMechanism::SaslPlain,
-        },
-    });
+    let auth = pool.auth.as_ref().map(memkeep_proxy::build::backend_auth);
     Ok(Some(Arc::new(BackendSecurity { tls, auth })))
 }
 

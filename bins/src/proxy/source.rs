@@ -7,7 +7,7 @@ mod nutcracker;
 
 use memkeep_proxy::config::{nutcracker_tree, RouteConfig};
 
-use super::stack::ring_builder;
+use memkeep_proxy::build::ring_builder;
 
 /// The configuration's origin.
 #[derive(Debug, Clone)]

@@ -13,8 +13,7 @@ use memkeep_server::stats::ConnectionStats;
 use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
 
-use super::stack::ServerState;
-use super::tree::Counter;
+use memkeep_proxy::build::{Counter, ServerState};
 
 /// The running configuration's parts that `stats` reads; replaced on reload.
 pub struct Snapshot {

@@ -1,8 +1,23 @@
 //! memkeep-proxy's parts: [`backend`] (a pipelined, reconnecting connection pool per
 //! memcached server, as a tower `Service<Request>`) and the routing [`layer`]s that
 //! stack on top of backends (shard by ring, replicate, fail over, read-repair, eject,
-//! time out, shadow, warm up, route by prefix), plus the route-tree [`config`] types.
-//! The binary in `bins` reads configuration files and assembles the stacks.
+//! time out, shadow, warm up, route by prefix), plus the route-tree [`config`] types
+//! and the [`build`]er that turns them into a running stack (pools, route trees, a
+//! [`build::Swappable`] service for reloads). The `memkeep-proxy` binary adds the
+//! files, listeners, signals, logging and the admin and stats ports around it.
+//!
+//! # Examples
+//!
+//! In `crates/proxy/examples/`, each a proxy of about 40 lines that takes its listen
+//! address and servers on the command line (`cargo run -p memkeep-proxy --example
+//! NAME -- 127.0.0.1:22121 127.0.0.1:11211 ...`):
+//!
+//! - `sharding`: twemproxy-style, each key to one of N servers on a ketama ring.
+//! - `main_backup`: magent-style main and backup, writes answered by the first
+//!   server that takes them, reads repairing the server that missed.
+//! - `read_repair`: a replicated pipeline built from the layers by hand: majority
+//!   writes to every server, reads that copy hits to the servers that missed.
+//! - `custom_layer`: a layer of your own (per-tenant key prefixes) over a pool.
 //!
 //! Two replicas (here in-process caches; in the proxy, [`backend::Backend`]s): writes
 //! go to both, a get that misses on one is answered from the other and repairs it.
@@ -49,7 +64,7 @@
 //!
 //! # Features
 //!
-//! - `test-util`: [`layer::fake`], an in-memory fake memcached server (`Fake`) that
+//! - `test-util`: `layer::fake`, an in-memory fake memcached server (`Fake`) that
 //!   records the requests it gets and can be told to fail, refuse, answer late or
 //!   answer one fixed reply, with helpers to build requests and read replies. The
 //!   layer tests use it; enable it in `[dev-dependencies]` to test a stack of layers
@@ -57,6 +72,7 @@
 //! - `fuzzing`: the backend-reply invariants, for the fuzz crate.
 
 pub mod backend;
+pub mod build;
 pub mod config;
 pub mod error_kind;
 pub mod keyless;

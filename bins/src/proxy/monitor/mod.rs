@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 use memkeep_admin::{Encoder, NodeStatus, Recent, Report, RequestMetrics, Status as Status_};
 use memkeep_protocol::{Command, Form, Request, Response, TextForm, TextVerb};
-use memkeep_proxy::error_kind::Failure;
+use memkeep_proxy::build::ServerState;
 use memkeep_server::stats::ConnectionStats;
 use parking_lot::Mutex;
 use tower::ServiceExt;
 
-use super::stack::ServerState;
 use super::stats::Status;
 
 use crate::admin::{hit_rate, stat, stat_text};
@@ -29,13 +28,6 @@ mod metrics;
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How long one poll may take before the backend counts as not answering.
 const POLL_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// The metrics a backend's `Measure` layer fills: failures named by cause
-/// ([`Failure::metric_cause`]: timeouts, ejections, servers down, requests refused
-/// by the backend's queue limits, or other).
-pub fn backend_metrics() -> RequestMetrics {
-    RequestMetrics::new(&Failure::METRIC_CAUSES, Some(Failure::metric_cause))
-}
 
 /// One backend as the admin listener sees it: the server's running state, its
 /// last polled `stats` and its recent rate and latency.

@@ -125,6 +125,29 @@ fn default_replicas() -> usize {
 }
 
 impl PoolConfig {
+    /// A pool of `servers` (`host:port:weight [name]` entries) with every other
+    /// setting at its default, as a TOML pool naming only its servers.
+    pub fn new(servers: Vec<String>) -> Self {
+        PoolConfig {
+            servers,
+            hash: default_hash(),
+            distribution: default_distribution(),
+            hash_tag: None,
+            timeout_ms: None,
+            connections: default_server_connections(),
+            eject: None,
+            partial_failure: PartialFailureSetting::default(),
+            replicas: default_replicas(),
+            protocol: BackendProtocol::default(),
+            tls: None,
+            auth: None,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            missed_writes: DEFAULT_MISSED_WRITES,
+            missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+        }
+    }
+
     /// The request timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
@@ -314,6 +337,22 @@ pub struct ListenerConfig {
     /// client that pipelines faster than it is served; counted as `conn_yields`).
     #[serde(default = "default_max_outstanding")]
     pub max_outstanding: usize,
+}
+
+impl ListenerConfig {
+    /// A listener on `listen` serving the pool or route `route`, every other setting
+    /// at its default.
+    pub fn new(listen: impl Into<String>, route: impl Into<String>) -> Self {
+        ListenerConfig {
+            listen: listen.into(),
+            route: route.into(),
+            max_connections: None,
+            backlog: default_backlog(),
+            tls: None,
+            authfile: None,
+            max_outstanding: DEFAULT_MAX_OUTSTANDING,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl<S> Layer<Vec<S>> for FailoverLayer {
 ///
 /// A multi-key get fails over key by key: when a replica (a shard over several
 /// servers) could read only some of the keys, it answers a
-/// [`PartialGet`](super::multi_get::PartialGet), and only the keys it could not read
+/// [`PartialGet`], and only the keys it could not read
 /// go to the next replica. A key that no replica could read is left out of the reply
 /// (a miss) when some replica answered for the other keys; when none answered for
 /// any key, the reply is [`AllReplicasFailed`], as for a single get.

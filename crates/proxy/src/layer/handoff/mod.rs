@@ -8,7 +8,7 @@
 //! of service: every request to it fails at once with [`CatchingUp`] (a write is
 //! queued behind the owed ones, so per key the order is kept), and reads go to the
 //! other copies, which have the writes. When the queue is replayed the server is
-//! back. What the queue keeps per key is in [`missed`]; past its bounds a write is
+//! back. What the queue keeps per key is in `missed.rs`; past its bounds a write is
 //! lost for this server and counted ([`Handoff::dropped`]).
 
 mod missed;

@@ -7,17 +7,17 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use memkeep_proxy::config::{PolicySetting, RouteConfig, RouteSpec};
-use memkeep_proxy::layer::broadcast::Broadcast;
-use memkeep_proxy::layer::failover::FailoverLayer;
-use memkeep_proxy::layer::read_repair::ReadRepairLayer;
-use memkeep_proxy::layer::replicate::{Policy, ReplicateLayer};
-use memkeep_proxy::layer::route::{Route, RouteLayer};
-use memkeep_proxy::layer::shadow::ShadowLayer;
-use memkeep_proxy::layer::warm_up::WarmUpLayer;
 use tower::Layer;
 
-use super::stack::{pool_stack, PoolStack, ServerState, SharedService};
+use super::{Builder, Pool, ServerState, SharedService};
+use crate::config::{PolicySetting, RouteConfig, RouteSpec};
+use crate::layer::broadcast::Broadcast;
+use crate::layer::failover::FailoverLayer;
+use crate::layer::read_repair::ReadRepairLayer;
+use crate::layer::replicate::{Policy, ReplicateLayer};
+use crate::layer::route::{Route, RouteLayer};
+use crate::layer::shadow::ShadowLayer;
+use crate::layer::warm_up::WarmUpLayer;
 
 /// A counter a layer keeps, shown by `stats` under this name.
 pub struct Counter {
@@ -38,60 +38,68 @@ pub struct Tree {
     pub counters: Vec<Counter>,
 }
 
-/// Builds the tree. Starts the backends' connection tasks: call inside the runtime.
-pub fn build(config: &RouteConfig) -> Result<Tree, String> {
-    config.check().map_err(|e| e.to_string())?;
-    let mut builder = Builder {
-        config,
-        handoff: BTreeSet::new(),
-        pools: BTreeMap::new(),
-        routes: BTreeMap::new(),
-        counters: Vec::new(),
-    };
-    // The copies under a replicating route owe each other the writes they miss.
-    for spec in config.routes.values() {
-        if matches!(
-            spec,
-            RouteSpec::Replicate { .. } | RouteSpec::ReadRepair { .. }
-        ) {
-            let mut reached = BTreeSet::new();
-            for target in spec.targets() {
-                builder.reached(target, &mut reached);
+impl Builder {
+    /// Builds the tree: checks it, then every pool and route the listeners reach.
+    /// Starts the backends' connection tasks: call inside the runtime.
+    pub fn tree(&self, config: &RouteConfig) -> Result<Tree, String> {
+        config.check().map_err(|e| e.to_string())?;
+        let mut assembly = Assembly {
+            builder: self,
+            config,
+            handoff: BTreeSet::new(),
+            pools: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            counters: Vec::new(),
+        };
+        // The copies under a replicating route owe each other the writes they miss.
+        for spec in config.routes.values() {
+            if matches!(
+                spec,
+                RouteSpec::Replicate { .. } | RouteSpec::ReadRepair { .. }
+            ) {
+                let mut reached = BTreeSet::new();
+                for target in spec.targets() {
+                    assembly.reached(target, &mut reached);
+                }
+                assembly.handoff.extend(reached);
             }
-            builder.handoff.extend(reached);
         }
+        let listeners = config
+            .listeners
+            .iter()
+            .map(|l| assembly.listener(&l.route))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tree {
+            listeners,
+            pools: assembly
+                .pools
+                .into_iter()
+                .map(|(name, stack)| (name, stack.servers))
+                .collect(),
+            counters: assembly.counters,
+        })
     }
-    let listeners = config
-        .listeners
-        .iter()
-        .map(|l| builder.listener(&l.route))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Tree {
-        listeners,
-        pools: builder
-            .pools
-            .into_iter()
-            .map(|(name, stack)| (name, stack.servers))
-            .collect(),
-        counters: builder.counters,
-    })
 }
 
-struct Builder<'c> {
+/// One tree being built.
+struct Assembly<'c> {
+    builder: &'c Builder,
     config: &'c RouteConfig,
     /// The pools whose servers queue and replay the writes they miss.
     handoff: BTreeSet<String>,
-    pools: BTreeMap<String, PoolStack>,
+    pools: BTreeMap<String, Pool>,
     routes: BTreeMap<String, SharedService>,
     counters: Vec<Counter>,
 }
 
-impl Builder<'_> {
+impl Assembly<'_> {
     /// The replicas a name stands for: a pool's replica shards, or one route.
     fn replicas(&mut self, name: &str) -> Result<Vec<SharedService>, String> {
         if let Some(pool) = self.config.pools.get(name) {
             if !self.pools.contains_key(name) {
-                let stack = pool_stack(name, pool, self.handoff.contains(name))?;
+                let stack = self
+                    .builder
+                    .pool_stack(name, pool, self.handoff.contains(name))?;
                 self.pools.insert(name.to_owned(), stack);
             }
             return Ok(self.pools[name].views.clone());
