@@ -13,8 +13,9 @@ use memkeep_proxy::BoxError;
 use tower::{Service, ServiceExt};
 
 use crate::builder::Builder;
-use crate::stack::{self, SharedService};
+use crate::stack;
 use crate::Error;
+use memkeep_proxy::build::SharedService;
 
 /// The longest key memcached accepts.
 const MAX_KEY_LEN: usize = 250;
