@@ -119,12 +119,17 @@ fn metrics_and_status_follow_traffic_per_pool_and_backend() {
     let up = backend("cache-a", &a.addr(), ",state=\"up\"");
     assert_eq!(value(&m, &format!("memkeep_backend_state{up}")), 1.0);
 
-    // The poller reads each backend's stats: memory limits and hit rates appear.
+    // The poller reads each backend's stats: memory limits and hit rates appear, on
+    // both backends, from a poll made after the gets (each is polled on its own).
+    let b_labels = backend("cache-b", &b.addr(), "");
     assert!(
         wait_for(Duration::from_secs(10), || {
             let m = scrape(proxy.admin);
             value(&m, &format!("memkeep_backend_memory_limit_bytes{a_labels}")) == 16.0 * 1048576.0
                 && value(&m, &format!("memkeep_backend_get_hits_total{a_labels}")) == sets[0]
+                && value(&m, &format!("memkeep_backend_memory_limit_bytes{b_labels}"))
+                    == 32.0 * 1048576.0
+                && value(&m, &format!("memkeep_backend_get_hits_total{b_labels}")) == sets[1]
         }),
         "backend stats never polled"
     );

@@ -57,8 +57,15 @@ fn a_backup_that_restarts_empty_is_repaired_by_reads() {
     let proxy = Proxy::magent(&["-s", &main.addr(), "-b", &backup.addr()]);
     let mut conn = proxy.connect();
 
-    // Written to both: the main at once, the backup in the background.
+    // Written to both; the reply is the first server's (first-success), the other
+    // takes it in the background.
     assert_eq!(set(&mut conn, "k", "the-value"), "STORED\r\n");
+    assert!(wait_for(Duration::from_secs(5), || get(
+        &mut main.connect(),
+        "k"
+    )
+    .unwrap()
+    .is_some()));
     assert_eq!(
         get(&mut main.connect(), "k").unwrap().as_deref(),
         Some("the-value")
