@@ -131,7 +131,16 @@ impl Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.registry.open.lock().remove(&self.info.fd);
+        // The socket closes before this guard drops, so its descriptor may already
+        // belong to a newer connection registered under the same number: remove
+        // the entry only if it is still this connection's.
+        let mut open = self.registry.open.lock();
+        if open
+            .get(&self.info.fd)
+            .is_some_and(|info| Arc::ptr_eq(info, &self.info))
+        {
+            open.remove(&self.info.fd);
+        }
     }
 }
 
@@ -193,5 +202,27 @@ impl ConnectionRegistry {
             );
         }
         lines.into_values().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_connection_leaves_the_newer_one_on_its_descriptor_listed() {
+        let registry = Arc::new(ConnectionRegistry::default());
+        let old = registry.register(30, "tcp:127.0.0.1:1".into(), "tcp:127.0.0.1:9".into());
+        // The old socket closed; the kernel gave its descriptor to a new connection
+        // before the old connection's guard dropped.
+        let new = registry.register(30, "tcp:127.0.0.1:2".into(), "tcp:127.0.0.1:9".into());
+        drop(old);
+        let listed = registry.report();
+        assert!(
+            listed.contains(&("30:addr".to_owned(), "tcp:127.0.0.1:2".to_owned())),
+            "{listed:?}"
+        );
+        drop(new);
+        assert!(registry.report().is_empty());
     }
 }
