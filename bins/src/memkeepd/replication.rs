@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use memkeep_replication::{Peers, Replication, ReplicationConfig, Role};
+use memkeep_replication::{Peers, Replication, ReplicationConfig, Resolve, Role};
 use memkeep_server::store::snapshot::ResumePoint;
 use memkeep_server::store::Store;
 use tokio::sync::watch;
@@ -115,6 +115,9 @@ pub fn start(
         connect,
         retry: Duration::from_millis(250),
         tls,
+        // Looked up before every attempt: a peer's name may not resolve yet (its
+        // host or pod is not up) or may move to a new address when it restarts.
+        resolve: Resolve::system(),
     };
     let running = replication.clone();
     let thread = std::thread::Builder::new()

@@ -176,6 +176,7 @@ mod peer;
 mod peer_links;
 mod recent;
 mod record;
+mod resolve;
 mod tls;
 
 pub use backlog::{Backlog, Entry, Lost};
@@ -186,4 +187,5 @@ pub use observe::{Observe, ObserveLayer, ResponseFuture, WARMING};
 pub use peer::{run, Peers};
 pub use peer_links::LinkInfo;
 pub use record::{BadFrame, Frame, Record, Role, Route, LINK_VERSION, MAX_FRAME};
+pub use resolve::Resolve;
 pub use tls::LinkTls;

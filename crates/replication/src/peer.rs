@@ -4,8 +4,11 @@
 //! node keeps listening on its own port and retrying, so whichever node restarts
 //! finds the survivors. A node does not dial a peer while a link to it is up (the
 //! peer dialled first); when both dial at once, both keep the same one of the two
-//! links (see `peer_links`).
+//! links (see `peer_links`). A peer given by name is looked up again before every
+//! attempt (see `resolve`): a name that does not resolve yet is retried like a peer
+//! that refuses, and one that now stands for another address is dialled there.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use tracing::{debug, info, warn};
 use crate::link::{run_link, run_link_over, LinkError, Side};
 use crate::node::Replication;
 use crate::record::Role;
+use crate::resolve::Resolve;
 use crate::tls::LinkTls;
 
 /// Where a node listens for links and which peer it connects to.
@@ -34,6 +38,8 @@ pub struct Peers {
     pub retry: Duration,
     /// Mutual TLS on every link, accepted and dialled.
     pub tls: Option<LinkTls>,
+    /// Turns each peer's `host:port` into addresses, before every attempt.
+    pub resolve: Resolve,
 }
 
 /// Runs the node's listener and connector until `shutdown` completes.
@@ -78,6 +84,7 @@ pub async fn run(
             },
             retry,
             peers.tls.clone(),
+            peers.resolve.clone(),
         ));
     }
     shutdown.await;
@@ -161,14 +168,16 @@ async fn connect(
     unreachable: Unreachable,
     retry: Duration,
     tls: Option<LinkTls>,
+    resolve: Resolve,
 ) {
     let links = replication.shared.peer_links.clone();
+    // What the last attempt found, so the log tells each change once rather than
+    // every attempt: the addresses the name stood for, or that it did not resolve.
+    let mut last: Option<Result<Vec<SocketAddr>, ()>> = None;
     loop {
         if !links.linked_to(&peer) {
-            let attempt =
-                tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&peer)).await;
-            match attempt {
-                Ok(Ok(stream)) => {
+            match dial(&peer, &resolve, &mut last).await {
+                Ok(stream) => {
                     let result = match &tls {
                         None => run_link(&replication, stream, &peer, Side::Dialled).await,
                         Some(tls) => {
@@ -184,14 +193,59 @@ async fn connect(
                     unreachable.set(matches!(result, Err(LinkError::SelfLink)), &replication);
                     ended(&peer, &result);
                 }
-                Ok(Err(_)) | Err(_) => {
+                Err(e) => {
                     unreachable.set(true, &replication);
-                    debug!(%peer, "peer unreachable");
+                    debug!(%peer, error = %e, "peer unreachable");
                 }
             }
         }
         tokio::time::sleep(retry).await;
     }
+}
+
+/// One attempt to reach `peer`: looks its name up now, then tries each address.
+async fn dial(
+    peer: &str,
+    resolve: &Resolve,
+    last: &mut Option<Result<Vec<SocketAddr>, ()>>,
+) -> io::Result<TcpStream> {
+    // getaddrinfo can wait on a DNS server that does not answer: bounded, so the
+    // retry goes on.
+    let lookup = tokio::time::timeout(Duration::from_secs(5), resolve.lookup(peer))
+        .await
+        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "lookup timed out")));
+    let addrs = match lookup {
+        Ok(addrs) => addrs,
+        Err(e) => {
+            if last.as_ref().is_none_or(Result::is_ok) {
+                info!(%peer, error = %e, "peer name does not resolve; retrying");
+            }
+            *last = Some(Err(()));
+            return Err(e);
+        }
+    };
+    match last.as_ref() {
+        Some(Ok(before)) if *before != addrs => {
+            info!(%peer, ?before, now = ?addrs, "peer name resolves to new addresses");
+        }
+        Some(Err(())) => info!(%peer, now = ?addrs, "peer name resolves"),
+        _ => {}
+    }
+    *last = Some(Ok(addrs.clone()));
+    let mut error = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        match tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => error = e,
+            Err(_) => {
+                error = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{addr}: connect timed out"),
+                )
+            }
+        }
+    }
+    Err(error)
 }
 
 fn ended(peer: &str, result: &Result<(), LinkError>) {

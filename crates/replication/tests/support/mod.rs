@@ -124,6 +124,7 @@ pub fn listening(replication: &Replication) -> (std::net::SocketAddr, oneshot::S
             connect: Vec::new(),
             retry: Duration::from_millis(20),
             tls: None,
+            ..Peers::default()
         },
     );
     (addr, stop)
@@ -160,6 +161,7 @@ pub fn listening_and_dialling(
             connect: peers.iter().map(ToString::to_string).collect(),
             retry: Duration::from_millis(20),
             tls: None,
+            ..Peers::default()
         },
     )
 }
