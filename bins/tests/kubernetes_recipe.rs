@@ -414,7 +414,7 @@ fn memkeepd_serves_and_stops_with_the_statefulsets_flags() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let mut child = spawn_listening(&mut command, port);
+    let mut child = Reaped(spawn_listening(&mut command, port));
     let healthy = wait_for(LIMIT, || http_status(admin, "/healthz") == Some(200));
     let status = http_status(admin, "/status");
     let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -422,7 +422,7 @@ fn memkeepd_serves_and_stops_with_the_statefulsets_flags() {
     let mut reply = [0u8; 8];
     client.read_exact(&mut reply).unwrap();
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(child.0.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
@@ -433,12 +433,9 @@ fn memkeepd_serves_and_stops_with_the_statefulsets_flags() {
         .unwrap();
     let mut exit = None;
     wait_for(Duration::from_secs(grace), || {
-        exit = child.try_wait().unwrap();
+        exit = child.0.try_wait().unwrap();
         exit.is_some()
     });
-    if exit.is_none() {
-        let _ = child.kill();
-    }
     assert!(healthy, "/healthz did not answer 200 with the peer away");
     assert_eq!(status, Some(200), "the liveness probe's /status");
     assert_eq!(&reply, b"STORED\r\n");
@@ -659,6 +656,18 @@ fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// A child process killed and reaped when dropped, so a failing test leaves none.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// The status code of `GET path` on the admin listener at 127.0.0.1:`port`, if it
