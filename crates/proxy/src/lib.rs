@@ -74,6 +74,7 @@
 pub mod backend;
 pub mod build;
 pub mod config;
+pub mod discovery;
 pub mod error_kind;
 pub mod keyless;
 pub mod layer;

@@ -14,8 +14,9 @@ pub use security::{
 };
 pub use tree::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
-    PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
-    DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
+    PoolConfig, RouteConfig, RouteSpec, DEFAULT_DNS_MAX_TTL_MS, DEFAULT_DNS_MIN_TTL_MS,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
+    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
 
 /// A `nutcracker.yml`: pools by name.
@@ -209,6 +210,9 @@ impl NutcrackerPool {
         }
         Ok(PoolConfig {
             servers: self.servers.clone(),
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
             hash: self.hash.clone(),
             distribution: self.distribution.clone(),
             hash_tag: self.hash_tag.clone(),
