@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::client::DnsClient;
 use super::lookup::lookup;
@@ -39,6 +39,9 @@ struct Entry {
     /// The last good answer; empty until the first.
     servers: Vec<String>,
     due: Instant,
+    /// Lookups failed in a row: the first is a warning, the rest debug lines until
+    /// one succeeds, so a DNS outage does not flood the log.
+    failing: u64,
 }
 
 impl Discovery {
@@ -72,6 +75,7 @@ impl Discovery {
                     max: pool.dns_max_ttl(),
                     servers: Vec::new(),
                     due: Instant::now(),
+                    failing: 0,
                 });
             }
         }
@@ -147,6 +151,9 @@ impl Discovery {
         let entry = &mut self.entries[i];
         match result {
             Ok(answer) => {
+                if std::mem::take(&mut entry.failing) > 0 {
+                    info!(pool = %entry.pool, entry = %entry.written, "discovery: lookups succeed again");
+                }
                 entry.due = Instant::now() + answer.ttl.clamp(entry.min, entry.max);
                 if answer.servers != entry.servers {
                     if !entry.servers.is_empty() {
@@ -164,8 +171,14 @@ impl Discovery {
             }
             Err(reason) => {
                 entry.due = Instant::now() + entry.min;
-                warn!(pool = %entry.pool, entry = %entry.written, error = %reason,
-                    kept = entry.servers.len(), "discovery: lookup failed; the last good servers stay");
+                entry.failing += 1;
+                if entry.failing == 1 {
+                    warn!(pool = %entry.pool, entry = %entry.written, error = %reason,
+                        kept = entry.servers.len(), "discovery: lookup failed; the last good servers stay");
+                } else {
+                    debug!(pool = %entry.pool, entry = %entry.written, error = %reason,
+                        failed_in_a_row = entry.failing, "discovery: lookup failed again");
+                }
                 self.stats.update(&entry.pool, |f| f.failures += 1);
                 Err(reason.to_string())
             }
