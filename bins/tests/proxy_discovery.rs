@@ -171,6 +171,7 @@ fn srv_records_move_the_pool_under_load_and_failures_keep_it() {
 servers = ["dns+srv://_memcache._tcp.cache.test"]
 resolver = "{resolver}"
 dns_min_ttl_ms = 100
+hash = "md5"   # fnv1a_64 puts short keys like new:N on one arc of the ring
 
 [[listeners]]
 listen = "127.0.0.1:{port}"
