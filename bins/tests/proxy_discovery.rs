@@ -325,3 +325,24 @@ fn a_name_that_does_not_resolve_refuses_to_start() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_nutcracker_pool_takes_its_servers_from_dns() {
+    let server = Server::memkeepd(&[]);
+    let dir = TempDir::new();
+    let dns = Dnsmasq::start(&dir, HOSTS, &[srv(0, &server)]);
+    let resolver = dns.resolver();
+    let proxy = Proxy::memkeep("-c", "nutcracker.yml", |port| {
+        format!(
+            "alpha:\n  listen: 127.0.0.1:{port}\n  servers_from: dns+srv://_memcache._tcp.cache.test\n  \
+             resolver: {resolver}\n"
+        )
+    });
+    let mut conn = proxy.connect();
+    assert_eq!(set(&mut conn, "k", "v"), "STORED\r\n");
+    assert_eq!(
+        get(&mut server.connect(), "k").unwrap().as_deref(),
+        Some("v")
+    );
+    assert_eq!(proxy_stat(&mut conn, "discovery:alpha:servers"), Some(1));
+}
