@@ -148,6 +148,9 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
     backend_metrics(report, out);
 }
 
+/// A discovery figure: metric, kind, help, how to read it.
+type DiscoveryFigure = (&'static str, Kind, &'static str, fn(&PoolFigures) -> f64);
+
 /// Per pool found by DNS: its lookups that failed, answers that changed it, the
 /// last good lookup, the servers it has.
 fn discovery_metrics(report: &ProxyReport, out: &mut Encoder) {
@@ -155,7 +158,7 @@ fn discovery_metrics(report: &ProxyReport, out: &mut Encoder) {
     if pools.is_empty() {
         return;
     }
-    let figures: [(&str, Kind, &str, fn(&PoolFigures) -> f64); 4] = [
+    let figures: [DiscoveryFigure; 4] = [
         (
             "memkeep_discovery_failures_total",
             Kind::Counter,

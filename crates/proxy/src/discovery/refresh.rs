@@ -228,3 +228,82 @@ impl Discovery {
         config
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(servers: &str, extra: &str) -> RouteConfig {
+        toml::from_str(&format!(
+            "[pools.p]\nservers = [{servers}]\n{extra}\n\
+             [[listeners]]\nlisten = \"127.0.0.1:1\"\npool = \"p\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn entries_are_replaced_in_place_and_a_server_counts_once() {
+        let config = template(
+            r#""10.0.0.9:11211:1", "dns+srv://_m._tcp.a", "dns://b:11211""#,
+            "resolver = \"127.0.0.1:53\"\ndns_min_ttl_ms = 10\ndns_max_ttl_ms = 20",
+        );
+        let mut discovery = Discovery::new(config, &[], DiscoveryStats::default()).unwrap();
+        assert_eq!(discovery.entries.len(), 2);
+        assert_eq!(
+            (discovery.entries[0].min, discovery.entries[0].max),
+            (Duration::from_millis(10), Duration::from_millis(20))
+        );
+        discovery.entries[0].servers = vec!["10.0.0.1:11211:5 a1:11211".into()];
+        // The plain server again (another weight), and a new one.
+        discovery.entries[1].servers = vec!["10.0.0.9:11211:1".into(), "10.0.0.2:11211:1".into()];
+        assert_eq!(
+            discovery.config().pools["p"].servers,
+            [
+                "10.0.0.9:11211:1",
+                "10.0.0.1:11211:5 a1:11211",
+                "10.0.0.2:11211:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_entry_needs_a_name_server() {
+        let config = template(r#""dns://b:11211""#, "");
+        let error = Discovery::new(config.clone(), &[], DiscoveryStats::default())
+            .err()
+            .unwrap();
+        assert!(error.contains("no name server"), "{error}");
+        let system = ["127.0.0.1:53".parse().unwrap()];
+        assert!(Discovery::new(config, &system, DiscoveryStats::default()).is_ok());
+        let plain = Discovery::new(
+            template(r#""10.0.0.9:11211""#, ""),
+            &[],
+            DiscoveryStats::default(),
+        )
+        .unwrap();
+        assert!(plain.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_silent_name_server_refuses_a_first_resolution_and_keeps_a_known_one() {
+        // A UDP socket that never answers: each query times out.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let resolver = silent.local_addr().unwrap();
+        let config = template(r#""dns://b:11211""#, &format!("resolver = \"{resolver}\""));
+        let stats = DiscoveryStats::default();
+        let mut first = Discovery::new(config.clone(), &[], stats.clone()).unwrap();
+        for entry in &mut first.entries {
+            entry.client = DnsClient::new(vec![resolver], Duration::from_millis(50));
+        }
+        let error = first.resolve_all(None).await.err().unwrap();
+        assert!(error.starts_with("pool p: dns://b:11211: "), "{error}");
+        assert_eq!(stats.pools()["p"].failures, 1);
+        // The same entry, already known from the running discovery: it stays.
+        first.entries[0].servers = vec!["10.0.0.1:11211:1".into()];
+        let mut again = Discovery::new(config, &[], stats.clone()).unwrap();
+        again.entries[0].client = first.entries[0].client.clone();
+        let served = again.resolve_all(Some(&first)).await.unwrap();
+        assert_eq!(served.pools["p"].servers, ["10.0.0.1:11211:1"]);
+        assert_eq!(stats.pools()["p"].failures, 2);
+    }
+}
