@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn a_line_command_ends_at_its_line_end() {
         let r = request_end(b"get a b\r\nget c\r\n").unwrap().unwrap();
-        assert_eq!((r.len, r.line_len, r.data_len, r.noreply), (9, 7, None, false));
+        assert_eq!(
+            (r.len, r.line_len, r.data_len, r.noreply),
+            (9, 7, None, false)
+        );
         assert_eq!(request_end(b"get a b\r").unwrap(), None);
     }
 
@@ -168,7 +171,13 @@ mod tests {
             assert_eq!(s.reply_end(&hits[..cut]), Ok(None), "prefix of {cut}");
             assert_eq!(s.reply_end(hits), Ok(Some(42)), "after a prefix of {cut}");
         }
-        assert_eq!(s.reply_end(b"STAT pid 1\r\nSTAT x y\r\nEND\r\n"), Ok(Some(27)));
-        assert_eq!(s.reply_end(b"VALUE a 0 1\r\nx\r\nSTORED\r\n"), Err(Malformed));
+        assert_eq!(
+            s.reply_end(b"STAT pid 1\r\nSTAT x y\r\nEND\r\n"),
+            Ok(Some(27))
+        );
+        assert_eq!(
+            s.reply_end(b"VALUE a 0 1\r\nx\r\nSTORED\r\n"),
+            Err(Malformed)
+        );
     }
 }

@@ -26,14 +26,17 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let listeners = match memkeep_floor::listen(SocketAddr::new(args.listen, args.port), args.threads)
-    {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("floor-server: cannot listen on {}:{}: {e}", args.listen, args.port);
-            std::process::exit(1);
-        }
-    };
+    let listeners =
+        match memkeep_floor::listen(SocketAddr::new(args.listen, args.port), args.threads) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "floor-server: cannot listen on {}:{}: {e}",
+                    args.listen, args.port
+                );
+                std::process::exit(1);
+            }
+        };
     if let Ok(addr) = listeners[0].local_addr() {
         println!("{}", addr.port());
     }
