@@ -148,13 +148,11 @@ def summarize(reports, prefix):
 def of_floor(runs, label, floor, prefix):
     """A target's req/s and CPU per request over the floor's, round by round (the
     rounds alternate, so each pair shares the machine's load), then the median."""
-    pairs = list(zip(runs[label], runs[floor]))
-    cpu = f"{prefix}cpu_s_per_million"
-    return {
-        "requests_per_s": statistics.median(
-            t["requests_per_s"] / f["requests_per_s"] for t, f in pairs),
-        "cpu": statistics.median(t[cpu] / f[cpu] if f[cpu] else float("nan") for t, f in pairs),
-    }
+    def ratio(key):
+        # A run too short for a clock tick of the floor's CPU has no ratio.
+        ratios = [t[key] / f[key] for t, f in zip(runs[label], runs[floor]) if f[key]]
+        return statistics.median(ratios) if ratios else None
+    return {"requests_per_s": ratio("requests_per_s"), "cpu": ratio(f"{prefix}cpu_s_per_million")}
 
 
 def syscall_runs(targets, flags, prefix, duration):
