@@ -1,0 +1,142 @@
+//! Warm-up after a reload that changes a pool's servers: the builder is told what
+//! each pool was ([`Builder::after`]), and a pool whose ring changed gets its shards
+//! wrapped in [`Resize`], falling back to the previous shards for the keys that moved,
+//! for the pool's `warm_up_after_change`. See docs/resize.md.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use memkeep_ring::Ring;
+use tracing::info;
+
+use super::{Builder, Counter, SharedService};
+use crate::config::{PoolConfig, ServerSpec};
+use crate::layer::resize::{Moved, ResizeLayer, WarmUpCounters, Window};
+use tower::Layer;
+
+/// What a pool was when built: what a later reload needs to warm its moved keys
+/// from it. Holding one keeps the pool's connections open.
+#[derive(Clone)]
+pub struct Membership {
+    /// What places keys: servers, hash, distribution, hash tag, replicas.
+    placement: (Vec<String>, String, String, Option<String>, usize),
+    ring: Ring,
+    addrs: Vec<String>,
+    /// The pool's shards, one per replica, without any warm-up of their own: after
+    /// two changes in a row, keys are warmed from the ring just before the latest.
+    views: Vec<SharedService>,
+    /// The window the pool is warming through, if one is open.
+    window: Option<Arc<Window<SharedService>>>,
+    counters: WarmUpCounters,
+}
+
+/// Every pool's [`Membership`], by name.
+pub type Memberships = BTreeMap<String, Membership>;
+
+impl Membership {
+    /// The pool's warm-up counters, as `stats` names them.
+    pub fn counters(&self, pool: &str) -> Vec<Counter> {
+        let c = &self.counters;
+        [
+            ("fills", &c.fills),
+            ("fallbacks", &c.fallbacks),
+            ("stale_deletes", &c.stale_deletes),
+            ("active", &c.active),
+        ]
+        .into_iter()
+        .map(|(what, value)| Counter {
+            name: format!("pool_{pool}_warm_up_{what}"),
+            value: value.clone(),
+        })
+        .collect()
+    }
+}
+
+impl Builder {
+    /// Builds as a reload from a tree whose pools were `before`: a pool whose
+    /// servers (or hash, distribution, hash tag, replicas) changed warms the keys that
+    /// moved from what it was, for its `warm_up_after_change`.
+    pub fn after(mut self, before: Memberships) -> Self {
+        self.before = Some(Arc::new(before));
+        self
+    }
+
+    /// The pool's shards, wrapped in a warm-up window when its placement changed
+    /// since the tree this build follows (or a window is still open), and what the
+    /// next reload needs.
+    pub(super) fn warm_up(
+        &self,
+        name: &str,
+        pool: &PoolConfig,
+        ring: Ring,
+        specs: &[ServerSpec],
+        views: Vec<SharedService>,
+    ) -> (Vec<SharedService>, Membership) {
+        let placement = (
+            pool.servers.clone(),
+            pool.hash.clone(),
+            pool.distribution.clone(),
+            pool.hash_tag.clone(),
+            pool.replicas.max(1),
+        );
+        let addrs: Vec<String> = specs.iter().map(ServerSpec::addr).collect();
+        let before = self.before.as_ref().and_then(|b| b.get(name));
+        let lasting = pool.warm_up_after_change;
+        let open = before.and_then(|b| b.window.clone().filter(|w| w.is_open()));
+        let window = match before {
+            Some(before) if before.placement != placement => {
+                // The previous change's window ends: keys are warmed from the ring
+                // just before this change.
+                if let Some(earlier) = &open {
+                    earlier.close();
+                }
+                let added: Vec<&String> =
+                    addrs.iter().filter(|a| !before.addrs.contains(a)).collect();
+                let removed: Vec<&String> =
+                    before.addrs.iter().filter(|a| !addrs.contains(a)).collect();
+                if lasting.is_zero() || before.views.len() != views.len() {
+                    info!(pool = %name, ?added, ?removed, "pool servers changed; warm-up off");
+                    None
+                } else {
+                    info!(pool = %name, ?added, ?removed, warm_up_secs = lasting.as_secs_f64(),
+                        "pool servers changed: moved keys missing on their new server are read \
+                         from their previous one during the warm-up");
+                    let moved = Moved::new(before.ring.clone(), &before.addrs, ring.clone(), &addrs);
+                    let window =
+                        Window::open(before.views.clone(), moved, before.counters.clone());
+                    window.close_after(lasting, name.to_owned());
+                    Some(window)
+                }
+            }
+            // Same placement (a reload for another reason): an open window goes on.
+            Some(_) if !lasting.is_zero() => open,
+            Some(_) => {
+                if let Some(open) = open {
+                    open.close();
+                }
+                None
+            }
+            None => None,
+        };
+        let counters = before.map(|b| b.counters.clone()).unwrap_or_default();
+        let membership = Membership {
+            placement,
+            ring,
+            addrs,
+            views: views.clone(),
+            window: window.clone(),
+            counters,
+        };
+        let views = match window {
+            Some(window) => views
+                .into_iter()
+                .enumerate()
+                .map(|(replica, view)| {
+                    SharedService::new(ResizeLayer::new(window.clone(), replica).layer(view))
+                })
+                .collect(),
+            None => views,
+        };
+        (views, membership)
+    }
+}
