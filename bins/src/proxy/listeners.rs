@@ -82,8 +82,7 @@ fn bind_unix(listen: &str) -> Result<Bound, String> {
 /// tree whose pools were `before`, when reloading (so that pools whose servers
 /// changed warm up from what they were).
 fn build(config: &RouteConfig, before: Option<&Memberships>) -> Result<Tree, String> {
-    let builder =
-        Builder::new().backend_security(std::sync::Arc::new(super::security::backends));
+    let builder = Builder::new().backend_security(std::sync::Arc::new(super::security::backends));
     match before {
         Some(before) => builder.after(before.clone()),
         None => builder,

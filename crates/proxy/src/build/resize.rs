@@ -101,9 +101,9 @@ impl Builder {
                     info!(pool = %name, ?added, ?removed, warm_up_secs = lasting.as_secs_f64(),
                         "pool servers changed: moved keys missing on their new server are read \
                          from their previous one during the warm-up");
-                    let moved = Moved::new(before.ring.clone(), &before.addrs, ring.clone(), &addrs);
-                    let window =
-                        Window::open(before.views.clone(), moved, before.counters.clone());
+                    let moved =
+                        Moved::new(before.ring.clone(), &before.addrs, ring.clone(), &addrs);
+                    let window = Window::open(before.views.clone(), moved, before.counters.clone());
                     window.close_after(lasting, name.to_owned());
                     Some(window)
                 }

@@ -69,7 +69,15 @@ mod tests {
 
     #[test]
     fn other_text_is_refused() {
-        for bad in ["", "5", "m", "5 minutes", "-1s", "1.5m", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "5",
+            "m",
+            "5 minutes",
+            "-1s",
+            "1.5m",
+            "99999999999999999999h",
+        ] {
             assert!(parse_window(bad).is_err(), "{bad:?} accepted");
         }
     }

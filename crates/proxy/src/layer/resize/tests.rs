@@ -18,7 +18,10 @@ fn servers(log: &Log) -> Vec<Fake> {
 
 /// A pool over `servers[of]`: its shard, ring and addresses.
 fn pool(servers: &[Fake], of: &[usize]) -> (Shard<Fake>, Ring, Vec<String>) {
-    let addrs: Vec<String> = of.iter().map(|i| format!("127.0.0.1:{}", 11211 + i)).collect();
+    let addrs: Vec<String> = of
+        .iter()
+        .map(|i| format!("127.0.0.1:{}", 11211 + i))
+        .collect();
     let ring = Ring::builder(
         of.iter()
             .map(|&i| Server::twemproxy("127.0.0.1", 11211 + i as u16, 1, None))
@@ -43,12 +46,7 @@ fn changed(
     let (new, new_ring, new_addrs) = pool(servers, after);
     let window = Window::open(
         vec![old],
-        Moved::new(
-            old_ring.clone(),
-            &old_addrs,
-            new_ring.clone(),
-            &new_addrs,
-        ),
+        Moved::new(old_ring.clone(), &old_addrs, new_ring.clone(), &new_addrs),
         WarmUpCounters::default(),
     );
     let moved = Arc::new(Moved::new(old_ring, &old_addrs, new_ring, &new_addrs));
