@@ -117,7 +117,9 @@ def run(args, warm_up):
     listen = free_port()
     with open(path, "w") as f:
         f.write(config(listen, ports[:3], warm_up))
-    proxy = subprocess.Popen([args.proxy, "--config", path], stderr=subprocess.DEVNULL)
+    log = open(os.path.join(workdir, "proxy.log"), "w")
+    proxy = subprocess.Popen([args.proxy, "--config", path, "-v", "6"], stderr=log)
+    print(f"proxy log: {log.name}", file=sys.stderr)
     try:
         for p in ports:
             connect(p).close()
@@ -139,7 +141,7 @@ def run(args, warm_up):
         for number, (servers, change) in enumerate(phases):
             if change:
                 change()
-            phase_end = start + (number + 1) * args.phase
+            phase_end = time.monotonic() + args.phase
             while True:
                 now = time.monotonic()
                 if now >= phase_end:
