@@ -36,12 +36,14 @@ fn pool(servers: &[Fake], of: &[usize]) -> (Shard<Fake>, Ring, Vec<String>) {
     (shard, ring, addrs)
 }
 
+type Pool = Shard<Fake>;
+
 /// The pool grown (or shrunk) from `before` to `after`, warming from `before`.
 fn changed(
     servers: &[Fake],
     before: &[usize],
     after: &[usize],
-) -> (Resize<Shard<Fake>>, Arc<Window<Shard<Fake>>>, Arc<Moved>) {
+) -> (Resize<Pool>, Arc<Window<Pool>>, Arc<Moved>) {
     let (old, old_ring, old_addrs) = pool(servers, before);
     let (new, new_ring, new_addrs) = pool(servers, after);
     let window = Window::open(
