@@ -140,3 +140,95 @@ impl Builder {
         (views, membership)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::RouteConfig;
+
+    fn config(servers: &[u16], window: &str) -> RouteConfig {
+        let list: Vec<String> = servers
+            .iter()
+            .map(|p| format!("\"127.0.0.1:{p}\""))
+            .collect();
+        toml::from_str(&format!(
+            "[pools.p]\nservers = [{}]\nwarm_up_after_change = \"{window}\"\n\n\
+             [[listeners]]\nlisten = \"127.0.0.1:1\"\nroute = \"p\"\n",
+            list.join(", ")
+        ))
+        .unwrap()
+    }
+
+    fn active(before: &Memberships) -> u64 {
+        before["p"].counters.active.load(Ordering::Relaxed)
+    }
+
+    fn window(before: &Memberships) -> Option<Arc<Window<SharedService>>> {
+        before["p"].window.clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_opens_on_a_change_lasts_through_other_reloads_and_ends_on_time() {
+        let first = Builder::new().tree(&config(&[1, 2, 3], "5m")).unwrap();
+        assert!(window(&first.memberships).is_none(), "nothing to warm from");
+
+        let grown = Builder::new()
+            .after(first.memberships)
+            .tree(&config(&[1, 2, 3, 4], "5m"))
+            .unwrap();
+        let opened = window(&grown.memberships).expect("a window");
+        assert_eq!(active(&grown.memberships), 1);
+
+        // Same servers: the window goes on, with its own end.
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        let same = Builder::new()
+            .after(grown.memberships)
+            .tree(&config(&[1, 2, 3, 4], "5m"))
+            .unwrap();
+        assert!(Arc::ptr_eq(&opened, &window(&same.memberships).unwrap()));
+        tokio::time::sleep(Duration::from_secs(101)).await;
+        assert!(!opened.is_open());
+        assert_eq!(active(&same.memberships), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_second_change_ends_the_first_window_and_warms_from_the_ring_before_it() {
+        let first = Builder::new().tree(&config(&[1, 2, 3], "5m")).unwrap();
+        let grown = Builder::new()
+            .after(first.memberships)
+            .tree(&config(&[1, 2, 3, 4], "5m"))
+            .unwrap();
+        let earlier = window(&grown.memberships).unwrap();
+        let again = Builder::new()
+            .after(grown.memberships)
+            .tree(&config(&[1, 2, 3, 4, 5], "5m"))
+            .unwrap();
+        assert!(!earlier.is_open());
+        let latest = window(&again.memberships).unwrap();
+        assert!(latest.is_open());
+        // Warmed from the 4-server ring: keys on server 4 now were there before (the
+        // 3-server ring had no server 4: every one of them would have moved).
+        let now = &again.memberships["p"];
+        let on_four: Vec<String> = (0..1000)
+            .map(|i| format!("k{i}"))
+            .filter(|k| now.addrs[now.ring.node_for(k.as_bytes())] == "127.0.0.1:4")
+            .collect();
+        assert!(!on_four.is_empty());
+        assert!(on_four.iter().all(|k| !latest.warms(k.as_bytes(), 0)));
+        assert_eq!(active(&again.memberships), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_turns_the_window_off() {
+        let first = Builder::new().tree(&config(&[1, 2, 3], "0")).unwrap();
+        let grown = Builder::new()
+            .after(first.memberships)
+            .tree(&config(&[1, 2, 3, 4], "0"))
+            .unwrap();
+        assert!(window(&grown.memberships).is_none());
+        assert_eq!(active(&grown.memberships), 0);
+    }
+}

@@ -136,6 +136,13 @@ impl<S> Window<S> {
         self.previous.read().is_some()
     }
 
+    /// Whether `key`'s replica `replica` is read from its previous server on a miss:
+    /// the window is open and the key moved.
+    pub fn warms(&self, key: &[u8], replica: usize) -> bool {
+        self.previous()
+            .is_some_and(|previous| previous.moved.moved(key, replica))
+    }
+
     /// The pool before the change, while the window is open.
     pub(super) fn previous(&self) -> Option<Arc<Previous<S>>> {
         self.previous.read().clone()
