@@ -3,9 +3,10 @@
 //! key's previous server (the ring before the change) and copied to its new one
 //! (through [`WarmUp`](super::warm_up::WarmUp), filtered to moved keys); a key whose
 //! server did not change is read as without the window. A write of a moved key goes
-//! to its new server, and the previous server's copy is deleted, so that neither a
-//! fallback read nor a later change back serves the older value (a delete waits for
-//! both servers and answers `DELETED` if either held the key). See docs/resize.md.
+//! to its new server, and the previous server's copy is deleted before the client is
+//! answered, so that neither a fallback read nor a later change back serves the
+//! older value (a delete answers `DELETED` if either held the key). See
+//! docs/resize.md.
 
 mod window;
 
@@ -162,24 +163,12 @@ where
             .counters
             .stale_deletes
             .fetch_add(1, Ordering::Relaxed);
-        if matches!(req.command, Command::Delete(_)) {
-            // Waited for: a read right after must not find the key on its previous
-            // server and copy it back.
-            return State::Delete {
-                fut: join(ready.oneshot_ready(req), old.oneshot(delete)),
-            }
-            .into();
-        }
-        let spawned = self.window.background.spawn(async move {
-            if let Err(error) = old.oneshot(delete).await {
-                tracing::debug!(%error, "warm-up: deleting a moved key's previous copy failed");
-            }
-        });
-        if !spawned {
-            tracing::debug!("warm-up: background work at its bound, previous copy kept");
-        }
-        State::Direct {
-            fut: ready.oneshot_ready(req),
+        // Answered once the previous copy is gone too: a read right after must not
+        // find the older value there and copy it back.
+        let deleting = matches!(req.command, Command::Delete(_));
+        State::Write {
+            fut: join(ready.oneshot_ready(req), old.oneshot(delete)),
+            deleting,
         }
         .into()
     }
@@ -215,8 +204,8 @@ pin_project! {
         Direct { #[pin] fut: S::Future },
         /// A get: the new shard, then the previous one for moved keys it missed.
         WarmUp { #[pin] fut: warm_up::ResponseFuture<S> },
-        /// A delete of a moved key: the new shard and the previous one.
-        Delete { #[pin] fut: Join<S::Future, Oneshot<S, Request>> },
+        /// A write of a moved key: to the new shard, and a delete to the previous one.
+        Write { #[pin] fut: Join<S::Future, Oneshot<S, Request>>, deleting: bool },
     }
 }
 
@@ -237,12 +226,17 @@ where
         match self.project().state.project() {
             StateProj::Direct { fut } => fut.poll(cx),
             StateProj::WarmUp { fut } => fut.poll(cx),
-            StateProj::Delete { fut } => {
+            StateProj::Write { fut, deleting } => {
                 let (new, old) = futures_util::ready!(fut.poll(cx));
+                if let Err(error) = &old {
+                    tracing::debug!(%error, "warm-up: deleting a moved key's previous copy failed");
+                }
                 Poll::Ready(match (new, old) {
                     // The key lived on its previous server only: it was there, and
                     // is gone now, as the client asked.
-                    (Ok(Response::NotFound), Ok(Response::Deleted)) => Ok(Response::Deleted),
+                    (Ok(Response::NotFound), Ok(Response::Deleted)) if *deleting => {
+                        Ok(Response::Deleted)
+                    }
                     (new, _) => new,
                 })
             }

@@ -75,13 +75,13 @@ pub(super) struct Previous<S> {
 pub struct Window<S> {
     previous: RwLock<Option<Arc<Previous<S>>>>,
     pub(super) counters: WarmUpCounters,
-    pub(super) background: Background,
 }
 
 impl<S: Clone + Send + Sync + 'static> Window<S> {
     /// Opens a window over the pool's previous shards (`views`, one per replica),
     /// with the rings that say which keys `moved`.
     pub fn open(views: Vec<S>, moved: Moved, counters: WarmUpCounters) -> Arc<Self> {
+        // One bound on the fill tasks of every replica's warm-up.
         let background = Background::new(WarmUpLayer::<S>::DEFAULT_BACKGROUND_LIMIT);
         let moved = Arc::new(moved);
         let warm_ups = views
@@ -103,7 +103,6 @@ impl<S: Clone + Send + Sync + 'static> Window<S> {
                 moved,
             }))),
             counters,
-            background,
         })
     }
 
