@@ -112,6 +112,8 @@ def run(args, warm_up):
     user = ["-u", "root"] if os.geteuid() == 0 else []
     procs = [subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(p), "-U", "0",
                                "-m", "256", *user]) for p in ports]
+    for p in ports:
+        connect(p).close()
     workdir = tempfile.mkdtemp(prefix="resize-bench-")
     path = os.path.join(workdir, "route.toml")
     listen = free_port()
@@ -121,8 +123,6 @@ def run(args, warm_up):
     proxy = subprocess.Popen([args.proxy, "--config", path, "-v", "6"], stderr=log)
     print(f"proxy log: {log.name}", file=sys.stderr)
     try:
-        for p in ports:
-            connect(p).close()
         conn = connect(listen)
         reader = Reader(conn)
         keys = [b"key:%d" % i for i in range(args.keys)]
