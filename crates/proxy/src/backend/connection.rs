@@ -100,6 +100,10 @@ struct InFlight {
 /// Most bytes gathered into one write.
 const BATCH: usize = 64 * 1024;
 
+/// Room made in the read buffer before a read: the replies to a full batch of
+/// multi-gets.
+const READ_SPACE: usize = 64 * 1024;
+
 /// Opens a connection to the server: TCP, TLS and the login ([`secure::open`]) for
 /// a real backend; an in-memory stream in tests, which then run on paused time.
 pub(super) type Connect =
@@ -221,6 +225,9 @@ async fn drive(
     let (sent_tx, mut sent) = mpsc::unbounded_channel();
     let mut current = None;
     let ending = tokio::select! {
+        // In order: a random start costs a random number per poll, and either
+        // branch ending ends both.
+        biased;
         ending = write_loop(wr, config, dialect, jobs, sent_tx) => ending,
         kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
     };
@@ -296,7 +303,7 @@ async fn read_loop(
     sent: &mut mpsc::UnboundedReceiver<InFlight>,
     current: &mut Option<InFlight>,
 ) -> ErrorKind {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_SPACE);
     // One timer for the whole connection, moved only when it fires: a timer made
     // afresh per read would be registered and removed again for every reply.
     // Deadlines grow in the order requests were written, so when it fires at an
@@ -335,7 +342,17 @@ async fn read_loop(
                 armed = true;
             }
         }
+        // Room for a whole batch of replies in one read: the decoded replies share
+        // the buffer's memory until their callers drop them, so the space behind
+        // them is not reused, and without this the reads shrink to what is left
+        // of the buffer (more reads, and replies split across them).
+        if buf.capacity() - buf.len() < READ_SPACE / 4 {
+            buf.reserve(READ_SPACE);
+        }
         tokio::select! {
+            // In order, replies first: a random start costs a random number per
+            // poll, and the timer only matters while no reply comes.
+            biased;
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => return ErrorKind::Closed,
                 Ok(_) => {}
