@@ -65,7 +65,8 @@ fn decode_values(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>
     // replies and the start of the next (a backend answers a batch of requests in
     // one read), so whether it ends in `END` says nothing about this reply; spans
     // kept by a walk that finds the reply incomplete are a few words each, wasted.
-    let mut spans = Vec::new();
+    // Sized for a typical multi-get, so a reply's spans are rarely reallocated.
+    let mut spans = Vec::with_capacity(16);
     let Some(end) = walk_values(buf, limits, |span| spans.push(span))? else {
         return Ok(None);
     };
