@@ -129,7 +129,9 @@ fn fits_text(key: &[u8]) -> bool {
     // No early exit, as in `translate::needs_base64`.
     !key.is_empty()
         && key.len() <= 250
-        && key.iter().fold(true, |good, &b| good & (b > b' ') & (b != 0x7f))
+        && key
+            .iter()
+            .fold(true, |good, &b| good & (b > b' ') & (b != 0x7f))
 }
 
 #[cfg(test)]

@@ -175,7 +175,8 @@ fn text(verb: TextVerb) -> Expect {
 fn needs_base64(key: &[u8]) -> bool {
     // Every byte looked at, no early exit: the loop then runs many bytes per
     // instruction, and keys are short (a multi-get checks each of its keys).
-    key.iter().fold(false, |bad, &b| bad | (b <= b' ') | (b == 0x7f))
+    key.iter()
+        .fold(false, |bad, &b| bad | (b <= b' ') | (b == 0x7f))
 }
 
 impl Expect {
