@@ -4,6 +4,7 @@
 //! cause, ejections, and figures from its polled `stats`.
 
 use memkeep_admin::{Encoder, Kind};
+use memkeep_proxy::discovery::PoolFigures;
 use memkeep_server::stats::ConnectionStats;
 
 use super::ProxyReport;
@@ -143,7 +144,94 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
             );
         }
     }
+    warm_up_metrics(report, out);
+    discovery_metrics(report, out);
     backend_metrics(report, out);
+}
+
+/// Per pool: what its warm-up window after a change of servers did (docs/resize.md).
+fn warm_up_metrics(report: &ProxyReport, out: &mut Encoder) {
+    let warm_ups = report.warm_ups();
+    let families = [
+        (
+            "fills",
+            "memkeep_proxy_warm_up_fills_total",
+            Kind::Counter,
+            "Items copied from a moved key's previous server to its new one, by pool.",
+        ),
+        (
+            "fallbacks",
+            "memkeep_proxy_warm_up_fallbacks_total",
+            Kind::Counter,
+            "Moved keys missed on their new server and read from their previous one, by pool.",
+        ),
+        (
+            "stale_deletes",
+            "memkeep_proxy_warm_up_stale_deletes_total",
+            Kind::Counter,
+            "Previous copies of moved keys deleted for writes during a warm-up, by pool.",
+        ),
+        (
+            "active",
+            "memkeep_proxy_warm_up_active",
+            Kind::Gauge,
+            "1 while a pool warms up after a change of servers, else 0.",
+        ),
+    ];
+    for (what, name, kind, help) in families {
+        let samples: Vec<_> = warm_ups.iter().filter(|(w, _, _)| *w == what).collect();
+        if samples.is_empty() {
+            continue;
+        }
+        out.family(name, kind, help);
+        for (_, pool, value) in samples {
+            out.sample(name, &[("pool", pool)], *value as f64);
+        }
+    }
+}
+
+/// A discovery figure: metric, kind, help, how to read it.
+type DiscoveryFigure = (&'static str, Kind, &'static str, fn(&PoolFigures) -> f64);
+
+/// Per pool found by DNS: its lookups that failed, answers that changed it, the
+/// last good lookup, the servers it has.
+fn discovery_metrics(report: &ProxyReport, out: &mut Encoder) {
+    let pools = report.discovery();
+    if pools.is_empty() {
+        return;
+    }
+    let figures: [DiscoveryFigure; 4] = [
+        (
+            "memkeep_discovery_failures_total",
+            Kind::Counter,
+            "DNS lookups of a pool's servers that failed or named no server (the last good servers stayed).",
+            |f| f.failures as f64,
+        ),
+        (
+            "memkeep_discovery_changes_total",
+            Kind::Counter,
+            "DNS answers that changed a pool's servers (each reloaded the pool).",
+            |f| f.changes as f64,
+        ),
+        (
+            "memkeep_discovery_last_success_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time of the last successful DNS lookup of a pool's servers.",
+            |f| f.last_success as f64,
+        ),
+        (
+            "memkeep_discovery_servers",
+            Kind::Gauge,
+            "Servers a pool has from DNS.",
+            |f| f.servers as f64,
+        ),
+    ];
+    for (name, kind, help, read) in figures {
+        out.family(name, kind, help);
+        for (pool, f) in &pools {
+            out.sample(name, &[("pool", pool)], read(f));
+        }
+    }
 }
 fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
     let backends = report.backends();

@@ -182,6 +182,11 @@ impl ProxyReport {
             .collect()
     }
 
+    /// The figures of the pools found by DNS, by pool.
+    fn discovery(&self) -> BTreeMap<String, memkeep_proxy::discovery::PoolFigures> {
+        self.status.discovery().pools()
+    }
+
     /// Read-repair write-backs by route, from the layers' counters.
     fn read_repairs(&self) -> Vec<(String, u64)> {
         self.status
@@ -191,6 +196,24 @@ impl ProxyReport {
             .filter_map(|c| {
                 let route = c.name.strip_prefix("route_")?.strip_suffix("_repairs")?;
                 Some((route.to_owned(), c.value.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
+
+    /// The pools' warm-up counters after a change of servers, as
+    /// `(what, pool, value)` from the `pool_NAME_warm_up_WHAT` counters.
+    fn warm_ups(&self) -> Vec<(&'static str, String, u64)> {
+        const WHAT: [&str; 4] = ["fills", "fallbacks", "stale_deletes", "active"];
+        self.status
+            .snapshot()
+            .counters
+            .iter()
+            .filter_map(|c| {
+                let rest = c.name.strip_prefix("pool_")?;
+                let (pool, what) = WHAT
+                    .iter()
+                    .find_map(|w| Some((rest.strip_suffix(&format!("_warm_up_{w}"))?, *w)))?;
+                Some((what, pool.to_owned(), c.value.load(Ordering::Relaxed)))
             })
             .collect()
     }

@@ -4,6 +4,7 @@
 mod check;
 mod security;
 mod tree;
+mod window;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,9 +15,11 @@ pub use security::{
 };
 pub use tree::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
-    PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
-    DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
+    PoolConfig, RouteConfig, RouteSpec, DEFAULT_DNS_MAX_TTL_MS, DEFAULT_DNS_MIN_TTL_MS,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
+    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
+pub use window::{parse_window, DEFAULT_WARM_UP_AFTER_CHANGE};
 
 /// A `nutcracker.yml`: pools by name.
 pub type NutcrackerConfig = BTreeMap<String, NutcrackerPool>;
@@ -71,6 +74,19 @@ pub struct NutcrackerPool {
     pub server_failure_limit: u32,
     /// `host:port:weight [name]` entries.
     pub servers: Vec<String>,
+    /// memkeep's extension key `warm_up_after_change` (twemproxy refuses it): how
+    /// long reads of keys whose server changed fall back to their previous server
+    /// after a reload (see [`PoolConfig::warm_up_after_change`]).
+    pub warm_up_after_change: std::time::Duration,
+    /// memkeep's extension (refused by twemproxy): a DNS entry
+    /// (`dns+srv://NAME` or `dns://NAME:PORT`) whose servers join `servers`.
+    pub servers_from: Option<String>,
+    /// memkeep's extension: the name server asked for `servers_from`.
+    pub resolver: Option<String>,
+    /// memkeep's extension: the least time between two lookups of `servers_from`.
+    pub dns_min_ttl_ms: u64,
+    /// memkeep's extension: the most time between two lookups of `servers_from`.
+    pub dns_max_ttl_ms: u64,
 }
 
 impl NutcrackerPool {
@@ -95,6 +111,11 @@ impl NutcrackerPool {
             server_retry_timeout: default_retry_timeout(),
             server_failure_limit: default_failure_limit(),
             servers,
+            warm_up_after_change: DEFAULT_WARM_UP_AFTER_CHANGE,
+            servers_from: None,
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
         }
     }
 }
@@ -204,11 +225,19 @@ impl NutcrackerPool {
                 "pool {name}: server_connections cannot be 0"
             )));
         }
-        if self.servers.is_empty() {
+        if self.servers.is_empty() && self.servers_from.is_none() {
             return Err(ConfigError(format!("pool {name}: no servers")));
         }
         Ok(PoolConfig {
-            servers: self.servers.clone(),
+            servers: self
+                .servers
+                .iter()
+                .chain(&self.servers_from)
+                .cloned()
+                .collect(),
+            resolver: self.resolver.clone(),
+            dns_min_ttl_ms: self.dns_min_ttl_ms,
+            dns_max_ttl_ms: self.dns_max_ttl_ms,
             hash: self.hash.clone(),
             distribution: self.distribution.clone(),
             hash_tag: self.hash_tag.clone(),
@@ -228,6 +257,7 @@ impl NutcrackerPool {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             missed_writes: DEFAULT_MISSED_WRITES,
             missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+            warm_up_after_change: self.warm_up_after_change,
         })
     }
 }

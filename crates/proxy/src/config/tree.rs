@@ -2,14 +2,16 @@
 //! the layers over pools and other routes, and listeners each serving one of them.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::window::{default_warm_up_after_change, deserialize_window};
 use super::{
     default_backlog, default_distribution, default_failure_limit, default_hash,
     default_retry_timeout, default_server_connections, BackendAuthSettings, BackendTlsSettings,
-    ListenerTlsSettings,
+    ListenerTlsSettings, DEFAULT_WARM_UP_AFTER_CHANGE,
 };
 
 /// memkeep-proxy's own configuration: pools of servers, routes over them, and
@@ -30,8 +32,22 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
-    /// `host:port[:weight] [name]` entries.
+    /// `host:port[:weight] [name]` entries, or DNS entries standing for the servers
+    /// DNS names now: `dns+srv://NAME` (SRV records) or `dns://NAME:PORT` (every
+    /// address of NAME, on PORT); see [`crate::discovery`].
     pub servers: Vec<String>,
+    /// The name server (`address:port`) asked for the pool's DNS entries; the
+    /// host's (`/etc/resolv.conf`) when absent.
+    #[serde(default)]
+    pub resolver: Option<String>,
+    /// The least time between two lookups of a DNS entry, whatever its TTL, and
+    /// the wait before asking again after a failed lookup (5000 by default).
+    #[serde(default = "default_dns_min_ttl_ms")]
+    pub dns_min_ttl_ms: u64,
+    /// The most time between two lookups of a DNS entry, whatever its TTL (300000
+    /// by default).
+    #[serde(default = "default_dns_max_ttl_ms")]
+    pub dns_max_ttl_ms: u64,
     /// Key hash name (`fnv1a_64` by default).
     #[serde(default = "default_hash")]
     pub hash: String,
@@ -87,6 +103,15 @@ pub struct PoolConfig {
     /// Most bytes of keys and values queued for each server (see `missed_writes`).
     #[serde(default = "default_missed_writes_bytes")]
     pub missed_writes_bytes: usize,
+    /// After the servers change (a reload adds or removes some), for this long a
+    /// read that misses a key whose server changed is read from the key's previous
+    /// server and copied to its new one; a removed server is kept for reads until
+    /// then. `"5m"` by default; `0` turns it off. See docs/resize.md.
+    #[serde(
+        default = "default_warm_up_after_change",
+        deserialize_with = "deserialize_window"
+    )]
+    pub warm_up_after_change: Duration,
 }
 
 /// Requests per server accepted and not yet answered, by default.
@@ -124,12 +149,28 @@ fn default_replicas() -> usize {
     1
 }
 
+/// A DNS entry is asked again no sooner than this after the last lookup, by default.
+pub const DEFAULT_DNS_MIN_TTL_MS: u64 = 5_000;
+/// A DNS entry is asked again no later than this after the last lookup, by default.
+pub const DEFAULT_DNS_MAX_TTL_MS: u64 = 300_000;
+
+fn default_dns_min_ttl_ms() -> u64 {
+    DEFAULT_DNS_MIN_TTL_MS
+}
+
+fn default_dns_max_ttl_ms() -> u64 {
+    DEFAULT_DNS_MAX_TTL_MS
+}
+
 impl PoolConfig {
     /// A pool of `servers` (`host:port:weight [name]` entries) with every other
     /// setting at its default, as a TOML pool naming only its servers.
     pub fn new(servers: Vec<String>) -> Self {
         PoolConfig {
             servers,
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
             hash: default_hash(),
             distribution: default_distribution(),
             hash_tag: None,
@@ -145,12 +186,41 @@ impl PoolConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             missed_writes: DEFAULT_MISSED_WRITES,
             missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+            warm_up_after_change: DEFAULT_WARM_UP_AFTER_CHANGE,
         }
     }
 
     /// The request timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
+    }
+
+    /// Whether some of the servers are DNS entries, found by discovery.
+    pub fn discovers(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|s| crate::discovery::DnsTarget::is_dns_entry(s))
+    }
+
+    /// The `resolver` setting, parsed.
+    pub fn resolver(&self) -> Result<Option<SocketAddr>, String> {
+        self.resolver
+            .as_deref()
+            .map(|r| {
+                r.parse()
+                    .map_err(|_| format!("resolver {r:?}: want address:port, e.g. 127.0.0.1:53"))
+            })
+            .transpose()
+    }
+
+    /// The least time between two lookups of a DNS entry.
+    pub fn dns_min_ttl(&self) -> Duration {
+        Duration::from_millis(self.dns_min_ttl_ms)
+    }
+
+    /// The most time between two lookups of a DNS entry.
+    pub fn dns_max_ttl(&self) -> Duration {
+        Duration::from_millis(self.dns_max_ttl_ms)
     }
 }
 
