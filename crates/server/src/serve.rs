@@ -178,15 +178,30 @@ fn start<IO, S>(
             let info = registered.info();
             match tls {
                 None => serve_connection(io, service, connection, stats.clone(), drain, info).await,
-                Some(acceptor) => match acceptor.accept(io).await {
-                    Ok(io) => {
-                        serve_connection(io, service, connection, stats.clone(), drain, info).await
-                    }
-                    Err(e) => {
-                        ConnectionStats::add(&stats.ssl_handshake_errors, 1);
-                        debug!(error = %e, "TLS handshake failed");
-                    }
-                },
+                // Boxed: a handshake's state is ~20 KiB, which every plain
+                // connection's task would otherwise carry too.
+                Some(acceptor) => {
+                    Box::pin(async {
+                        match acceptor.accept(io).await {
+                            Ok(io) => {
+                                serve_connection(
+                                    io,
+                                    service,
+                                    connection,
+                                    stats.clone(),
+                                    drain,
+                                    info,
+                                )
+                                .await
+                            }
+                            Err(e) => {
+                                ConnectionStats::add(&stats.ssl_handshake_errors, 1);
+                                debug!(error = %e, "TLS handshake failed");
+                            }
+                        }
+                    })
+                    .await
+                }
             }
             drop(registered);
             stats
