@@ -75,7 +75,7 @@ impl Target {
 /// Half of request `i`: every other one half a `set` value, the rest a `get` line
 /// that never ends.
 fn half_request(i: usize) -> Vec<u8> {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let mut request = format!("set dropped{i} 0 0 {VALUE}\r\n").into_bytes();
         request.resize(request.len() + VALUE / 2, b'v');
         request
