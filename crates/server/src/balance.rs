@@ -113,3 +113,47 @@ impl Seat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{seats, Placed};
+
+    async fn connected_pair(listener: &tokio::net::TcpListener) -> tokio::net::TcpStream {
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        // The client end is not needed: the server end is what is placed.
+        drop(client);
+        server
+    }
+
+    #[tokio::test]
+    async fn connections_all_accepted_by_one_worker_end_up_even() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut seats = seats(2);
+        let mut kept = Vec::new();
+        let mut away = 0;
+        for _ in 0..8 {
+            match seats[0].place(connected_pair(&listener).await) {
+                Placed::Here(stream, counted) => kept.push((stream, counted)),
+                Placed::Away => away += 1,
+            }
+        }
+        assert_eq!((kept.len(), away), (4, 4));
+        let mut received = Vec::new();
+        for _ in 0..4 {
+            received.push(seats[1].handed_over().await.unwrap());
+        }
+        // A connection of worker 1 closes: the next one accepted goes there.
+        drop(received.pop());
+        match seats[0].place(connected_pair(&listener).await) {
+            Placed::Away => assert!(seats[1].handed_over().await.is_some()),
+            Placed::Here(..) => panic!("worker 1 served fewer and did not get it"),
+        }
+        // Balanced again (4 and 4): a tie stays with the worker that accepted.
+        assert!(matches!(
+            seats[1].place(connected_pair(&listener).await),
+            Placed::Here(..)
+        ));
+    }
+}
