@@ -20,12 +20,13 @@ export DEBIAN_FRONTEND=noninteractive
 # memcached's command-line tools, python clients, sasl and TLS tools (memcached -S
 # needs libsasl2's PLAIN plugin, only a recommendation of libsasl2), a headless
 # browser for the admin page, perl for memcached's suite (TLS through
-# IO::Socket::SSL), python3-venv for pymemcache's suite, and dpkg-dev to unpack
-# Debian's memcached source.
+# IO::Socket::SSL), python3-venv for pymemcache's suite, dpkg-dev to unpack
+# Debian's memcached source, and dnsmasq (the binary alone, no service) serving the
+# DNS records that pools are discovered from.
 APT_PACKAGES=(
     memcached nutcracker libmemcached-tools python3-pymemcache python3-matplotlib
     ca-certificates openssl sasl2-bin libsasl2-modules chromium perl libio-socket-ssl-perl
-    python3-venv dpkg-dev xz-utils
+    python3-venv dpkg-dev xz-utils dnsmasq-base
 )
 # pymemcache's integration suite ships in its wheel (pymemcache/test/); the pins
 # keep the run reproducible.

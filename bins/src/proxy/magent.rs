@@ -17,8 +17,9 @@ use std::ffi::OsString;
 use clap::Parser;
 use memkeep_proxy::config::{
     BackendProtocol, ListenerConfig, PartialFailureSetting, PolicySetting, PoolConfig, RouteConfig,
-    RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
-    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
+    RouteSpec, DEFAULT_DNS_MAX_TTL_MS, DEFAULT_DNS_MIN_TTL_MS, DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES,
+    DEFAULT_MISSED_WRITES_BYTES,
 };
 
 /// memkeep-proxy with magent's flags: every key on a main server and a backup
@@ -175,6 +176,9 @@ impl MagentArgs {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(PoolConfig {
                 servers,
+                resolver: None,
+                dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+                dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
                 hash: if self.ketama { "md5" } else { "djb" }.into(),
                 distribution: if self.ketama { "ketama" } else { "modula" }.into(),
                 hash_tag: None,

@@ -3,6 +3,7 @@
 //! drain. SIGHUP reloads the configuration file.
 
 mod args;
+mod discovery;
 mod front;
 mod listeners;
 mod magent;
@@ -145,6 +146,8 @@ fn run(options: Options) -> Result<(), String> {
     }
     crate::signals::hold()?;
     reload::hold()?;
+    let discovered = memkeep_proxy::discovery::DiscoveryStats::default();
+    let (mut discovery, config) = discovery::resolve_at_start(config, discovered.clone())?;
     let bound = config
         .listeners
         .iter()
@@ -196,6 +199,7 @@ fn run(options: Options) -> Result<(), String> {
     .map_err(|e| format!("cannot start runtime: {e}"))?;
     let result = runtime.block_on(async {
         let mut running = listeners::Listeners::start(&config, bound)?;
+        running.status().set_discovery(discovered);
         for heartbeat in heartbeats {
             tokio::spawn(heartbeat.run());
         }
@@ -206,7 +210,7 @@ fn run(options: Options) -> Result<(), String> {
             .transpose()?;
         tokio::select! {
             () = crate::signals::wait() => {}
-            () = reload::on_hangup(&options.source, &mut running) => {}
+            () = reload::on_hangup(&options.source, &mut running, &mut discovery) => {}
         }
         watchdog.stopping();
         if let Some(task) = stats_task {

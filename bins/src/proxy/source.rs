@@ -33,7 +33,8 @@ impl Source {
             None => e,
         };
         config.check().map_err(|e| at(e.to_string()))?;
-        for (name, pool) in &config.pools {
+        // A pool found by DNS has its ring checked once its servers are found.
+        for (name, pool) in config.pools.iter().filter(|(_, p)| !p.discovers()) {
             ring_builder(name, pool).map_err(at)?;
         }
         Ok(config)

@@ -14,6 +14,7 @@ use parking_lot::RwLock;
 use serde_json::{json, Map, Value};
 
 use memkeep_proxy::build::{Counter, ServerState};
+use memkeep_proxy::discovery::DiscoveryStats;
 
 /// The running configuration's parts that `stats` reads; replaced on reload.
 pub struct Snapshot {
@@ -114,6 +115,8 @@ pub struct Status {
     /// Connections accepted by listeners that were since removed by a reload.
     retired_connections: AtomicU64,
     current: RwLock<Arc<Snapshot>>,
+    /// Figures of the pools found by DNS; they outlive reloads.
+    discovery: RwLock<DiscoveryStats>,
 }
 
 fn unix_now() -> u64 {
@@ -134,7 +137,18 @@ impl Status {
             started: Instant::now(),
             retired_connections: Default::default(),
             current: RwLock::new(Arc::new(snapshot)),
+            discovery: RwLock::default(),
         }
+    }
+
+    /// Reports the figures of the discovery that runs.
+    pub fn set_discovery(&self, stats: DiscoveryStats) {
+        *self.discovery.write() = stats;
+    }
+
+    /// The figures of the pools found by DNS.
+    pub fn discovery(&self) -> DiscoveryStats {
+        self.discovery.read().clone()
     }
 
     /// Switches to a reloaded configuration's parts.
@@ -202,6 +216,17 @@ impl Status {
         lines.extend(self.commands.lines());
         for counter in &snapshot.counters {
             lines.push((counter.name.clone(), read(&counter.value).to_string()));
+        }
+        for (pool, figures) in self.discovery().pools() {
+            let fields = [
+                ("servers", figures.servers as u64),
+                ("failures", figures.failures),
+                ("changes", figures.changes),
+                ("last_success", figures.last_success),
+            ];
+            for (field, value) in fields {
+                lines.push((format!("discovery:{pool}:{field}"), value.to_string()));
+            }
         }
         for (pool, servers) in &snapshot.pools {
             for server in servers {

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use memkeep_proxy::config::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
-    PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
-    DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
+    PoolConfig, RouteConfig, RouteSpec, DEFAULT_DNS_MAX_TTL_MS, DEFAULT_DNS_MIN_TTL_MS,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
+    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
 
 use crate::{Client, Error};
@@ -100,6 +101,9 @@ impl Builder {
     pub fn route_config(&self) -> RouteConfig {
         let pool = PoolConfig {
             servers: self.servers.clone(),
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
             hash: self.hash.clone(),
             distribution: self.distribution.clone(),
             hash_tag: None,

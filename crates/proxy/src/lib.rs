@@ -3,7 +3,8 @@
 //! stack on top of backends (shard by ring, replicate, fail over, read-repair, eject,
 //! time out, shadow, warm up, route by prefix), plus the route-tree [`config`] types
 //! and the [`build`]er that turns them into a running stack (pools, route trees, a
-//! [`build::Swappable`] service for reloads). The `memkeep-proxy` binary adds the
+//! [`build::Swappable`] service for reloads), and [`discovery`] (pools whose servers
+//! come from DNS, kept resolved). The `memkeep-proxy` binary adds the
 //! files, listeners, signals, logging and the admin and stats ports around it.
 //!
 //! # Examples
@@ -74,6 +75,7 @@
 pub mod backend;
 pub mod build;
 pub mod config;
+pub mod discovery;
 pub mod error_kind;
 pub mod keyless;
 pub mod layer;

@@ -4,6 +4,7 @@
 //! cause, ejections, and figures from its polled `stats`.
 
 use memkeep_admin::{Encoder, Kind};
+use memkeep_proxy::discovery::PoolFigures;
 use memkeep_server::stats::ConnectionStats;
 
 use super::ProxyReport;
@@ -143,7 +144,52 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
             );
         }
     }
+    discovery_metrics(report, out);
     backend_metrics(report, out);
+}
+
+/// A discovery figure: metric, kind, help, how to read it.
+type DiscoveryFigure = (&'static str, Kind, &'static str, fn(&PoolFigures) -> f64);
+
+/// Per pool found by DNS: its lookups that failed, answers that changed it, the
+/// last good lookup, the servers it has.
+fn discovery_metrics(report: &ProxyReport, out: &mut Encoder) {
+    let pools = report.discovery();
+    if pools.is_empty() {
+        return;
+    }
+    let figures: [DiscoveryFigure; 4] = [
+        (
+            "memkeep_discovery_failures_total",
+            Kind::Counter,
+            "DNS lookups of a pool's servers that failed or named no server (the last good servers stayed).",
+            |f| f.failures as f64,
+        ),
+        (
+            "memkeep_discovery_changes_total",
+            Kind::Counter,
+            "DNS answers that changed a pool's servers (each reloaded the pool).",
+            |f| f.changes as f64,
+        ),
+        (
+            "memkeep_discovery_last_success_timestamp_seconds",
+            Kind::Gauge,
+            "Unix time of the last successful DNS lookup of a pool's servers.",
+            |f| f.last_success as f64,
+        ),
+        (
+            "memkeep_discovery_servers",
+            Kind::Gauge,
+            "Servers a pool has from DNS.",
+            |f| f.servers as f64,
+        ),
+    ];
+    for (name, kind, help, read) in figures {
+        out.family(name, kind, help);
+        for (pool, f) in &pools {
+            out.sample(name, &[("pool", pool)], read(f));
+        }
+    }
 }
 fn backend_metrics(report: &ProxyReport, out: &mut Encoder) {
     let backends = report.backends();

@@ -182,6 +182,11 @@ impl ProxyReport {
             .collect()
     }
 
+    /// The figures of the pools found by DNS, by pool.
+    fn discovery(&self) -> BTreeMap<String, memkeep_proxy::discovery::PoolFigures> {
+        self.status.discovery().pools()
+    }
+
     /// Read-repair write-backs by route, from the layers' counters.
     fn read_repairs(&self) -> Vec<(String, u64)> {
         self.status

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::ToSocketAddrs;
 
 use memkeep_proxy::config::{NutcrackerConfig, NutcrackerPool};
+use memkeep_proxy::discovery::DnsTarget;
 use saphyr_parser::Event;
 
 mod yaml;
@@ -59,6 +60,11 @@ const DIRECTIVES: &[(&str, Kind)] = &[
     ("server_retry_timeout", Kind::Number),
     ("server_failure_limit", Kind::Number),
     ("servers", Kind::Server),
+    // memkeep's extensions (twemproxy refuses them): servers found by DNS.
+    ("servers_from", Kind::Text),
+    ("resolver", Kind::Text),
+    ("dns_min_ttl_ms", Kind::Number),
+    ("dns_max_ttl_ms", Kind::Number),
 ];
 
 const HASHES: &[&str] = &[
@@ -196,6 +202,9 @@ impl Draft {
                     Kind::Distribution if !DISTRIBUTIONS.contains(&value) => {
                         return Err("is not a valid distribution".into())
                     }
+                    Kind::Text if name == "servers_from" => {
+                        DnsTarget::parse(value)?;
+                    }
                     // Two bytes, as twemproxy counts them.
                     Kind::HashTag if value.len() != 2 => {
                         return Err("is not a valid hash tag string with two characters".into())
@@ -235,6 +244,8 @@ impl Draft {
         }
         pool.hash_tag = words.remove("hash_tag");
         pool.redis_auth = words.remove("redis_auth");
+        pool.servers_from = words.remove("servers_from");
+        pool.resolver = words.remove("resolver");
         let numbers = &self.numbers;
         let number = |name: &str| numbers.get(name).copied();
         pool.timeout = number("timeout").map(u64::from);
@@ -251,6 +262,12 @@ impl Draft {
         }
         if let Some(n) = number("server_failure_limit") {
             pool.server_failure_limit = n;
+        }
+        if let Some(ms) = number("dns_min_ttl_ms") {
+            pool.dns_min_ttl_ms = u64::from(ms);
+        }
+        if let Some(ms) = number("dns_max_ttl_ms") {
+            pool.dns_max_ttl_ms = u64::from(ms);
         }
         let flags = &self.flags;
         let flag = |name: &str| flags.get(name).copied().unwrap_or(false);
@@ -278,7 +295,7 @@ fn check_pools(pools: &[Draft]) -> Result<(), String> {
         if pool.words.contains_key("redis_auth") && !pool.flag("redis") {
             return Err("directive \"redis_auth:\" is only valid for a redis pool".into());
         }
-        if pool.servers.is_empty() {
+        if pool.servers.is_empty() && !pool.words.contains_key("servers_from") {
             return Err(format!("pool '{}' has no servers", pool.name));
         }
         let mut names = BTreeSet::new();

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::{ConfigError, RouteConfig, RouteSpec};
+use super::{ConfigError, PoolConfig, RouteConfig, RouteSpec};
+use crate::discovery::DnsTarget;
 
 impl RouteConfig {
     /// Checks that every name resolves, routes form no cycle, replicated pools are
@@ -17,13 +18,15 @@ impl RouteConfig {
             if self.routes.contains_key(name) {
                 return err(format!("{name:?} names both a pool and a route"));
             }
-            if pool.replicas == 0 || pool.replicas > pool.servers.len() {
+            // A pool found by DNS has its servers counted once they are found.
+            if pool.replicas == 0 || (pool.replicas > pool.servers.len() && !pool.discovers()) {
                 return err(format!(
                     "pool {name}: replicas = {} but it has {} servers",
                     pool.replicas,
                     pool.servers.len()
                 ));
             }
+            self.check_discovery(name, pool)?;
             if pool.max_pending == 0 || pool.max_buffered_bytes == 0 {
                 return err(format!(
                     "pool {name}: max_pending and max_buffered_bytes must be at least 1"
@@ -60,6 +63,26 @@ impl RouteConfig {
                 false,
                 &format!("listener {}", listener.listen),
             )?;
+        }
+        Ok(())
+    }
+
+    /// A pool's DNS entries and settings make sense.
+    fn check_discovery(&self, name: &str, pool: &PoolConfig) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(format!("pool {name}: {m}")));
+        for entry in pool.servers.iter().filter(|s| DnsTarget::is_dns_entry(s)) {
+            if let Err(e) = DnsTarget::parse(entry) {
+                return err(e);
+            }
+        }
+        if let Err(e) = pool.resolver() {
+            return err(e);
+        }
+        if pool.dns_min_ttl_ms == 0 || pool.dns_min_ttl_ms > pool.dns_max_ttl_ms {
+            return err(format!(
+                "dns_min_ttl_ms must be at least 1 and at most dns_max_ttl_ms ({})",
+                pool.dns_max_ttl_ms
+            ));
         }
         Ok(())
     }

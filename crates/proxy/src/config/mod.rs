@@ -14,8 +14,9 @@ pub use security::{
 };
 pub use tree::{
     BackendProtocol, EjectSettings, ListenerConfig, PartialFailureSetting, PolicySetting,
-    PoolConfig, RouteConfig, RouteSpec, DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING,
-    DEFAULT_MAX_PENDING, DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
+    PoolConfig, RouteConfig, RouteSpec, DEFAULT_DNS_MAX_TTL_MS, DEFAULT_DNS_MIN_TTL_MS,
+    DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
+    DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
 
 /// A `nutcracker.yml`: pools by name.
@@ -71,6 +72,15 @@ pub struct NutcrackerPool {
     pub server_failure_limit: u32,
     /// `host:port:weight [name]` entries.
     pub servers: Vec<String>,
+    /// memkeep's extension (refused by twemproxy): a DNS entry
+    /// (`dns+srv://NAME` or `dns://NAME:PORT`) whose servers join `servers`.
+    pub servers_from: Option<String>,
+    /// memkeep's extension: the name server asked for `servers_from`.
+    pub resolver: Option<String>,
+    /// memkeep's extension: the least time between two lookups of `servers_from`.
+    pub dns_min_ttl_ms: u64,
+    /// memkeep's extension: the most time between two lookups of `servers_from`.
+    pub dns_max_ttl_ms: u64,
 }
 
 impl NutcrackerPool {
@@ -95,6 +105,10 @@ impl NutcrackerPool {
             server_retry_timeout: default_retry_timeout(),
             server_failure_limit: default_failure_limit(),
             servers,
+            servers_from: None,
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
         }
     }
 }
@@ -204,11 +218,19 @@ impl NutcrackerPool {
                 "pool {name}: server_connections cannot be 0"
             )));
         }
-        if self.servers.is_empty() {
+        if self.servers.is_empty() && self.servers_from.is_none() {
             return Err(ConfigError(format!("pool {name}: no servers")));
         }
         Ok(PoolConfig {
-            servers: self.servers.clone(),
+            servers: self
+                .servers
+                .iter()
+                .chain(&self.servers_from)
+                .cloned()
+                .collect(),
+            resolver: self.resolver.clone(),
+            dns_min_ttl_ms: self.dns_min_ttl_ms,
+            dns_max_ttl_ms: self.dns_max_ttl_ms,
             hash: self.hash.clone(),
             distribution: self.distribution.clone(),
             hash_tag: self.hash_tag.clone(),

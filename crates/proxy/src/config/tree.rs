@@ -2,6 +2,7 @@
 //! the layers over pools and other routes, and listeners each serving one of them.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -30,8 +31,22 @@ pub struct RouteConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
-    /// `host:port[:weight] [name]` entries.
+    /// `host:port[:weight] [name]` entries, or DNS entries standing for the servers
+    /// DNS names now: `dns+srv://NAME` (SRV records) or `dns://NAME:PORT` (every
+    /// address of NAME, on PORT); see [`crate::discovery`].
     pub servers: Vec<String>,
+    /// The name server (`address:port`) asked for the pool's DNS entries; the
+    /// host's (`/etc/resolv.conf`) when absent.
+    #[serde(default)]
+    pub resolver: Option<String>,
+    /// The least time between two lookups of a DNS entry, whatever its TTL, and
+    /// the wait before asking again after a failed lookup (5000 by default).
+    #[serde(default = "default_dns_min_ttl_ms")]
+    pub dns_min_ttl_ms: u64,
+    /// The most time between two lookups of a DNS entry, whatever its TTL (300000
+    /// by default).
+    #[serde(default = "default_dns_max_ttl_ms")]
+    pub dns_max_ttl_ms: u64,
     /// Key hash name (`fnv1a_64` by default).
     #[serde(default = "default_hash")]
     pub hash: String,
@@ -124,12 +139,28 @@ fn default_replicas() -> usize {
     1
 }
 
+/// A DNS entry is asked again no sooner than this after the last lookup, by default.
+pub const DEFAULT_DNS_MIN_TTL_MS: u64 = 5_000;
+/// A DNS entry is asked again no later than this after the last lookup, by default.
+pub const DEFAULT_DNS_MAX_TTL_MS: u64 = 300_000;
+
+fn default_dns_min_ttl_ms() -> u64 {
+    DEFAULT_DNS_MIN_TTL_MS
+}
+
+fn default_dns_max_ttl_ms() -> u64 {
+    DEFAULT_DNS_MAX_TTL_MS
+}
+
 impl PoolConfig {
     /// A pool of `servers` (`host:port:weight [name]` entries) with every other
     /// setting at its default, as a TOML pool naming only its servers.
     pub fn new(servers: Vec<String>) -> Self {
         PoolConfig {
             servers,
+            resolver: None,
+            dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
+            dns_max_ttl_ms: DEFAULT_DNS_MAX_TTL_MS,
             hash: default_hash(),
             distribution: default_distribution(),
             hash_tag: None,
@@ -151,6 +182,34 @@ impl PoolConfig {
     /// The request timeout, if any.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout_ms.map(Duration::from_millis)
+    }
+
+    /// Whether some of the servers are DNS entries, found by discovery.
+    pub fn discovers(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|s| crate::discovery::DnsTarget::is_dns_entry(s))
+    }
+
+    /// The `resolver` setting, parsed.
+    pub fn resolver(&self) -> Result<Option<SocketAddr>, String> {
+        self.resolver
+            .as_deref()
+            .map(|r| {
+                r.parse()
+                    .map_err(|_| format!("resolver {r:?}: want address:port, e.g. 127.0.0.1:53"))
+            })
+            .transpose()
+    }
+
+    /// The least time between two lookups of a DNS entry.
+    pub fn dns_min_ttl(&self) -> Duration {
+        Duration::from_millis(self.dns_min_ttl_ms)
+    }
+
+    /// The most time between two lookups of a DNS entry.
+    pub fn dns_max_ttl(&self) -> Duration {
+        Duration::from_millis(self.dns_max_ttl_ms)
     }
 }
 

@@ -104,3 +104,32 @@ fn unix_listen_modes_read_as_strtol_reads_them() {
     assert!(listen("/tmp/s 1777").is_err());
     assert!(listen("/tmp/s -1").is_err());
 }
+
+#[test]
+fn servers_from_dns_is_memkeeps_extension() {
+    let text = format!(
+        "{BASE}  servers_from: dns+srv://_memcache._tcp.cache.svc\n  resolver: 127.0.0.1:5353\n  \
+         dns_min_ttl_ms: 1000\n"
+    );
+    let p = pool(&text).unwrap();
+    assert_eq!(
+        p.servers_from.as_deref(),
+        Some("dns+srv://_memcache._tcp.cache.svc")
+    );
+    let tree = p.to_pool("p").unwrap();
+    assert_eq!(tree.servers, ["dns+srv://_memcache._tcp.cache.svc"]);
+    assert_eq!(tree.resolver.as_deref(), Some("127.0.0.1:5353"));
+    assert_eq!((tree.dns_min_ttl_ms, tree.dns_max_ttl_ms), (1000, 300_000));
+    // Mixed with plain servers: both.
+    let mixed = pool(&with("  servers_from: dns://cache.svc:11211")).unwrap();
+    assert_eq!(
+        mixed.to_pool("p").unwrap().servers,
+        ["127.0.0.1:11211:1", "dns://cache.svc:11211"]
+    );
+    let bad = parse(&with("  servers_from: cache.svc:11211")).unwrap_err();
+    assert!(bad.contains("servers_from"), "{bad}");
+    assert!(
+        bad.contains("want dns+srv://NAME or dns://NAME:PORT"),
+        "{bad}"
+    );
+}

@@ -63,6 +63,8 @@ pub(super) fn check_structure(events: &[Spanned<'_>]) -> Result<(), String> {
     let mut depth = 0;
     let mut count = [0usize; MAX + 1];
     let mut seq = false;
+    // memkeep's extension: a pool whose servers come from DNS needs no sequence.
+    let mut servers_from = false;
     for (event, _) in events {
         match event {
             Event::MappingStart(..) => {
@@ -76,10 +78,11 @@ pub(super) fn check_structure(events: &[Spanned<'_>]) -> Result<(), String> {
             }
             Event::MappingEnd => {
                 if depth == MAX {
-                    if !seq {
+                    if !seq && !servers_from {
                         return Err(format!("missing sequence directive at depth {depth}"));
                     }
                     seq = false;
+                    servers_from = false;
                 }
                 depth -= 1;
                 count[depth] = 0;
@@ -97,7 +100,10 @@ pub(super) fn check_structure(events: &[Spanned<'_>]) -> Result<(), String> {
                 seq = true;
             }
             Event::SequenceEnd => count[depth] = 0,
-            Event::Scalar(..) => {
+            Event::Scalar(value, ..) => {
+                if depth == MAX && count[depth] != 1 && value == "servers_from" {
+                    servers_from = true;
+                }
                 if depth == 0 {
                     return Err(format!("has invalid empty \"key:\" at depth {depth}"));
                 }

@@ -1,0 +1,47 @@
+//! `floor-proxy`: the do-nothing forwarding proxy the benchmarks measure
+//! memkeep-proxy and nutcracker against (see the `memkeep_floor` crate).
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Parser;
+use memkeep_floor::proxy;
+
+/// Forwards memcached text requests to one backend, one connection per thread.
+#[derive(Parser)]
+#[command(name = "floor-proxy")]
+struct Args {
+    /// Address to listen on.
+    #[arg(short = 'l', long, default_value = "127.0.0.1")]
+    listen: IpAddr,
+    /// TCP port (0: any free port, printed on stdout).
+    #[arg(short = 'p', long, default_value_t = 22121)]
+    port: u16,
+    /// The backend server, `host:port`.
+    #[arg(short = 'b', long)]
+    backend: SocketAddr,
+    /// Event loop threads, each with its own listener and backend connection.
+    #[arg(short = 't', long, default_value_t = 1)]
+    threads: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    let listeners =
+        match memkeep_floor::listen(SocketAddr::new(args.listen, args.port), args.threads) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "floor-proxy: cannot listen on {}:{}: {e}",
+                    args.listen, args.port
+                );
+                std::process::exit(1);
+            }
+        };
+    if let Ok(addr) = listeners[0].local_addr() {
+        println!("{}", addr.port());
+    }
+    let backend = args.backend;
+    let error = memkeep_floor::run_threads(listeners, move |l| proxy::run(l, backend));
+    eprintln!("floor-proxy: {error}");
+    std::process::exit(1);
+}
