@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::front::Front;
 use super::stats::{Snapshot, Status};
-use memkeep_proxy::build::{Builder, Counter, ServerState, SharedService, Tree};
+use memkeep_proxy::build::{Builder, Counter, Memberships, ServerState, SharedService, Tree};
 
 /// A listener's socket, bound before the runtime starts.
 pub enum Bound {
@@ -78,11 +78,16 @@ fn bind_unix(listen: &str) -> Result<Bound, String> {
     Ok(Bound::Unix(socket))
 }
 
-/// Builds the tree a configuration describes, reading the pools' TLS files.
-fn build(config: &RouteConfig) -> Result<Tree, String> {
-    Builder::new()
-        .backend_security(std::sync::Arc::new(super::security::backends))
-        .tree(config)
+/// Builds the tree a configuration describes, reading the pools' TLS files; after a
+/// tree whose pools were `before`, when reloading (so that pools whose servers
+/// changed warm up from what they were).
+fn build(config: &RouteConfig, before: Option<&Memberships>) -> Result<Tree, String> {
+    let builder = Builder::new().backend_security(std::sync::Arc::new(super::security::backends));
+    match before {
+        Some(before) => builder.after(before.clone()),
+        None => builder,
+    }
+    .tree(config)
 }
 
 struct Running {
@@ -103,13 +108,15 @@ pub struct Listeners {
     /// The log hub every listener shares: `watch` streams the proxy's own log lines
     /// (its client connections coming and going), never a server's.
     watchers: Arc<Watchers>,
+    /// What each pool of the running tree is, for the next reload to warm up from.
+    memberships: Memberships,
 }
 
 impl Listeners {
     /// Builds the tree and serves each listener on its bound socket (in
     /// configuration order). Call inside the runtime.
     pub fn start(config: &RouteConfig, bound: Vec<Bound>) -> Result<Self, String> {
-        let tree = build(config)?;
+        let tree = build(config, None)?;
         let status = Arc::new(Status::new(Snapshot {
             pools: BTreeMap::new(),
             counters: Vec::new(),
@@ -120,12 +127,15 @@ impl Listeners {
             status,
             tasks: JoinSet::new(),
             watchers: Arc::default(),
+            memberships: Memberships::new(),
         };
         let Tree {
             listeners: services,
             pools,
             counters,
+            memberships,
         } = tree;
+        listeners.memberships = memberships;
         for ((listener, service), socket) in config.listeners.iter().zip(services).zip(bound) {
             listeners.serve(listener, service, socket)?;
         }
@@ -227,18 +237,21 @@ impl Listeners {
                 fresh.push((listener, bind(listener)?));
             }
         }
-        let Tree {
-            listeners: services,
-            pools,
-            counters,
-        } = build(config)?;
         // Every listener's certificates read before anything changes: a file that
-        // cannot be read refuses the whole reload.
+        // cannot be read refuses the whole reload (before the build, which ends the
+        // running tree's warm-up windows of pools that change again).
         let security = config
             .listeners
             .iter()
             .map(super::security::listener)
             .collect::<Result<Vec<_>, _>>()?;
+        let Tree {
+            listeners: services,
+            pools,
+            counters,
+            memberships,
+        } = build(config, Some(&self.memberships))?;
+        self.memberships = memberships;
         let mut fresh = fresh.into_iter();
         for ((listener, service), clients) in config.listeners.iter().zip(services).zip(security) {
             match self.running.get_mut(&listener.listen) {

@@ -198,6 +198,8 @@ impl MagentArgs {
                 max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
                 missed_writes: self.missed_writes,
                 missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+                // magent's flags never change while it runs.
+                warm_up_after_change: memkeep_proxy::config::DEFAULT_WARM_UP_AFTER_CHANGE,
             })
         };
         let mut pools = BTreeMap::from([("main".to_owned(), pool(&self.servers)?)]);

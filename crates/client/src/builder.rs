@@ -121,6 +121,8 @@ impl Builder {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             missed_writes: DEFAULT_MISSED_WRITES,
             missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+            // An embedded client is rebuilt, never reloaded: no change to warm up after.
+            warm_up_after_change: std::time::Duration::ZERO,
         };
         let mut routes = BTreeMap::new();
         let served = if self.replicas > 1 {

@@ -144,8 +144,50 @@ pub(super) fn write(report: &ProxyReport, out: &mut Encoder) {
             );
         }
     }
+    warm_up_metrics(report, out);
     discovery_metrics(report, out);
     backend_metrics(report, out);
+}
+
+/// Per pool: what its warm-up window after a change of servers did (docs/resize.md).
+fn warm_up_metrics(report: &ProxyReport, out: &mut Encoder) {
+    let warm_ups = report.warm_ups();
+    let families = [
+        (
+            "fills",
+            "memkeep_proxy_warm_up_fills_total",
+            Kind::Counter,
+            "Items copied from a moved key's previous server to its new one, by pool.",
+        ),
+        (
+            "fallbacks",
+            "memkeep_proxy_warm_up_fallbacks_total",
+            Kind::Counter,
+            "Moved keys missed on their new server and read from their previous one, by pool.",
+        ),
+        (
+            "stale_deletes",
+            "memkeep_proxy_warm_up_stale_deletes_total",
+            Kind::Counter,
+            "Previous copies of moved keys deleted for writes during a warm-up, by pool.",
+        ),
+        (
+            "active",
+            "memkeep_proxy_warm_up_active",
+            Kind::Gauge,
+            "1 while a pool warms up after a change of servers, else 0.",
+        ),
+    ];
+    for (what, name, kind, help) in families {
+        let samples: Vec<_> = warm_ups.iter().filter(|(w, _, _)| *w == what).collect();
+        if samples.is_empty() {
+            continue;
+        }
+        out.family(name, kind, help);
+        for (_, pool, value) in samples {
+            out.sample(name, &[("pool", pool)], *value as f64);
+        }
+    }
 }
 
 /// A discovery figure: metric, kind, help, how to read it.

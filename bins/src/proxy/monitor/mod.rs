@@ -200,6 +200,24 @@ impl ProxyReport {
             .collect()
     }
 
+    /// The pools' warm-up counters after a change of servers, as
+    /// `(what, pool, value)` from the `pool_NAME_warm_up_WHAT` counters.
+    fn warm_ups(&self) -> Vec<(&'static str, String, u64)> {
+        const WHAT: [&str; 4] = ["fills", "fallbacks", "stale_deletes", "active"];
+        self.status
+            .snapshot()
+            .counters
+            .iter()
+            .filter_map(|c| {
+                let rest = c.name.strip_prefix("pool_")?;
+                let (pool, what) = WHAT
+                    .iter()
+                    .find_map(|w| Some((rest.strip_suffix(&format!("_warm_up_{w}"))?, *w)))?;
+                Some((what, pool.to_owned(), c.value.load(Ordering::Relaxed)))
+            })
+            .collect()
+    }
+
     /// Polls every backend's `stats` every [`POLL_INTERVAL`], forever: spawn it.
     pub async fn poll_backends(self: Arc<Self>) {
         let mut tick = tokio::time::interval(POLL_INTERVAL);

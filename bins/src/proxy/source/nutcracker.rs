@@ -39,6 +39,8 @@ enum Kind {
     Bool,
     Text,
     Server,
+    /// memkeep's own: `0` or a number with a unit (`5m`).
+    Duration,
 }
 
 /// twemproxy 0.5's directives.
@@ -60,6 +62,8 @@ const DIRECTIVES: &[(&str, Kind)] = &[
     ("server_retry_timeout", Kind::Number),
     ("server_failure_limit", Kind::Number),
     ("servers", Kind::Server),
+    // memkeep's extension (twemproxy refuses the file): see docs/resize.md.
+    ("warm_up_after_change", Kind::Duration),
     // memkeep's extensions (twemproxy refuses them): servers found by DNS.
     ("servers_from", Kind::Text),
     ("resolver", Kind::Text),
@@ -191,6 +195,12 @@ impl Draft {
                     return duplicate();
                 }
             }
+            Kind::Duration => {
+                memkeep_proxy::config::parse_window(value)?;
+                if self.words.insert(name, value.to_owned()).is_some() {
+                    return duplicate();
+                }
+            }
             Kind::Hash | Kind::HashTag | Kind::Distribution | Kind::Text => {
                 if self.words.contains_key(name) {
                     return duplicate();
@@ -244,6 +254,10 @@ impl Draft {
         }
         pool.hash_tag = words.remove("hash_tag");
         pool.redis_auth = words.remove("redis_auth");
+        if let Some(window) = words.remove("warm_up_after_change") {
+            pool.warm_up_after_change =
+                memkeep_proxy::config::parse_window(&window).expect("checked when read");
+        }
         pool.servers_from = words.remove("servers_from");
         pool.resolver = words.remove("resolver");
         let numbers = &self.numbers;

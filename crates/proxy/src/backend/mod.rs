@@ -264,7 +264,7 @@ impl Service<Request> for Backend {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
         }
         ResponseFuture {
-            state: FutureState::Waiting(rx, shared.addr.clone()),
+            state: FutureState::Waiting(rx, shared.clone()),
         }
     }
 }
@@ -283,7 +283,13 @@ pub struct ResponseFuture {
 }
 
 enum FutureState {
-    Waiting(oneshot::Receiver<Result<Response, BackendError>>, Arc<str>),
+    /// Holds the backend's queues open: the connection tasks stop when the last
+    /// clone is dropped, and a request in flight when a reload drops its stack (or a
+    /// warm-up window its previous servers) is still answered.
+    Waiting(
+        oneshot::Receiver<Result<Response, BackendError>>,
+        Arc<Shared>,
+    ),
     Ready(Option<Result<Response, BackendError>>),
 }
 
@@ -302,13 +308,13 @@ impl Future for ResponseFuture {
         let this = self.get_mut();
         let result = match &mut this.state {
             FutureState::Ready(result) => result.take().expect("polled after completion"),
-            FutureState::Waiting(rx, addr) => match Pin::new(rx).poll(cx) {
+            FutureState::Waiting(rx, shared) => match Pin::new(rx).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(result)) => result,
                 // The connection task went away with the request.
                 Poll::Ready(Err(_)) => Err(BackendError {
                     kind: ErrorKind::Closed,
-                    addr: addr.clone(),
+                    addr: shared.addr.clone(),
                 }),
             },
         };

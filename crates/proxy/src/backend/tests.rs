@@ -430,3 +430,12 @@ async fn an_unreadable_reply_costs_a_reconnect_not_the_server() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_in_flight_is_answered_after_the_last_handle_is_dropped() {
+    // As when a reload replaces the stack holding the backend.
+    let mut only = backend(cache_server(), BackendConfig::default());
+    let reply = only.call(request("set k 0 0 1\r\nv\r\n"));
+    drop(only);
+    assert!(matches!(reply.await, Ok(Response::Stored(_))));
+}

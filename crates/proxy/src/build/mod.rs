@@ -36,6 +36,7 @@
 mod metrics;
 mod pool;
 mod reload;
+mod resize;
 mod ring;
 mod tree;
 
@@ -51,6 +52,7 @@ use crate::BoxError;
 pub use metrics::server_metrics;
 pub use pool::{Pool, ServerState};
 pub use reload::Swappable;
+pub use resize::{Membership, Memberships};
 pub use ring::ring_builder;
 pub use tree::{Counter, Tree};
 
@@ -68,6 +70,8 @@ pub type SecurityLoader =
 #[derive(Clone, Default)]
 pub struct Builder {
     security: Option<SecurityLoader>,
+    /// The pools of the tree a reload replaces (see [`Builder::after`]).
+    before: Option<Arc<Memberships>>,
 }
 
 impl Builder {

@@ -21,6 +21,8 @@ pub struct Pool {
     pub views: Vec<SharedService>,
     /// The servers, in configuration order.
     pub servers: Vec<ServerState>,
+    /// What the pool is, for a reload to warm up from.
+    pub membership: super::Membership,
 }
 
 impl Pool {
@@ -184,6 +186,12 @@ impl Builder {
                 Ok(SharedService::new(shard))
             })
             .collect::<Result<_, String>>()?;
-        Ok(Pool { views, servers })
+        let ring = builder.build().map_err(|e| format!("pool {name}: {e}"))?;
+        let (views, membership) = self.warm_up(name, pool, ring, &specs, views);
+        Ok(Pool {
+            views,
+            servers,
+            membership,
+        })
     }
 }

@@ -36,6 +36,8 @@ pub struct Tree {
     pub pools: BTreeMap<String, Vec<ServerState>>,
     /// Counters of the layers that keep some.
     pub counters: Vec<Counter>,
+    /// What each pool is, for the next reload ([`Builder::after`]).
+    pub memberships: super::Memberships,
 }
 
 impl Builder {
@@ -69,14 +71,19 @@ impl Builder {
             .iter()
             .map(|l| assembly.listener(&l.route))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut pools = BTreeMap::new();
+        let mut memberships = BTreeMap::new();
+        let mut counters = assembly.counters;
+        for (name, stack) in assembly.pools {
+            counters.extend(stack.membership.counters(&name));
+            memberships.insert(name.clone(), stack.membership);
+            pools.insert(name, stack.servers);
+        }
         Ok(Tree {
             listeners,
-            pools: assembly
-                .pools
-                .into_iter()
-                .map(|(name, stack)| (name, stack.servers))
-                .collect(),
-            counters: assembly.counters,
+            pools,
+            counters,
+            memberships,
         })
     }
 }

@@ -4,6 +4,7 @@
 mod check;
 mod security;
 mod tree;
+mod window;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,7 @@ pub use tree::{
     DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_OUTSTANDING, DEFAULT_MAX_PENDING,
     DEFAULT_MISSED_WRITES, DEFAULT_MISSED_WRITES_BYTES,
 };
+pub use window::{parse_window, DEFAULT_WARM_UP_AFTER_CHANGE};
 
 /// A `nutcracker.yml`: pools by name.
 pub type NutcrackerConfig = BTreeMap<String, NutcrackerPool>;
@@ -72,6 +74,10 @@ pub struct NutcrackerPool {
     pub server_failure_limit: u32,
     /// `host:port:weight [name]` entries.
     pub servers: Vec<String>,
+    /// memkeep's extension key `warm_up_after_change` (twemproxy refuses it): how
+    /// long reads of keys whose server changed fall back to their previous server
+    /// after a reload (see [`PoolConfig::warm_up_after_change`]).
+    pub warm_up_after_change: std::time::Duration,
     /// memkeep's extension (refused by twemproxy): a DNS entry
     /// (`dns+srv://NAME` or `dns://NAME:PORT`) whose servers join `servers`.
     pub servers_from: Option<String>,
@@ -105,6 +111,7 @@ impl NutcrackerPool {
             server_retry_timeout: default_retry_timeout(),
             server_failure_limit: default_failure_limit(),
             servers,
+            warm_up_after_change: DEFAULT_WARM_UP_AFTER_CHANGE,
             servers_from: None,
             resolver: None,
             dns_min_ttl_ms: DEFAULT_DNS_MIN_TTL_MS,
@@ -250,6 +257,7 @@ impl NutcrackerPool {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             missed_writes: DEFAULT_MISSED_WRITES,
             missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+            warm_up_after_change: self.warm_up_after_change,
         })
     }
 }

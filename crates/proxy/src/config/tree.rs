@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::window::{default_warm_up_after_change, deserialize_window};
 use super::{
     default_backlog, default_distribution, default_failure_limit, default_hash,
     default_retry_timeout, default_server_connections, BackendAuthSettings, BackendTlsSettings,
-    ListenerTlsSettings,
+    ListenerTlsSettings, DEFAULT_WARM_UP_AFTER_CHANGE,
 };
 
 /// memkeep-proxy's own configuration: pools of servers, routes over them, and
@@ -102,6 +103,15 @@ pub struct PoolConfig {
     /// Most bytes of keys and values queued for each server (see `missed_writes`).
     #[serde(default = "default_missed_writes_bytes")]
     pub missed_writes_bytes: usize,
+    /// After the servers change (a reload adds or removes some), for this long a
+    /// read that misses a key whose server changed is read from the key's previous
+    /// server and copied to its new one; a removed server is kept for reads until
+    /// then. `"5m"` by default; `0` turns it off. See docs/resize.md.
+    #[serde(
+        default = "default_warm_up_after_change",
+        deserialize_with = "deserialize_window"
+    )]
+    pub warm_up_after_change: Duration,
 }
 
 /// Requests per server accepted and not yet answered, by default.
@@ -176,6 +186,7 @@ impl PoolConfig {
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             missed_writes: DEFAULT_MISSED_WRITES,
             missed_writes_bytes: DEFAULT_MISSED_WRITES_BYTES,
+            warm_up_after_change: DEFAULT_WARM_UP_AFTER_CHANGE,
         }
     }
 

@@ -17,6 +17,7 @@ pub mod handoff;
 pub mod multi_get;
 pub mod read_repair;
 pub mod replicate;
+pub mod resize;
 pub mod route;
 pub mod settle;
 pub mod shadow;

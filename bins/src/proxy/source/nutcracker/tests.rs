@@ -106,6 +106,25 @@ fn unix_listen_modes_read_as_strtol_reads_them() {
 }
 
 #[test]
+fn warm_up_after_change_is_memkeeps_extension_key() {
+    let default = pool(&format!("{BASE}{SERVERS}")).unwrap();
+    assert_eq!(
+        default.warm_up_after_change,
+        memkeep_proxy::config::DEFAULT_WARM_UP_AFTER_CHANGE
+    );
+    let set = pool(&with("  warm_up_after_change: 90s")).unwrap();
+    assert_eq!(set.warm_up_after_change, std::time::Duration::from_secs(90));
+    let off = pool(&with("  warm_up_after_change: 0")).unwrap();
+    assert_eq!(off.warm_up_after_change, std::time::Duration::ZERO);
+    let bad = pool(&with("  warm_up_after_change: soon")).unwrap_err();
+    assert!(bad.contains("warm_up_after_change"), "{bad}");
+    assert!(pool(&format!(
+        "{BASE}  warm_up_after_change: 1s\n  warm_up_after_change: 2s\n{SERVERS}"
+    ))
+    .is_err());
+}
+
+#[test]
 fn servers_from_dns_is_memkeeps_extension() {
     let text = format!(
         "{BASE}  servers_from: dns+srv://_memcache._tcp.cache.svc\n  resolver: 127.0.0.1:5353\n  \

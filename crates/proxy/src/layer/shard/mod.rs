@@ -174,7 +174,7 @@ where
 
 /// The server holding `key`'s replica number `replica` (0: the primary). A ring with
 /// fewer servers than that gives the last of its servers in replica order.
-fn node_for(ring: &Ring, key: &[u8], replica: usize) -> usize {
+pub(crate) fn node_for(ring: &Ring, key: &[u8], replica: usize) -> usize {
     if replica == 0 {
         return ring.node_for(key);
     }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::join_all;
-use memkeep_protocol::{Request, Response, Value};
+use memkeep_protocol::{Command, Request, Response, Value};
 use pin_project_lite::pin_project;
 use tower::util::{Oneshot, ServiceExt};
 use tower::Layer;
@@ -24,12 +24,27 @@ use crate::BoxError;
 #[cfg(test)]
 mod tests;
 
+/// Which missed keys are worth asking the warm service for (see
+/// [`WarmUpLayer::only`]).
+pub type KeyFilter = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;
+
 /// Builds [`WarmUp`] services: the service it wraps is the cold one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WarmUpLayer<S> {
     warm: S,
     fills: Arc<AtomicU64>,
+    fallbacks: Arc<AtomicU64>,
+    only: Option<KeyFilter>,
     background: Background,
+}
+
+impl<S: fmt::Debug> fmt::Debug for WarmUpLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WarmUpLayer")
+            .field("warm", &self.warm)
+            .field("filtered", &self.only.is_some())
+            .finish()
+    }
 }
 
 impl<S> WarmUpLayer<S> {
@@ -42,8 +57,32 @@ impl<S> WarmUpLayer<S> {
         WarmUpLayer {
             warm,
             fills: Arc::default(),
+            fallbacks: Arc::default(),
+            only: None,
             background: Background::new(Self::DEFAULT_BACKGROUND_LIMIT),
         }
+    }
+
+    /// Asks the warm service only for the missed keys `filter` accepts (the others
+    /// are misses), and answers a failing cold service's reply as it is: for a
+    /// warm service that holds just some keys (a pool's previous servers, after a
+    /// change). The filter runs on misses only, so hits cost nothing.
+    pub fn only(mut self, filter: KeyFilter) -> Self {
+        self.only = Some(filter);
+        self
+    }
+
+    /// Counts into these instead of the layer's own (counters that outlive it).
+    pub fn counting(mut self, fills: Arc<AtomicU64>, fallbacks: Arc<AtomicU64>) -> Self {
+        self.fills = fills;
+        self.fallbacks = fallbacks;
+        self
+    }
+
+    /// Shares `other`'s bound on fill tasks.
+    pub(crate) fn sharing_background(mut self, background: &Background) -> Self {
+        self.background = background.clone();
+        self
     }
 
     /// Bounds the fill tasks in flight; past it a fill is skipped (the next read of
@@ -56,6 +95,11 @@ impl<S> WarmUpLayer<S> {
     /// How many items were copied into the cold service (it answered `STORED`).
     pub fn fills(&self) -> Arc<AtomicU64> {
         self.fills.clone()
+    }
+
+    /// How many keys the cold service missed were asked of the warm one.
+    pub fn fallbacks(&self) -> Arc<AtomicU64> {
+        self.fallbacks.clone()
     }
 }
 
@@ -80,7 +124,7 @@ impl<S: Clone> Layer<S> for WarmUpLayer<S> {
 ///   are the answer.
 /// - Everything but plain gets (stores, deletes, ...) goes to the cold service only:
 ///   the warm pool is read-only here. Put `Replicate` above if it must stay current.
-#[derive(Debug, Clone)]
+#[derive(Clone, Debug)]
 pub struct WarmUp<S> {
     cold: S,
     layer: WarmUpLayer<S>,
@@ -195,7 +239,10 @@ where
                     };
                     let ask = match reply {
                         Ok(Response::Values(values)) => {
-                            let missing = multi_get::missing(&plain.keys, &values);
+                            let mut missing = multi_get::missing(&plain.keys, &values);
+                            if let Some(only) = &plain.layer.only {
+                                missing.retain(|key| only(key));
+                            }
                             if missing.is_empty() {
                                 return Poll::Ready(Ok(Response::Values(values)));
                             }
@@ -203,6 +250,8 @@ where
                             multi_get::with_keys(&plain.req, missing)
                         }
                         Ok(reply) if !reply.is_error() => return Poll::Ready(Ok(reply)),
+                        // A warm service holding some keys only cannot stand in.
+                        reply if plain.layer.only.is_some() => return Poll::Ready(reply),
                         // Failed or answered an error: the warm service answers it all.
                         Ok(reply) => {
                             *this.cold_error = Some(format!("cold pool: {reply:?}").into());
@@ -213,6 +262,10 @@ where
                             plain.req.clone()
                         }
                     };
+                    if let Command::Get(get) = &ask.command {
+                        let asked = u64::try_from(get.keys.len()).unwrap_or(u64::MAX);
+                        plain.layer.fallbacks.fetch_add(asked, Ordering::Relaxed);
+                    }
                     let fut = plain.layer.warm.clone().oneshot(ask);
                     this.state.set(State::Warm { fut });
                 }
