@@ -7,7 +7,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use memkeep_protocol::{encode_request, Request, Response};
@@ -214,10 +213,6 @@ enum Ending {
     Unreadable,
 }
 
-/// How long a connection no longer needed waits for the replies to the requests
-/// it already sent.
-const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
 /// Runs one established connection until it fails or is no longer needed.
 async fn drive(
     rd: impl AsyncRead + Unpin,
@@ -229,24 +224,13 @@ async fn drive(
 ) -> Ending {
     let (sent_tx, mut sent) = mpsc::unbounded_channel();
     let mut current = None;
-    let ending = {
-        let reading = read_loop(rd, config, &mut sent, &mut current);
-        tokio::pin!(reading);
-        tokio::select! {
-            // In order: a random start costs a random number per poll.
-            biased;
-            ending = write_loop(wr, config, dialect, jobs, sent_tx) => match ending {
-                // Every handle is gone (a reload replaced the stack): the requests
-                // already sent still get their replies, then the connection ends
-                // (read_loop stops once none is left).
-                Ending::Unused => match tokio::time::timeout(DRAIN_LIMIT, &mut reading).await {
-                    Ok(ErrorKind::Closed) | Err(_) => Ending::Unused,
-                    Ok(kind) => Ending::Failed(kind),
-                },
-                ending => ending,
-            },
-            kind = &mut reading => Ending::Failed(kind),
-        }
+    let ending = tokio::select! {
+        // In order: a random start costs a random number per poll.
+        biased;
+        // Every handle is gone only once no request waits for a reply: a request's
+        // future holds the backend's queues open (see `ResponseFuture`).
+        ending = write_loop(wr, config, dialect, jobs, sent_tx) => ending,
+        kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
     };
     let kind = match ending {
         Ending::Failed(kind) => kind,
