@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use memkeep_server::balance::{self, Seat};
 use memkeep_server::cache::{Cache, CacheConfig, ShutdownHook};
 use memkeep_server::store::{Store, StoreConfig};
 use memkeep_server::{serve, ConnectionConfig, Listener, ServeConfig};
@@ -128,14 +129,16 @@ fn run(mut args: Args, extended: extended::Extended) -> Result<(), String> {
 /// A bound but not yet async listener: binding happens before daemonizing and
 /// dropping privileges, so errors reach the terminal and low ports work.
 enum Bound {
-    /// A TCP listener; `plain` when `-l notls:...` keeps it out of TLS under `-Z`.
-    Tcp(std::net::TcpListener, bool),
+    /// A TCP listener; `plain` when `-l notls:...` keeps it out of TLS under `-Z`;
+    /// its worker's seat among the workers sharing the address.
+    Tcp(std::net::TcpListener, bool, Seat),
     Unix(std::os::unix::net::UnixListener),
 }
 
-/// Binds every listener, once per worker thread for TCP (SO_REUSEPORT: the kernel
-/// spreads connections over the workers, and each connection stays on one thread, as
-/// in memcached). Worker 0 also gets the Unix socket.
+/// Binds every listener, once per worker thread for TCP (SO_REUSEPORT), each with its
+/// seat: a worker hands a connection it accepted to one that serves fewer, as the
+/// kernel's spread by hash is often lopsided for a few clients. Each connection then
+/// stays on one thread, as in memcached. Worker 0 also gets the Unix socket.
 fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, String> {
     if let Some(path) = &args.unix_socket {
         let _ = std::fs::remove_file(path);
@@ -171,7 +174,7 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
             // SO_REUSEPORT would let a second server share the port silently: make
             // sure nobody holds it first, as memcached's bind would.
             probe_port(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            for worker in &mut bound {
+            for (worker, seat) in bound.iter_mut().zip(balance::seats(args.threads)) {
                 let listener = listen_tcp(addr, args.backlog)
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 // Port 0 lets the kernel pick one: the other workers share the one
@@ -179,7 +182,7 @@ fn bind(args: &Args, security: &security::Security) -> Result<Vec<Vec<Bound>>, S
                 addr = listener
                     .local_addr()
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-                worker.push(Bound::Tcp(listener, plain));
+                worker.push(Bound::Tcp(listener, plain, seat));
             }
             // Once per address, not per worker's socket.
             info!(%addr, tls = security.tls.is_some() && !plain, "listening");
@@ -341,7 +344,7 @@ fn serve_all(
     // listener is bound by now, the admin and replication ones too.
     if args.unix_socket.is_none() {
         crate::port_file::write(workers[0].iter().filter_map(|bound| match bound {
-            Bound::Tcp(listener, _) => listener.local_addr().ok(),
+            Bound::Tcp(listener, _, _) => listener.local_addr().ok(),
             Bound::Unix(_) => None,
         }));
     }
@@ -442,13 +445,13 @@ fn serve_worker(
         for b in listeners {
             let mut config = config.clone();
             let listener = match b {
-                Bound::Tcp(l, plain) => {
+                Bound::Tcp(l, plain, seat) => {
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
                     let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
                     if plain {
                         config.tls = None;
                     }
-                    Listener::Tcp(l)
+                    Listener::Balanced(l, seat)
                 }
                 Bound::Unix(l) => {
                     l.set_nonblocking(true).map_err(|e| e.to_string())?;
@@ -475,7 +478,7 @@ fn serving_status(listeners: &[Bound]) -> String {
     let places: Vec<String> = listeners
         .iter()
         .map(|bound| match bound {
-            Bound::Tcp(listener, _) => listener
+            Bound::Tcp(listener, _, _) => listener
                 .local_addr()
                 .map_or_else(|e| e.to_string(), |a| a.to_string()),
             Bound::Unix(listener) => listener

@@ -45,6 +45,7 @@
 //! ```
 
 pub mod auth;
+pub mod balance;
 mod connection;
 mod error;
 mod serve;

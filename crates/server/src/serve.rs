@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tower::Service;
 use tracing::{debug, info_span, warn, Instrument};
 
+use crate::balance::{Counted, Placed, Seat};
 use crate::connection::{serve_connection, ConnectionConfig};
 use crate::error::BoxError;
 use crate::stats::ConnectionStats;
@@ -25,6 +26,9 @@ pub enum Listener {
     Tcp(TcpListener),
     /// A Unix socket listener (`-s`).
     Unix(UnixListener),
+    /// A TCP listener of one of several workers sharing an address: connections go
+    /// to whichever worker serves fewest (see [`balance`](crate::balance)).
+    Balanced(TcpListener, Seat),
 }
 
 /// Settings shared by every listener of one server. Clones share the connection cap
@@ -74,7 +78,7 @@ pub async fn serve<S>(
     let (drain_tx, drain_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let listen_name = match &listener {
-        Listener::Tcp(l) => l
+        Listener::Tcp(l) | Listener::Balanced(l, _) => l
             .local_addr()
             .map_or_else(|_| "tcp:?".into(), |a| format!("tcp:{a}")),
         Listener::Unix(l) => l
@@ -84,7 +88,7 @@ pub async fn serve<S>(
             .unwrap_or_else(|| "unix:?".into()),
     };
     let listener_fd = match &listener {
-        Listener::Tcp(l) => l.as_raw_fd(),
+        Listener::Tcp(l) | Listener::Balanced(l, _) => l.as_raw_fd(),
         Listener::Unix(l) => l.as_raw_fd(),
     };
     let listening = config
@@ -92,21 +96,22 @@ pub async fn serve<S>(
         .registry
         .listen(listener_fd as u64, listen_name.clone());
     tokio::pin!(shutdown);
+    let mut listener = listener;
     loop {
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = accept(&listener) => match accepted {
-                Ok(Accepted::Tcp(stream)) => {
+            accepted = accept(&mut listener) => match accepted {
+                Ok(Accepted::Tcp(stream, counted)) => {
                     let _ = stream.set_nodelay(true);
                     let peer = stream.peer_addr().map_or_else(|_| "tcp:?".into(), |a| format!("tcp:{a}"));
                     let fd = stream.as_raw_fd() as u64;
-                    let who = (fd, peer, listen_name.clone());
+                    let who = (fd, peer, listen_name.clone(), counted);
                     let tls = config.tls.clone();
                     start(&mut connections, stream, tls, who, &service, &config, &drain_rx);
                 }
                 Ok(Accepted::Unix(stream)) => {
                     let fd = stream.as_raw_fd() as u64;
-                    let who = (fd, listen_name.clone(), listen_name.clone());
+                    let who = (fd, listen_name.clone(), listen_name.clone(), None);
                     start(&mut connections, stream, None, who, &service, &config, &drain_rx);
                 }
                 Err(e) => {
@@ -125,14 +130,26 @@ pub async fn serve<S>(
 }
 
 enum Accepted {
-    Tcp(tokio::net::TcpStream),
+    /// A TCP connection, counted against this worker when balanced.
+    Tcp(tokio::net::TcpStream, Option<Counted>),
     Unix(tokio::net::UnixStream),
 }
 
-async fn accept(listener: &Listener) -> io::Result<Accepted> {
+async fn accept(listener: &mut Listener) -> io::Result<Accepted> {
     match listener {
-        Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s)),
+        Listener::Tcp(l) => l.accept().await.map(|(s, _)| Accepted::Tcp(s, None)),
         Listener::Unix(l) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        Listener::Balanced(l, seat) => loop {
+            tokio::select! {
+                accepted = l.accept() => match seat.place(accepted?.0) {
+                    Placed::Here(stream, counted) => return Ok(Accepted::Tcp(stream, Some(counted))),
+                    Placed::Away => {}
+                },
+                Some((stream, counted)) = seat.handed_over() => {
+                    return Ok(Accepted::Tcp(stream, Some(counted)));
+                }
+            }
+        },
     }
 }
 
@@ -140,7 +157,7 @@ fn start<IO, S>(
     connections: &mut JoinSet<()>,
     mut io: IO,
     tls: Option<TlsAcceptor>,
-    (fd, addr, listen_addr): (u64, String, String),
+    (fd, addr, listen_addr, counted): (u64, String, String, Option<Counted>),
     service: &S,
     config: &ServeConfig,
     drain: &watch::Receiver<bool>,
@@ -178,21 +195,37 @@ fn start<IO, S>(
             let info = registered.info();
             match tls {
                 None => serve_connection(io, service, connection, stats.clone(), drain, info).await,
-                Some(acceptor) => match acceptor.accept(io).await {
-                    Ok(io) => {
-                        serve_connection(io, service, connection, stats.clone(), drain, info).await
-                    }
-                    Err(e) => {
-                        ConnectionStats::add(&stats.ssl_handshake_errors, 1);
-                        debug!(error = %e, "TLS handshake failed");
-                    }
-                },
+                // Boxed: a handshake's state is ~20 KiB, which every plain
+                // connection's task would otherwise carry too.
+                Some(acceptor) => {
+                    Box::pin(async {
+                        match acceptor.accept(io).await {
+                            Ok(io) => {
+                                serve_connection(
+                                    io,
+                                    service,
+                                    connection,
+                                    stats.clone(),
+                                    drain,
+                                    info,
+                                )
+                                .await
+                            }
+                            Err(e) => {
+                                ConnectionStats::add(&stats.ssl_handshake_errors, 1);
+                                debug!(error = %e, "TLS handshake failed");
+                            }
+                        }
+                    })
+                    .await
+                }
             }
             drop(registered);
             stats
                 .curr_connections
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             drop(permit);
+            drop(counted);
         }
         .instrument(info_span!("conn", id)),
     );

@@ -37,9 +37,14 @@ tokio::task_local! {
     static CLIENT_FD: u64;
 }
 
-/// Runs `future` as the task of the client connection on `fd`.
-pub async fn with_client_fd<F: std::future::Future>(fd: u64, future: F) -> F::Output {
-    CLIENT_FD.scope(fd, future).await
+/// Runs `future` as the task of the client connection on `fd`. Not an `async fn`:
+/// that would hold `future` twice in the connection's task, once as its argument and
+/// once inside the scope.
+pub fn with_client_fd<F: std::future::Future>(
+    fd: u64,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    CLIENT_FD.scope(fd, future)
 }
 
 /// The client connection being served by the running task, 0 outside one.

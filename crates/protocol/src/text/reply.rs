@@ -61,27 +61,17 @@ struct ValueSpan {
 
 /// The reply to get/gets/gat/gats: `VALUE` blocks, then `END`; or an error line.
 fn decode_values(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Response>, InvalidResponse> {
-    // A reply that ends in `END` is most likely whole: walk it once, keeping where
-    // each value lies. Otherwise find the end first without allocating, so waiting
-    // for the rest of a long reply costs nothing but the walk.
-    let mut spans = Vec::new();
-    let walked = if buf.ends_with(b"END\r\n") {
-        walk_values(buf, limits, |span| spans.push(span))?
-    } else {
-        walk_values(buf, limits, |_| ())?
-    };
-    let Some(end) = walked else {
+    // One walk, keeping where each value lies. The buffer often holds several
+    // replies and the start of the next (a backend answers a batch of requests in
+    // one read), so whether it ends in `END` says nothing about this reply; spans
+    // kept by a walk that finds the reply incomplete are a few words each, wasted.
+    // Sized for a typical multi-get, so a reply's spans are rarely reallocated.
+    let mut spans = Vec::with_capacity(16);
+    let Some(end) = walk_values(buf, limits, |span| spans.push(span))? else {
         return Ok(None);
     };
     let end = match end {
-        Walk::End(end, count) => {
-            if spans.len() != count {
-                spans.clear();
-                spans.reserve_exact(count);
-                walk_values(buf, limits, |span| spans.push(span))?;
-            }
-            end
-        }
+        Walk::End(end) => end,
         Walk::Error(end) => {
             let frame = buf.split_to(end).freeze();
             return error_reply(&frame[..text_end(&frame)]).map(Some);
@@ -108,8 +98,8 @@ fn value(frame: &Bytes, span: ValueSpan) -> Value {
 
 /// Where a retrieval reply ends.
 enum Walk {
-    /// After `END`, with the number of values.
-    End(usize, usize),
+    /// After `END`.
+    End(usize),
     /// The reply is a single error line ending here.
     Error(usize),
 }
@@ -127,7 +117,7 @@ fn walk_values(
         };
         let line = &buf[text.clone()];
         if line == b"END" {
-            return Ok(Some(Walk::End(next, count)));
+            return Ok(Some(Walk::End(next)));
         }
         let Some(header) = line.strip_prefix(b"VALUE ") else {
             if pos == 0 && is_error(line) {

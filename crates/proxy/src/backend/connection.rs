@@ -7,7 +7,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::BytesMut;
 use memkeep_protocol::{encode_request, Request, Response};
@@ -100,6 +99,10 @@ struct InFlight {
 
 /// Most bytes gathered into one write.
 const BATCH: usize = 64 * 1024;
+
+/// Room made in the read buffer before a read: the replies to a full batch of
+/// multi-gets.
+const READ_SPACE: usize = 64 * 1024;
 
 /// Opens a connection to the server: TCP, TLS and the login ([`secure::open`]) for
 /// a real backend; an in-memory stream in tests, which then run on paused time.
@@ -210,10 +213,6 @@ enum Ending {
     Unreadable,
 }
 
-/// How long a connection no longer needed waits for the replies to the requests
-/// it already sent.
-const DRAIN_LIMIT: Duration = Duration::from_secs(30);
-
 /// Runs one established connection until it fails or is no longer needed.
 async fn drive(
     rd: impl AsyncRead + Unpin,
@@ -225,22 +224,13 @@ async fn drive(
 ) -> Ending {
     let (sent_tx, mut sent) = mpsc::unbounded_channel();
     let mut current = None;
-    let ending = {
-        let reading = read_loop(rd, config, &mut sent, &mut current);
-        tokio::pin!(reading);
-        tokio::select! {
-            ending = write_loop(wr, config, dialect, jobs, sent_tx) => match ending {
-                // Every handle is gone (a reload replaced the stack): the requests
-                // already sent still get their replies, then the connection ends
-                // (read_loop stops once none is left).
-                Ending::Unused => match tokio::time::timeout(DRAIN_LIMIT, &mut reading).await {
-                    Ok(ErrorKind::Closed) | Err(_) => Ending::Unused,
-                    Ok(kind) => Ending::Failed(kind),
-                },
-                ending => ending,
-            },
-            kind = &mut reading => Ending::Failed(kind),
-        }
+    let ending = tokio::select! {
+        // In order: a random start costs a random number per poll.
+        biased;
+        // Every handle is gone only once no request waits for a reply: a request's
+        // future holds the backend's queues open (see `ResponseFuture`).
+        ending = write_loop(wr, config, dialect, jobs, sent_tx) => ending,
+        kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
     };
     let kind = match ending {
         Ending::Failed(kind) => kind,
@@ -314,7 +304,7 @@ async fn read_loop(
     sent: &mut mpsc::UnboundedReceiver<InFlight>,
     current: &mut Option<InFlight>,
 ) -> ErrorKind {
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_SPACE);
     // One timer for the whole connection, moved only when it fires: a timer made
     // afresh per read would be registered and removed again for every reply.
     // Deadlines grow in the order requests were written, so when it fires at an
@@ -353,7 +343,17 @@ async fn read_loop(
                 armed = true;
             }
         }
+        // Room for a whole batch of replies in one read: the decoded replies share
+        // the buffer's memory until their callers drop them, so the space behind
+        // them is not reused, and without this the reads shrink to what is left
+        // of the buffer (more reads, and replies split across them).
+        if buf.capacity() - buf.len() < READ_SPACE / 4 {
+            buf.reserve(READ_SPACE);
+        }
         tokio::select! {
+            // In order, replies first: a random start costs a random number per
+            // poll, and the timer only matters while no reply comes.
+            biased;
             read = rd.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => return ErrorKind::Closed,
                 Ok(_) => {}

@@ -126,7 +126,12 @@ fn unsupported() -> Local {
 
 /// Whether a text line can carry the key (binary clients may send any byte).
 fn fits_text(key: &[u8]) -> bool {
-    !key.is_empty() && key.len() <= 250 && key.iter().all(|&b| b > b' ' && b != 0x7f)
+    // No early exit, as in `translate::needs_base64`.
+    !key.is_empty()
+        && key.len() <= 250
+        && key
+            .iter()
+            .fold(true, |good, &b| good & (b > b' ') & (b != 0x7f))
 }
 
 #[cfg(test)]

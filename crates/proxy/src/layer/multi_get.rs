@@ -82,16 +82,18 @@ pub(crate) struct Split<T> {
     pub part_of: Vec<usize>,
 }
 
-/// Groups `keys` by `target_of` each key.
-pub(crate) fn split<T: PartialEq>(keys: &[Bytes], target_of: impl Fn(&Bytes) -> T) -> Split<T> {
+/// Groups `keys` by their `targets` (one per key, in the same order).
+pub(crate) fn split<T: PartialEq>(
+    keys: &[Bytes],
+    targets: impl IntoIterator<Item = T>,
+) -> Split<T> {
     let mut parts: Vec<(T, Vec<Bytes>)> = Vec::new();
     let mut part_of = Vec::with_capacity(keys.len());
-    for key in keys {
-        let target = target_of(key);
+    for (key, target) in keys.iter().zip(targets) {
         let part = match parts.iter().position(|(t, _)| *t == target) {
             Some(part) => part,
             None => {
-                parts.push((target, Vec::new()));
+                parts.push((target, Vec::with_capacity(keys.len())));
                 parts.len() - 1
             }
         };
@@ -181,10 +183,15 @@ pub(crate) fn send<S>(
 where
     S: Service<Request> + Clone,
 {
-    let split = split(keys, target_of);
-    if let [(target, _)] = split.parts[..] {
-        return Sent::Whole(target);
+    // Most multi-gets through a small pool go to one server: find that out from
+    // the targets alone, before any key is copied into a part.
+    let targets: Vec<usize> = keys.iter().map(target_of).collect();
+    if let Some(&first) = targets.first() {
+        if targets.iter().all(|&t| t == first) {
+            return Sent::Whole(first);
+        }
     }
+    let split = split(keys, targets);
     let parts = split
         .parts
         .into_iter()
@@ -290,7 +297,8 @@ mod tests {
 
     #[test]
     fn keys_split_by_target_in_order_of_first_appearance() {
-        let split = split(&keys(&["a1", "b1", "a2", "c1", "b2"]), |k| k[0]);
+        let asked = keys(&["a1", "b1", "a2", "c1", "b2"]);
+        let split = split(&asked, asked.iter().map(|k| k[0]));
         let parts: Vec<(u8, Vec<Bytes>)> = split.parts;
         assert_eq!(
             parts,

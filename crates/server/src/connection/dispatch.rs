@@ -5,9 +5,7 @@
 
 use std::sync::Arc;
 
-use memkeep_protocol::{
-    encode_response, Admin, Command, Form, Request, Response, TextVerb, WatchEvents,
-};
+use memkeep_protocol::{Admin, Command, Form, Request, Response, TextVerb, WatchEvents};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::{Service, ServiceExt};
 use tracing::debug;
@@ -89,7 +87,7 @@ where
             self.replies.as_mut().push(reply);
             if owed_before == 0 {
                 if let Some((form, response)) = self.replies.as_mut().next_ready() {
-                    encode_response(&form, &response, &mut self.wbuf);
+                    self.encode(&form, &response);
                 }
             }
             if self.wbuf.len() >= self.config.max_write_buffer {

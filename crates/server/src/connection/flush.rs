@@ -1,12 +1,13 @@
-//! Writing replies: every reply that is ready, in order, goes out in one write.
+//! Writing replies: every reply that is ready, in order, goes out in one write, from
+//! a buffer the connection holds only until then.
 
 use std::io;
 
-use memkeep_protocol::{encode_response, Request, Response};
+use memkeep_protocol::{encode_response, Form, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tower::Service;
 
-use super::Connection;
+use super::{buffers, Connection};
 use crate::error::BoxError;
 use crate::stats::ConnectionStats;
 
@@ -18,8 +19,16 @@ where
     /// Encodes every reply that is ready now, stopping at the first that is not.
     pub(super) fn collect_ready(&mut self) {
         while let Some((form, response)) = self.replies.as_mut().next_ready() {
-            encode_response(&form, &response, &mut self.wbuf);
+            self.encode(&form, &response);
         }
+    }
+
+    /// Encodes one reply after those waiting to be written.
+    pub(super) fn encode(&mut self, form: &Form, response: &Response) {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = buffers::take_write_buffer();
+        }
+        encode_response(form, response, &mut self.wbuf);
     }
 
     /// Writes the encoded replies. While the client does not read them this waits,
@@ -30,7 +39,7 @@ where
         }
         self.io.write_all(&self.wbuf).await?;
         ConnectionStats::add(&self.stats.bytes_written, self.wbuf.len() as u64);
-        self.wbuf.clear();
+        buffers::give_back_write_buffer(std::mem::take(&mut self.wbuf));
         Ok(())
     }
 }

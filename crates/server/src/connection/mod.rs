@@ -11,6 +11,7 @@
 //! [`wait`] (read more, or a reply, a drain, a timeout), [`watch`] (a connection
 //! turned into a log stream), over the ordered queue of [`reply`].
 
+mod buffers;
 mod dispatch;
 mod flush;
 mod reply;
@@ -73,8 +74,6 @@ impl Default for ConnectionConfig {
     }
 }
 
-const READ_CHUNK: usize = 16 * 1024;
-
 /// Serves one client connection until it closes, errs, idles out or asks to quit.
 /// When `drain` changes, it stops reading, answers what it has read, and closes.
 ///
@@ -124,8 +123,8 @@ where
         drain,
         decoder: Decoder::new(config.limits).with_binding(config.binding),
         gate: Gate::new(config.auth.as_ref(), stats),
-        rbuf: BytesMut::with_capacity(READ_CHUNK),
-        wbuf: BytesMut::with_capacity(READ_CHUNK),
+        rbuf: BytesMut::new(),
+        wbuf: BytesMut::new(),
         replies,
         closing: false,
         eof: false,
@@ -151,9 +150,10 @@ where
     drain: signal::Receiver<bool>,
     decoder: Decoder,
     gate: Gate<'a>,
-    /// Bytes read and not yet decoded.
+    /// Bytes read and not yet decoded; no allocation while there are none.
     rbuf: BytesMut,
-    /// Replies encoded and not yet written.
+    /// Replies encoded and not yet written: a buffer from the thread's pool while
+    /// there are some, none otherwise.
     wbuf: BytesMut,
     /// Replies owed, in request order.
     replies: Pin<&'a mut Replies<S::Future>>,

@@ -2,13 +2,14 @@
 //! requests), the next reply, a drain, or a timeout (idle, or a request left
 //! incomplete for too long).
 
+use bytes::BytesMut;
 use futures_util::StreamExt;
-use memkeep_protocol::{encode_response, Request, Response};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use memkeep_protocol::{Request, Response};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tower::Service;
 use tracing::debug;
 
-use super::{Connection, READ_CHUNK};
+use super::{buffers, Connection};
 use crate::error::BoxError;
 use crate::stats::ConnectionStats;
 use crate::watchers::lines::CloseReason;
@@ -26,7 +27,11 @@ where
         if !can_read && owed >= self.config.max_in_flight {
             ConnectionStats::add(&self.stats.conn_yields, 1);
         }
-        self.rbuf.reserve(READ_CHUNK);
+        if self.rbuf.is_empty() {
+            // Let go of the allocation the last requests were read into: it goes back
+            // once their values are dropped, not when this client next speaks.
+            self.rbuf = BytesMut::new();
+        }
         self.partial_since = match (self.rbuf.is_empty(), self.partial_since) {
             (true, _) => None,
             (false, None) => Some(tokio::time::Instant::now()),
@@ -49,7 +54,7 @@ where
             }
         };
         tokio::select! {
-            read = self.io.read_buf(&mut self.rbuf), if can_read => match read {
+            read = buffers::read(&mut self.io, &mut self.rbuf), if can_read => match read {
                 Ok(0) => self.eof = true,
                 Err(_) => {
                     self.eof = true;
@@ -61,7 +66,7 @@ where
                 }
             },
             Some((form, response)) = self.replies.next(), if owed != 0 => {
-                encode_response(&form, &response, &mut self.wbuf);
+                self.encode(&form, &response);
             }
             _ = self.drain.changed(), if !self.closing => {
                 self.closing = true;

@@ -3,7 +3,7 @@
 //! dropped, as memcached ignores a watcher's input.
 
 use futures_util::StreamExt;
-use memkeep_protocol::{encode_response, Request, Response};
+use memkeep_protocol::{Request, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tower::Service;
 
@@ -22,7 +22,7 @@ where
     /// taking commands.
     pub(super) async fn stream_log(mut self, stream: WatchStream) -> CloseReason {
         while let Some((form, response)) = self.replies.next().await {
-            encode_response(&form, &response, &mut self.wbuf);
+            self.encode(&form, &response);
         }
         self.wbuf.extend_from_slice(b"OK\r\n");
         if self.flush().await.is_err() {
