@@ -9,6 +9,8 @@
 mod harness;
 mod support;
 
+use support::open_files::allow_open_files;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
@@ -103,23 +105,6 @@ fn drop_rounds(target: &Target) -> Vec<u64> {
         rss.push(target.rss_kib());
     }
     rss
-}
-
-/// Raises this process's open-files limit to at least `need`: the proxy, started
-/// by this process, inherits it.
-fn allow_open_files(need: u64) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    if soft >= need {
-        return;
-    }
-    let raised = setrlimit(Resource::RLIMIT_NOFILE, need, hard.max(need))
-        .or_else(|_| setrlimit(Resource::RLIMIT_NOFILE, hard, hard));
-    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    assert!(
-        raised.is_ok() && soft >= need,
-        "this test needs {need} open files; the hard limit is {hard}"
-    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod notify;
+pub mod open_files;
 pub mod relay;
 
 use std::io::{Read, Write};
