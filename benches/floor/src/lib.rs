@@ -33,6 +33,22 @@ mod slots;
 
 use std::net::{SocketAddr, TcpListener};
 
+/// [`listen`] for a binary: on failure prints `name: cannot listen on ADDR: ERROR`
+/// and exits 1; on success prints the port it got (for `-p 0`) on standard output.
+pub fn listen_or_exit(name: &str, addr: SocketAddr, threads: usize) -> Vec<TcpListener> {
+    let listeners = match listen(addr, threads) {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            eprintln!("{name}: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Ok(bound) = listeners[0].local_addr() {
+        println!("{}", bound.port());
+    }
+    listeners
+}
+
 /// `threads` listeners on `addr`, all with `SO_REUSEPORT`: one per event loop. With
 /// port 0 the first picks the port and the others join it.
 pub fn listen(addr: SocketAddr, threads: usize) -> std::io::Result<Vec<TcpListener>> {

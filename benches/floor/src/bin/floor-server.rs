@@ -26,20 +26,11 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let listeners =
-        match memkeep_floor::listen(SocketAddr::new(args.listen, args.port), args.threads) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!(
-                    "floor-server: cannot listen on {}:{}: {e}",
-                    args.listen, args.port
-                );
-                std::process::exit(1);
-            }
-        };
-    if let Ok(addr) = listeners[0].local_addr() {
-        println!("{}", addr.port());
-    }
+    let listeners = memkeep_floor::listen_or_exit(
+        "floor-server",
+        SocketAddr::new(args.listen, args.port),
+        args.threads,
+    );
     let sizes = ValueSize::new(args.value_size);
     let error = memkeep_floor::run_threads(listeners, move |l| server::run(l, sizes.clone()));
     eprintln!("floor-server: {error}");
