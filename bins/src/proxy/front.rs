@@ -4,21 +4,21 @@
 //! goes on to every server), and a too-large set turned into a delete of its key
 //! ([`Unlink`]).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures_util::future::BoxFuture;
-use futures_util::FutureExt;
 use memkeep_admin::{Measure, RequestMetrics};
 use memkeep_protocol::{Request, Response};
 use memkeep_proxy::build::{SharedService, Swappable};
 use memkeep_proxy::keyless::{self, OwnStats};
 use memkeep_proxy::layer::unlink::Unlink;
 use memkeep_proxy::BoxError;
-use tower::util::ServiceExt;
+use tower::util::{Oneshot, ServiceExt};
 use tower::Service;
 
-use super::stats::Status;
+use super::stats::{Counted, Status};
 
 /// A listener's service; clones share the route and see its replacement.
 #[derive(Clone)]
@@ -49,36 +49,64 @@ impl Front {
 impl Service<Request> for Front {
     type Response = Response;
     type Error = BoxError;
-    // Boxed once, here at the edge: the reply is counted on its way out.
-    type Future = BoxFuture<'static, Result<Response, BoxError>>;
+    // A named future, not a boxed one: no allocation per request at the edge.
+    type Future = FrontFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         // The route's layers are always ready; each request waits for its own.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, request: Request) -> FrontFuture {
         match keyless::own_stats(&request.command) {
             Some(OwnStats::Answer) => {
                 let stats = Response::Stats(self.status.memcached_stats());
-                return futures_util::future::ready(Ok(stats)).boxed();
+                return FrontFuture(Reply::Answered(Some(stats)));
             }
             // The proxy's own counters (what `stats` shows) and every server's.
             Some(OwnStats::Reset) => self.status.commands.reset(),
             _ => {}
         }
         let route = self.route.current();
-        let status = self.status.clone();
-        let counted = status.commands.before(&request.command);
+        let counted = self.status.commands.before(&request.command);
         // A too-large set removes the key's old value, as in memcached.
-        Measure::new(Unlink::new(route), self.requests.clone())
-            .oneshot(request)
-            .map(move |reply| {
-                if let (Some(counted), Ok(reply)) = (counted, &reply) {
+        let call = Measure::new(Unlink::new(route), self.requests.clone()).oneshot(request);
+        FrontFuture(Reply::Routed {
+            call,
+            // The reply is counted on its way out.
+            counted: counted.map(|counted| (counted, self.status.clone())),
+        })
+    }
+}
+
+/// The reply of a [`Front`].
+pub struct FrontFuture(Reply);
+
+enum Reply {
+    /// The proxy's own `stats`.
+    Answered(Option<Response>),
+    /// Sent down the route; the reply is counted into the proxy's `stats` if `counted`.
+    Routed {
+        call: Oneshot<Measure<Unlink<SharedService>>, Request>,
+        counted: Option<(Counted, Arc<Status>)>,
+    },
+}
+
+impl Future for FrontFuture {
+    type Output = Result<Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Reply::Answered(stats) => {
+                Poll::Ready(Ok(stats.take().expect("polled after completion")))
+            }
+            Reply::Routed { call, counted } => {
+                let reply = std::task::ready!(Pin::new(call).poll(cx));
+                if let (Some((counted, status)), Ok(reply)) = (counted.take(), &reply) {
                     status.commands.after(counted, reply);
                 }
-                reply
-            })
-            .boxed()
+                Poll::Ready(reply)
+            }
+        }
     }
 }

@@ -45,16 +45,20 @@ pub(super) struct Job {
     pub(super) slot: PendingSlot,
     /// Its bytes in the backend's budget, held until it is written.
     pub(super) bytes: BufferedBytes,
+    /// When it times out: the request timeout counted from when it was made.
+    pub(super) deadline: Option<Instant>,
 }
 
 impl Job {
     /// Encodes the request into `buf`, translated first if it was queued before the
     /// server's dialect was known, and returns it in flight; `None` when the
-    /// translation answered it at once.
+    /// translation answered it at once, or when it timed out waiting to be sent
+    /// (`now` is when the batch started, taken only when requests time out).
     fn encode(
         self,
         dialect: &Detection,
-        deadline: Option<Instant>,
+        now: Option<Instant>,
+        addr: &Arc<str>,
         buf: &mut BytesMut,
     ) -> Option<InFlight> {
         let Job {
@@ -63,7 +67,14 @@ impl Job {
             reply,
             slot,
             bytes,
+            deadline,
         } = self;
+        if let (Some(at), Some(now)) = (deadline, now) {
+            if at <= now {
+                let _ = reply.send(Err(BackendError::new(ErrorKind::Timeout, addr.clone())));
+                return None;
+            }
+        }
         let (request, expect) = match expect {
             Some(expect) => (request, expect),
             // Known by now: a connection is driven only once its server was probed.
@@ -229,7 +240,7 @@ async fn drive(
         biased;
         // Every handle is gone only once no request waits for a reply: a request's
         // future holds the backend's queues open (see `ResponseFuture`).
-        ending = write_loop(wr, config, dialect, jobs, sent_tx) => ending,
+        ending = write_loop(wr, addr, config, dialect, jobs, sent_tx) => ending,
         kind = read_loop(rd, config, &mut sent, &mut current) => Ending::Failed(kind),
     };
     let kind = match ending {
@@ -263,6 +274,7 @@ async fn drive(
 /// and writes them in one go.
 async fn write_loop(
     mut wr: impl AsyncWrite + Unpin,
+    addr: &Arc<str>,
     config: &BackendConfig,
     dialect: &Detection,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
@@ -273,12 +285,12 @@ async fn write_loop(
         let Some(job) = jobs.recv().await else {
             return Ending::Unused;
         };
-        let deadline = config.request_timeout.map(|t| Instant::now() + t);
+        let now = config.request_timeout.map(|_| Instant::now());
         let mut next = Some(job);
         while let Some(job) = next.take() {
             // A caller that gave up before its request left is skipped.
             if !job.reply.is_closed() {
-                if let Some(flight) = job.encode(dialect, deadline, &mut buf) {
+                if let Some(flight) = job.encode(dialect, now, addr, &mut buf) {
                     if sent.send(flight).is_err() {
                         return Ending::Failed(ErrorKind::Closed);
                     }

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use memkeep_protocol::{Limits, Request, Response};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tower_service::Service;
 
 use crate::BoxError;
@@ -49,7 +50,8 @@ pub struct BackendConfig {
     /// Give up connecting after this long.
     pub connect_timeout: Duration,
     /// Fail a request (and reset its connection, as twemproxy does) when its reply
-    /// takes longer than this; `None` waits forever.
+    /// has not come this long after the request was made; `None` waits forever.
+    /// Kept by one timer per connection, not one per request.
     pub request_timeout: Option<Duration>,
     /// First wait before reconnecting; doubled after each failure.
     pub backoff_min: Duration,
@@ -111,6 +113,7 @@ struct Shared {
     connections: Vec<Handle>,
     next: AtomicUsize,
     budget: Arc<Budget>,
+    request_timeout: Option<Duration>,
 }
 
 /// The request side of one connection task.
@@ -162,6 +165,7 @@ impl Backend {
                 connections,
                 next: AtomicUsize::new(0),
                 budget: Arc::new(Budget::new(config.queue)),
+                request_timeout: config.request_timeout,
             }),
         }
     }
@@ -259,6 +263,7 @@ impl Service<Request> for Backend {
             reply,
             slot,
             bytes,
+            deadline: shared.request_timeout.map(|limit| Instant::now() + limit),
         };
         if handle.queue.send(job).is_err() {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));

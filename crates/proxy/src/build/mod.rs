@@ -1,5 +1,5 @@
 //! Assembles what a configuration describes into services ready to serve: a pool
-//! ([`Builder::pool`]: `Shard(ring) -> [Measure -> Eject -> Timeout -> Backend] x
+//! ([`Builder::pool`]: `Shard(ring) -> [Measure -> Eject -> Backend] x
 //! N`, with a live set when ejection rebuilds the ring and, for a copy under a
 //! replicating route, the missed-writes handoff), a whole route tree
 //! ([`Builder::tree`]: every pool once, every route once, one service per

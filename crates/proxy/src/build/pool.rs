@@ -1,5 +1,5 @@
-//! Pool stacks: `Shard(ring) -> [Measure -> Eject -> Timeout -> Backend] x N`,
-//! boxed once. A pool with several replicas gives one shard per replica over the
+//! Pool stacks: `Shard(ring) -> [Measure -> Eject -> Backend] x N`, the backend
+//! keeping the request timeout, boxed once. A pool with several replicas gives one shard per replica over the
 //! same servers.
 
 use std::sync::Arc;
@@ -13,7 +13,6 @@ use crate::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSp
 use crate::layer::eject::{Eject, EjectConfig, LiveSet};
 use crate::layer::handoff::{Handoff, MissedLimits};
 use crate::layer::shard::{PartialFailure, Shard, ShardOptions};
-use crate::layer::timeout::Timeout;
 
 /// A pool's servers and its shards.
 pub struct Pool {
@@ -126,14 +125,14 @@ impl Builder {
                     metrics: metrics.clone(),
                 };
                 let backend = backend.clone();
-                // Boxed once here and once at the top of the server's stack: the
-                // layers in between are measured without boxing again.
-                let timed = match pool.timeout() {
-                    Some(limit) => SharedService::new(Timeout::new(backend, limit)),
-                    None => SharedService::new(backend),
-                };
+                // No timeout layer: the backend fails a request whose reply is late
+                // (`request_timeout` above) with one timer per connection, where a
+                // layer would arm and clear a timer for every request.
                 let server = match pool.eject {
                     Some(eject) => {
+                        // Boxed once here and once at the top of the server's stack:
+                        // the eject layer is kept (for `stats`) as a named type.
+                        let timed = SharedService::new(backend);
                         let config = EjectConfig {
                             failure_limit: eject.failure_limit,
                             retry_timeout: Duration::from_millis(eject.retry_timeout_ms),
@@ -143,7 +142,7 @@ impl Builder {
                         state.eject = Some(ejecting.clone());
                         SharedService::new(Measure::new(ejecting, metrics))
                     }
-                    None => SharedService::new(Measure::new(timed, metrics)),
+                    None => SharedService::new(Measure::new(backend, metrics)),
                 };
                 // Outermost: a request refused while the server catches up never
                 // reached it, and is not counted as its failure.

@@ -18,11 +18,13 @@ mod reply;
 mod wait;
 mod watch;
 
+use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::future::{Fuse, FutureExt};
 use memkeep_protocol::{Binding, Decoder, Limits, Request, Response, WatchEvents};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch as signal;
@@ -114,6 +116,9 @@ where
     S: Service<Request, Response = Response, Error = BoxError>,
 {
     let replies = pin!(Replies::new());
+    // One wait for the drain for the connection's life: a `changed()` made afresh
+    // for every wait would join and leave the channel's waiter list per request.
+    let drain = pin!(drained(drain));
     Connection {
         io,
         service,
@@ -137,6 +142,14 @@ where
     .await
 }
 
+/// Resolves once `drain` changes (or its sender is gone), then never again.
+fn drained(mut drain: signal::Receiver<bool>) -> Fuse<impl Future<Output = ()> + Send> {
+    async move {
+        let _ = drain.changed().await;
+    }
+    .fuse()
+}
+
 /// One connection's state between steps.
 struct Connection<'a, IO, S>
 where
@@ -147,7 +160,8 @@ where
     config: &'a ConnectionConfig,
     stats: &'a ConnectionStats,
     info: &'a ConnectionInfo,
-    drain: signal::Receiver<bool>,
+    /// Resolves when the server drains.
+    drain: Pin<&'a mut (dyn Future<Output = ()> + Send)>,
     decoder: Decoder,
     gate: Gate<'a>,
     /// Bytes read and not yet decoded; no allocation while there are none.

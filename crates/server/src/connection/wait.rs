@@ -68,7 +68,7 @@ where
             Some((form, response)) = self.replies.next(), if owed != 0 => {
                 self.encode(&form, &response);
             }
-            _ = self.drain.changed(), if !self.closing => {
+            () = self.drain.as_mut(), if !self.closing => {
                 self.closing = true;
                 self.reason = CloseReason::Shutdown;
             }

@@ -42,7 +42,7 @@ where
                     Ok(n) => ConnectionStats::add(&self.stats.bytes_read, n as u64),
                     Err(_) => return CloseReason::Error,
                 },
-                _ = self.drain.changed() => {
+                () = self.drain.as_mut() => {
                     let _ = self.io.shutdown().await;
                     return CloseReason::Shutdown;
                 }
