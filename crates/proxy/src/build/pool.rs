@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use memkeep_admin::{Measure, RequestMetrics};
+use tower::util::Either;
 
 use super::{ring_builder, server_metrics, Builder, SharedService};
 use crate::backend::{Backend, BackendConfig, Dialect, QueueLimits};
@@ -13,6 +14,11 @@ use crate::config::{BackendProtocol, PartialFailureSetting, PoolConfig, ServerSp
 use crate::layer::eject::{Eject, EjectConfig, LiveSet};
 use crate::layer::handoff::{Handoff, MissedLimits};
 use crate::layer::shard::{PartialFailure, Shard, ShardOptions};
+
+/// One server's stack under the shard: only measured, it is not boxed, so a request
+/// costs no allocation and no dynamic call there (nor a clone of a box when the
+/// shard sends it on); with more layers, boxed once.
+type ServerStack = Either<Measure<Backend>, SharedService>;
 
 /// A pool's servers and its shards.
 pub struct Pool {
@@ -111,7 +117,7 @@ impl Builder {
             })
             .collect();
         let mut servers = Vec::with_capacity(specs.len());
-        let services: Vec<SharedService> = backends
+        let services: Vec<ServerStack> = backends
             .iter()
             .zip(&specs)
             .enumerate()
@@ -140,16 +146,17 @@ impl Builder {
                         let publish = eject.rebuild_ring.then(|| (live.clone(), i));
                         let ejecting = Eject::new(timed, config, publish);
                         state.eject = Some(ejecting.clone());
-                        SharedService::new(Measure::new(ejecting, metrics))
+                        Either::Right(SharedService::new(Measure::new(ejecting, metrics)))
                     }
-                    None => SharedService::new(Measure::new(backend, metrics)),
+                    None => Either::Left(Measure::new(backend, metrics)),
                 };
                 // Outermost: a request refused while the server catches up never
                 // reached it, and is not counted as its failure.
                 let server = if handoff {
+                    let server = SharedService::new(server);
                     let owed = Handoff::new(server, format!("{name}:{}", spec.addr()), limits);
                     state.handoff = Some(owed.clone());
-                    SharedService::new(owed)
+                    Either::Right(SharedService::new(owed))
                 } else {
                     server
                 };
