@@ -284,6 +284,50 @@ async fn a_request_after_an_idle_spell_still_times_out() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_request_that_waited_past_its_timeout_for_the_connection_is_not_sent() {
+    // The request timeout counts from when the request was made: one queued while
+    // the connection is being made (here, 80 ms of a 50 ms timeout) fails as timed
+    // out when the connection is up, and never reaches the server.
+    let received = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = received.clone();
+    let slow: Connect = Arc::new(move || {
+        let seen = seen.clone();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(80)).await;
+            let (near, mut far) = tokio::io::duplex(64 * 1024);
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = [0u8; 64];
+                while let Ok(n @ 1..) = far.read(&mut buf).await {
+                    seen.lock().extend_from_slice(&buf[..n]);
+                }
+            });
+            Ok(Opened::Secured(Box::new(near)))
+        })
+    });
+    let backend = timing_out_backend(slow);
+    let started = tokio::time::Instant::now();
+    let err = ask(&backend, "get a\r\n").await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<BackendError>().unwrap().kind(),
+        ErrorKind::Timeout
+    );
+    assert_eq!(started.elapsed(), Duration::from_millis(80));
+    // The connection is up and used: a request made now is the first written.
+    let backend_up = backend.clone();
+    let sent = tokio::spawn(async move { ask(&backend_up, "get b\r\n").await });
+    while !received.lock().ends_with(b"\r\n") {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        received.lock().starts_with(b"mg b "),
+        "{:?}",
+        String::from_utf8_lossy(&received.lock())
+    );
+    sent.abort();
+}
+
+#[tokio::test(start_paused = true)]
 async fn garbage_reply_is_a_protocol_error() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let connect = connect_to(|mut stream| async move {
