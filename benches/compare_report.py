@@ -5,6 +5,8 @@ import sys
 
 SERVERS = ("memkeepd", "memcached", "floor")
 PROXIES = ("direct", "nutcracker", "memkeep-proxy", "floor-proxy")
+# The floor on io_uring, in the tables only when compare.py ran it (--uring).
+URING = {"floor": "floor-uring", "floor-proxy": "floor-proxy-uring"}
 
 
 def fmt(x, spec=".2f"):
@@ -31,7 +33,9 @@ def print_server_table(results):
           f"{'client us':>9} {'hit':>5} {'calls/req':>9}")
     details = []
     for name, s in results.items():
-        for server in SERVERS:
+        for server in (*SERVERS, URING["floor"]):
+            if server not in s:
+                continue
             r = s[server]
             floor = r.get("of_floor", {})
             print(f"{name:<12} {server:<10} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
@@ -47,6 +51,7 @@ def print_server_table(results):
         ratio = s["ratio"]
         print(f"{'':<12} {'mk/mc':<10} {fmt(ratio['requests_per_s']):>10} "
               f"{fmt(ratio['p99_us']):>8} {fmt(ratio['server_cpu_s_per_million']):>8}")
+        print_uring_ratio(s, "floor", "server_")
     if details:
         print("system calls per request:")
         print("\n".join(details))
@@ -61,7 +66,7 @@ def print_proxy_table(proxy):
           f"{'CPU/floor':>9} {'calls/req':>9}")
     details = []
     for name, s in proxy.items():
-        for label in PROXIES:
+        for label in (*PROXIES, URING["floor-proxy"]):
             if label not in s:
                 continue
             r = s[label]
@@ -77,9 +82,27 @@ def print_proxy_table(proxy):
                 details.append(f"  {name} {label}: {syscalls_detail(r)}")
         if s.get("cpu_ratio") is not None:
             print(f"{'':<12} {'CPU mk/nc':<14} {'':>10} {'':>8} {fmt(s['cpu_ratio']):>8}")
+        print_uring_ratio(s, "floor-proxy", "", width=14)
     if details:
         print("system calls per request:")
         print("\n".join(details))
+
+
+def print_uring_ratio(s, floor, prefix, width=10):
+    """With --uring: the io_uring floor over the epoll floor, req/s and CPU per
+    request (medians of the rounds' ratios), user and system CPU and system calls
+    per request (ratios of the medians)."""
+    uring = URING[floor]
+    if uring not in s:
+        return
+    e, u = s[floor], s[uring]
+    def over(key):
+        return u[key] / e[key] if e[key] else None
+    calls = [(r.get("syscalls_per_request") or {}).get("all") for r in (u, e)]
+    calls = f" calls {fmt(calls[0] / calls[1])}" if all(calls) else ""
+    print(f"{'':<12} {'uring/epoll':<{width}} req/s {fmt(u['of_floor']['requests_per_s'])} "
+          f"CPU {fmt(u['of_floor']['cpu'])} user {fmt(over(prefix + 'user_s_per_million'))} "
+          f"sys {fmt(over(prefix + 'system_s_per_million'))}{calls}")
 
 
 def print_sweep(sweep):
