@@ -65,10 +65,13 @@ impl Input {
         (std::mem::take(&mut self.data), self.end)
     }
 
-    /// Takes back the buffer of [`Input::lend`] with `n` more bytes read into it.
-    pub fn give_back(&mut self, data: Vec<u8>, n: usize) {
+    /// Takes back the buffer of [`Input::lend`] with `n` more bytes read into it;
+    /// `true` if they filled all the room offered (more may be waiting).
+    pub fn give_back(&mut self, data: Vec<u8>, n: usize) -> bool {
+        let room = data.len() - self.end;
         self.data = data;
         self.end += n;
+        n == room
     }
 
     fn make_room(&mut self) {

@@ -38,6 +38,8 @@ struct Client {
     generation: u64,
     in_flight_bytes: usize,
     receiving: bool,
+    /// The last `recv` was shorter than the room offered: the socket is empty.
+    drained: bool,
     eof: bool,
     /// Bad input or a failed call: closes as soon as nothing is in flight.
     done: bool,
@@ -93,7 +95,7 @@ pub fn run(listener: TcpListener, backend: SocketAddr) -> io::Result<()> {
         waiting: VecDeque::new(),
     };
     let (buf, from) = backend.input.lend();
-    ring.recv(backend.socket(), buf, from, BACKEND_RECV)?;
+    ring.recv(backend.socket(), buf, from, false, BACKEND_RECV)?;
     // Indexed by direct descriptor.
     let mut clients: Vec<Option<Client>> = Vec::new();
     let mut dirty = Vec::new();
@@ -123,6 +125,7 @@ pub fn run(listener: TcpListener, backend: SocketAddr) -> io::Result<()> {
                         generation,
                         in_flight_bytes: 0,
                         receiving: false,
+                        drained: false,
                         eof: false,
                         done: false,
                         dirty: false,
@@ -202,7 +205,7 @@ fn read_client(client: &mut Client, index: u32, backend: &mut Backend, buf: Vec<
         client.done = true;
         return;
     };
-    client.input.give_back(buf, n);
+    client.drained = !client.input.give_back(buf, n);
     if n == 0 {
         client.eof = true;
         return;
@@ -245,7 +248,7 @@ fn settle(ring: &mut Ring, clients: &mut [Option<Client>], index: u32) -> io::Re
     if client.may_read() {
         let (buf, from) = client.input.lend();
         client.receiving = true;
-        ring.recv(socket, buf, from, tag(index, RECV))?;
+        ring.recv(socket, buf, from, client.drained, tag(index, RECV))?;
     }
     let idle = client.eof && client.in_flight_bytes == 0 && client.output.pending() == 0;
     if (client.done || idle) && !client.receiving && !client.output.sending() {
@@ -269,7 +272,7 @@ fn read_backend(
         Ok(n) => n,
         Err(_) => return Err(io::Error::from_raw_os_error(-completion.result)),
     };
-    backend.input.give_back(completion.buf, n);
+    let drained = !backend.input.give_back(completion.buf, n);
     loop {
         let pending = backend.input.pending();
         let end = match backend.scanner.reply_end(pending) {
@@ -292,5 +295,5 @@ fn read_backend(
     }
     let (buf, from) = backend.input.lend();
     let socket = backend.socket();
-    ring.recv(socket, buf, from, BACKEND_RECV)
+    ring.recv(socket, buf, from, drained, BACKEND_RECV)
 }

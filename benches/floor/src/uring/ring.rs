@@ -82,20 +82,26 @@ impl Ring {
         self.push(entry, tag, Vec::new())
     }
 
-    /// One `recv` into `buf[from..]`.
+    /// One `recv` into `buf[from..]`. `drained`: the last `recv` emptied the
+    /// socket, so the kernel waits for data before trying (`IORING_RECVSEND_POLL_FIRST`)
+    /// rather than trying a receive that can only fail, as epoll's edge-triggered
+    /// loop skips the read that would only return `EAGAIN`.
     pub fn recv(
         &mut self,
         socket: Socket,
         mut buf: Vec<u8>,
         from: usize,
+        drained: bool,
         tag: u64,
     ) -> io::Result<()> {
         let room = &mut buf[from..];
         let (ptr, len) = (room.as_mut_ptr(), clamp(room.len()));
+        let ioprio = if drained { POLL_FIRST } else { 0 };
         let entry = match socket {
-            Socket::Fixed(i) => opcode::Recv::new(types::Fixed(i), ptr, len).build(),
-            Socket::Raw(fd) => opcode::Recv::new(types::Fd(fd), ptr, len).build(),
+            Socket::Fixed(i) => opcode::Recv::new(types::Fixed(i), ptr, len),
+            Socket::Raw(fd) => opcode::Recv::new(types::Fd(fd), ptr, len),
         };
+        let entry = entry.ioprio(ioprio).build();
         self.push(entry, tag, buf)
     }
 
@@ -200,6 +206,9 @@ impl Drop for Ring {
 fn clamp(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
+
+/// `IORING_RECVSEND_POLL_FIRST` (io_uring.h), in a `recv`'s `ioprio`.
+const POLL_FIRST: u16 = 1;
 
 /// `EBUSY`: io_uring_enter's answer when completions must be reaped before more can
 /// be posted.

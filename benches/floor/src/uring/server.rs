@@ -29,6 +29,8 @@ struct Connection {
     output: Outbox,
     /// A `recv` is in flight (the ring holds the input buffer).
     receiving: bool,
+    /// The last `recv` was shorter than the room offered: the socket is empty.
+    drained: bool,
     eof: bool,
     /// Bad input, `quit` or a failed call: closes as soon as nothing is in flight.
     done: bool,
@@ -76,7 +78,7 @@ pub fn run(listener: TcpListener, value_size: ValueSize) -> io::Result<()> {
                             c.done = true; // anything but EINTR
                         }
                     } else {
-                        c.input.give_back(buf, result as usize);
+                        c.drained = !c.input.give_back(buf, result as usize);
                         if answer(&mut c.input, c.output.buf(), &value_size, &mut canned).is_err() {
                             c.done = true;
                         }
@@ -124,6 +126,7 @@ fn accepted(
         input: Input::default(),
         output: Outbox::default(),
         receiving: false,
+        drained: false,
         eof: false,
         done: false,
     });
@@ -140,7 +143,7 @@ fn settle(ring: &mut Ring, connections: &mut [Option<Connection>], index: u32) -
     if c.may_read() {
         let (buf, from) = c.input.lend();
         c.receiving = true;
-        return ring.recv(Socket::Fixed(index), buf, from, tag(index, RECV));
+        return ring.recv(Socket::Fixed(index), buf, from, c.drained, tag(index, RECV));
     }
     let finished = c.done || (c.eof && c.output.pending() == 0);
     if finished && !c.receiving && !c.output.sending() {
