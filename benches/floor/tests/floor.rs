@@ -42,3 +42,13 @@ fn floor_proxy_matches_many_clients_replies_on_one_backend_connection() {
 fn floor_proxy_drops_the_replies_of_clients_gone() {
     support::floor_proxy_drops_the_replies_of_clients_gone(PROXY);
 }
+
+#[test]
+fn floor_server_resumes_a_client_that_reads_again() {
+    support::floor_server_resumes_a_client_that_reads_again(SERVER);
+}
+
+#[test]
+fn floor_proxy_resumes_a_client_that_reads_again() {
+    support::floor_proxy_resumes_a_client_that_reads_again(PROXY);
+}

@@ -14,7 +14,13 @@ const PROXY: &str = env!("CARGO_BIN_EXE_floor-proxy-uring");
 /// (started with `args`) exits non-zero at once with one line naming the refusal,
 /// having announced no port.
 fn uring_given(bin: &str, args: &[&str]) -> bool {
-    if io_uring::IoUring::new(8).is_ok() {
+    // Asked from a thread of its own: a ring's teardown may leave work for the
+    // thread that made it, which would interrupt the test's blocking reads (EINTR
+    // where a read timeout is set).
+    let given = std::thread::spawn(|| io_uring::IoUring::new(8).is_ok())
+        .join()
+        .expect("the io_uring probe");
+    if given {
         return true;
     }
     let out = Command::new(bin)
@@ -88,5 +94,19 @@ fn floor_proxy_uring_matches_many_clients_replies_on_one_backend_connection() {
 fn floor_proxy_uring_drops_the_replies_of_clients_gone() {
     if proxy_given() {
         support::floor_proxy_drops_the_replies_of_clients_gone(PROXY);
+    }
+}
+
+#[test]
+fn floor_server_uring_resumes_a_client_that_reads_again() {
+    if server_given() {
+        support::floor_server_resumes_a_client_that_reads_again(SERVER);
+    }
+}
+
+#[test]
+fn floor_proxy_uring_resumes_a_client_that_reads_again() {
+    if proxy_given() {
+        support::floor_proxy_resumes_a_client_that_reads_again(PROXY);
     }
 }

@@ -92,9 +92,11 @@ pub fn exchange(stream: &mut TcpStream, request: &[u8], expected: &[u8]) -> Vec<
     let mut got = vec![0; expected.len()];
     let mut filled = 0;
     while filled < got.len() {
-        match stream.read(&mut got[filled..]).expect("read") {
-            0 => break,
-            n => filled += n,
+        match stream.read(&mut got[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read: {e}"),
         }
     }
     got.truncate(filled);
@@ -295,4 +297,48 @@ pub fn floor_proxy_drops_the_replies_of_clients_gone(bin: &str) {
     let got = exchange(&mut stream, b"get big\r\nversion\r\n", expected.as_bytes());
     assert_eq!(show(&got), show(expected.as_bytes()));
     assert_eq!(got.len(), expected.len());
+}
+
+/// Sends `gets` requests for one 10 KB value without reading, then reads every
+/// reply: the target stops reading from a client whose replies pile up, and must
+/// resume (not lose or reorder anything) once the client reads again.
+/// `fill`: the byte the target's values are made of (the floor server's canned
+/// value, or what was stored).
+fn replies_outgrowing_the_bound_all_arrive(port: u16, gets: usize, fill: &str) {
+    let value = "w".repeat(10_000);
+    let mut stream = connect(port);
+    let set = format!("set w 0 0 {}\r\n{value}\r\n", value.len());
+    assert_eq!(
+        exchange(&mut stream, set.as_bytes(), b"STORED\r\n"),
+        b"STORED\r\n"
+    );
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let written = std::thread::spawn(move || {
+        for _ in 0..gets / 100 {
+            writer.write_all(&b"get w\r\n".repeat(100)).expect("write");
+        }
+    });
+    let returned = fill.repeat(value.len());
+    let reply = format!("VALUE w 0 {}\r\n{returned}\r\nEND\r\n", value.len());
+    let mut got = vec![0; reply.len()];
+    for i in 0..gets {
+        stream.read_exact(&mut got).expect("a reply");
+        assert_eq!(show(&got), show(reply.as_bytes()), "reply {i}");
+        assert_eq!(got, reply.as_bytes(), "reply {i}");
+    }
+    written.join().expect("the writer");
+}
+
+/// [`replies_outgrowing_the_bound_all_arrive`] against a floor server: 2,000
+/// replies of 10 KB, 20 MB, well past the 4 MiB a client may leave unread.
+pub fn floor_server_resumes_a_client_that_reads_again(bin: &str) {
+    let (_server, port) = floor_server(bin, "1");
+    replies_outgrowing_the_bound_all_arrive(port, 2_000, "x");
+}
+
+/// The same through a floor proxy in front of memcached.
+pub fn floor_proxy_resumes_a_client_that_reads_again(bin: &str) {
+    let (_memcached, backend) = memcached();
+    let (_proxy, port) = floor_proxy(bin, backend, "1");
+    replies_outgrowing_the_bound_all_arrive(port, 2_000, "w");
 }
