@@ -27,18 +27,25 @@ def syscalls_detail(r):
     return " ".join(parts[:5])
 
 
+def label_width(table, labels, least):
+    """The label column's width: `least`, or wider for a longer label present."""
+    return max([least] + [len(label) for s in table.values() for label in labels if label in s])
+
+
 def print_server_table(results):
-    print(f"{'workload':<12} {'server':<10} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
+    labels = (*SERVERS, URING["floor"])
+    w = label_width(results, labels, 10)
+    print(f"{'workload':<12} {'server':<{w}} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
           f"{'user':>6} {'sys':>6} {'top thr':>7} {'rps/floor':>9} {'CPU/floor':>9} "
           f"{'client us':>9} {'hit':>5} {'calls/req':>9}")
     details = []
     for name, s in results.items():
-        for server in (*SERVERS, URING["floor"]):
+        for server in labels:
             if server not in s:
                 continue
             r = s[server]
             floor = r.get("of_floor", {})
-            print(f"{name:<12} {server:<10} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
+            print(f"{name:<12} {server:<{w}} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
                   f"{r['server_cpu_s_per_million']:>8.2f} "
                   f"{r['server_user_s_per_million']:>6.2f} "
                   f"{r['server_system_s_per_million']:>6.2f} "
@@ -49,9 +56,9 @@ def print_server_table(results):
             if syscalls_detail(r):
                 details.append(f"  {name} {server}: {syscalls_detail(r)}")
         ratio = s["ratio"]
-        print(f"{'':<12} {'mk/mc':<10} {fmt(ratio['requests_per_s']):>10} "
+        print(f"{'':<12} {'mk/mc':<{w}} {fmt(ratio['requests_per_s']):>10} "
               f"{fmt(ratio['p99_us']):>8} {fmt(ratio['server_cpu_s_per_million']):>8}")
-        print_uring_ratio(s, "floor", "server_")
+        print_uring_ratio(s, "floor", "server_", w)
     if details:
         print("system calls per request:")
         print("\n".join(details))
@@ -61,17 +68,19 @@ def print_proxy_table(proxy):
     if "skipped" in proxy:
         print(f"proxy comparison: skipped: {proxy['skipped']}")
         return
-    print(f"{'proxy':<12} {'target':<14} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
+    labels = (*PROXIES, URING["floor-proxy"])
+    w = label_width(proxy, labels, 14)
+    print(f"{'proxy':<12} {'target':<{w}} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
           f"{'user':>6} {'sys':>6} {'top thr':>7} {'/direct':>7} {'rps/floor':>9} "
           f"{'CPU/floor':>9} {'calls/req':>9}")
     details = []
     for name, s in proxy.items():
-        for label in (*PROXIES, URING["floor-proxy"]):
+        for label in labels:
             if label not in s:
                 continue
             r = s[label]
             floor = r.get("of_floor", {})
-            print(f"{name:<12} {label:<14} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
+            print(f"{name:<12} {label:<{w}} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
                   f"{r['cpu_s_per_million']:>8.2f} {r['user_s_per_million']:>6.2f} "
                   f"{r['system_s_per_million']:>6.2f} "
                   f"{r['busiest_thread_cpu_s_per_million']:>7.2f} "
@@ -81,14 +90,14 @@ def print_proxy_table(proxy):
             if syscalls_detail(r):
                 details.append(f"  {name} {label}: {syscalls_detail(r)}")
         if s.get("cpu_ratio") is not None:
-            print(f"{'':<12} {'CPU mk/nc':<14} {'':>10} {'':>8} {fmt(s['cpu_ratio']):>8}")
-        print_uring_ratio(s, "floor-proxy", "", width=14)
+            print(f"{'':<12} {'CPU mk/nc':<{w}} {'':>10} {'':>8} {fmt(s['cpu_ratio']):>8}")
+        print_uring_ratio(s, "floor-proxy", "", w)
     if details:
         print("system calls per request:")
         print("\n".join(details))
 
 
-def print_uring_ratio(s, floor, prefix, width=10):
+def print_uring_ratio(s, floor, prefix, width):
     """With --uring: the io_uring floor over the epoll floor, req/s and CPU per
     request (medians of the rounds' ratios), user and system CPU and system calls
     per request (ratios of the medians)."""
