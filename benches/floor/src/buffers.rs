@@ -74,30 +74,6 @@ impl Input {
         n == room
     }
 
-    /// Appends bytes received elsewhere (an io_uring provided buffer), growing the
-    /// buffer as a read would. `false`: no room left within the bound a connection
-    /// may buffer (the input cannot be a request or reply the floor takes).
-    pub fn append(&mut self, bytes: &[u8]) -> bool {
-        if self.data.len() - self.end < bytes.len() {
-            if self.start > 0 {
-                self.data.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            let needed = self.end + bytes.len();
-            if needed > MAX_INPUT {
-                return false;
-            }
-            if needed > self.data.len() {
-                let grown = (self.data.len() * 2).clamp(needed, MAX_INPUT);
-                self.data.resize(grown, 0);
-            }
-        }
-        self.data[self.end..self.end + bytes.len()].copy_from_slice(bytes);
-        self.end += bytes.len();
-        true
-    }
-
     fn make_room(&mut self) {
         if self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);

@@ -5,9 +5,8 @@
 //!
 //! Per thread, one ring: a multishot accept hands out accepted sockets as direct
 //! descriptors (registered files, no descriptor table lookups), every connection
-//! has a multishot receive armed (the readiness wait and the read in one
-//! operation, posting a completion per arrival into a ring of provided buffers,
-//! with no new submission each time), and each round of the loop is a single `io_uring_enter` that submits
+//! has one `recv` in flight at all times (the readiness wait and the read in one
+//! operation), and each round of the loop is a single `io_uring_enter` that submits
 //! the round's sends and receives and waits for the next completions. All unsafe
 //! code is in [`ring`].
 
@@ -20,10 +19,6 @@ pub mod server;
 const RING_ENTRIES: u32 = 4096;
 /// Direct descriptors per ring: accepted connections per thread at most.
 const DIRECT_DESCRIPTORS: u32 = 16 * 1024;
-
-/// Completion results for errors the loops expect (negated errno values).
-const ENOBUFS: i32 = -105;
-const ECANCELED: i32 = -125;
 
 /// Whether the kernel gives this process an io_uring with what the floor needs
 /// (a ring, registered files): `Err` with the kernel's reason if not.

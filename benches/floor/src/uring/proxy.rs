@@ -1,8 +1,8 @@
 //! The floor proxy on io_uring: the same forwarding and batching as
 //! [`crate::proxy`]. Within one round of completions, everything the clients sent
 //! goes to the backend in one `send`, and each client gets everything ready for it
-//! in one `send`; a multishot receive is armed on every client and on the backend,
-//! and the whole round is one `io_uring_enter`.
+//! in one `send`; a `recv` is in flight on every client and on the backend at all
+//! times, and the whole round is one `io_uring_enter`.
 //!
 //! There is no failure handling: a lost backend ends the process.
 
@@ -12,8 +12,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
 use super::outbox::{Outbox, SendError};
-use super::ring::{Completion, OpId, Received, Ring, Socket};
-use super::{DIRECT_DESCRIPTORS, ECANCELED, ENOBUFS, RING_ENTRIES};
+use super::ring::{Completion, Ring, Socket};
+use super::{DIRECT_DESCRIPTORS, RING_ENTRIES};
 use crate::buffers::Input;
 use crate::framing::{request_end, Malformed, ReplyScanner};
 use crate::proxy::MAX_PENDING;
@@ -25,7 +25,6 @@ const BACKEND_RECV: u64 = u64::MAX - 1;
 const BACKEND_SEND: u64 = u64::MAX - 2;
 const RECV: u64 = 0;
 const SEND: u64 = 1;
-/// A close or a cancel: nothing to do on its completion.
 const CLOSE: u64 = 2;
 
 fn tag(index: u32, op: u64) -> u64 {
@@ -38,10 +37,9 @@ struct Client {
     /// Tells this client from an earlier one with the same index, for late replies.
     generation: u64,
     in_flight_bytes: usize,
-    /// The multishot receive, while it is armed.
-    receiving: Option<OpId>,
-    /// Its cancel was asked for.
-    cancelling: bool,
+    receiving: bool,
+    /// The last `recv` was shorter than the room offered: the socket is empty.
+    drained: bool,
     eof: bool,
     /// Bad input or a failed call: closes as soon as nothing is in flight.
     done: bool,
@@ -50,10 +48,9 @@ struct Client {
 }
 
 impl Client {
-    /// Receiving stops at the end of the stream, when done, and while too many
-    /// requests are in flight or too many replies unread.
     fn may_read(&self) -> bool {
-        !self.eof
+        !self.receiving
+            && !self.eof
             && !self.done
             && self.in_flight_bytes < MAX_PENDING
             && self.output.pending() < MAX_PENDING
@@ -97,7 +94,8 @@ pub fn run(listener: TcpListener, backend: SocketAddr) -> io::Result<()> {
         scanner: ReplyScanner::default(),
         waiting: VecDeque::new(),
     };
-    ring.recv_multi(backend.socket(), BACKEND_RECV)?;
+    let (buf, from) = backend.input.lend();
+    ring.recv(backend.socket(), buf, from, false, BACKEND_RECV)?;
     // Indexed by direct descriptor.
     let mut clients: Vec<Option<Client>> = Vec::new();
     let mut dirty = Vec::new();
@@ -126,8 +124,8 @@ pub fn run(listener: TcpListener, backend: SocketAddr) -> io::Result<()> {
                         output: Outbox::default(),
                         generation,
                         in_flight_bytes: 0,
-                        receiving: None,
-                        cancelling: false,
+                        receiving: false,
+                        drained: false,
                         eof: false,
                         done: false,
                         dirty: false,
@@ -158,37 +156,11 @@ pub fn run(listener: TcpListener, backend: SocketAddr) -> io::Result<()> {
                 tagged => {
                     let index = (tagged >> 2) as u32;
                     let Some(Some(client)) = clients.get_mut(index as usize) else {
-                        // A close's or a cancel's completion; or a receive's for a
-                        // client gone, with a buffer to give back.
-                        if let Some(received) = completion.received {
-                            ring.discard(received);
-                        }
-                        continue;
+                        continue; // a close's completion
                     };
-                    let Completion {
-                        result,
-                        buf,
-                        received,
-                        more,
-                        ..
-                    } = completion;
+                    let Completion { result, buf, .. } = completion;
                     match tagged & 3 {
-                        RECV => {
-                            if let Some(received) = received {
-                                read_client(&mut ring, client, index, &mut backend, received);
-                            }
-                            if !more {
-                                client.receiving = None;
-                                client.cancelling = false;
-                                match result {
-                                    0 => client.eof = true,
-                                    // Out of provided buffers, or cancelled: armed again if it may.
-                                    ENOBUFS | ECANCELED => {}
-                                    r if r < 0 => client.done = true,
-                                    _ => {}
-                                }
-                            }
-                        }
+                        RECV => read_client(client, index, &mut backend, buf, result),
                         SEND => {
                             let socket = Socket::Fixed(index);
                             match client.output.sent(
@@ -225,20 +197,17 @@ fn mark(client: &mut Client, index: u32, dirty: &mut Vec<u32>) {
     }
 }
 
-/// Bytes from a client: queues each whole request on the backend.
-fn read_client(
-    ring: &mut Ring,
-    client: &mut Client,
-    index: u32,
-    backend: &mut Backend,
-    received: Received,
-) {
-    if client.done {
-        ring.discard(received); // past a request that ended it
-        return;
-    }
-    if !ring.take_received(received, |bytes| client.input.append(bytes)) {
+/// A client's `recv` completed: queues each whole request on the backend.
+fn read_client(client: &mut Client, index: u32, backend: &mut Backend, buf: Vec<u8>, result: i32) {
+    client.receiving = false;
+    let Ok(n) = usize::try_from(result) else {
+        client.input.give_back(buf, 0);
         client.done = true;
+        return;
+    };
+    client.drained = !client.input.give_back(buf, n);
+    if n == 0 {
+        client.eof = true;
         return;
     }
     loop {
@@ -265,8 +234,7 @@ fn read_client(
 }
 
 /// The end of a round for a client that had news: one `send` of its ready replies,
-/// its receive armed if it may read (cancelled if it may not), or its close once it
-/// is done and idle.
+/// its next `recv` if it may read, or its close once it is done and idle.
 fn settle(ring: &mut Ring, clients: &mut [Option<Client>], index: u32) -> io::Result<()> {
     let slot = &mut clients[index as usize];
     let Some(client) = slot else {
@@ -277,26 +245,21 @@ fn settle(ring: &mut Ring, clients: &mut [Option<Client>], index: u32) -> io::Re
     if !client.done {
         client.output.flush(ring, socket, tag(index, SEND))?;
     }
-    match client.receiving {
-        None if client.may_read() => {
-            client.receiving = Some(ring.recv_multi(socket, tag(index, RECV))?);
-        }
-        Some(op) if !client.may_read() && !client.cancelling => {
-            client.cancelling = true;
-            ring.cancel(op, tag(index, CLOSE))?;
-        }
-        _ => {}
+    if client.may_read() {
+        let (buf, from) = client.input.lend();
+        client.receiving = true;
+        ring.recv(socket, buf, from, client.drained, tag(index, RECV))?;
     }
     let idle = client.eof && client.in_flight_bytes == 0 && client.output.pending() == 0;
-    if (client.done || idle) && client.receiving.is_none() && !client.output.sending() {
+    if (client.done || idle) && !client.receiving && !client.output.sending() {
         *slot = None;
         ring.close(index, tag(index, CLOSE))?;
     }
     Ok(())
 }
 
-/// Bytes from the backend: hands each whole reply to the client waiting first. The
-/// backend's receive is armed again if it ended (out of provided buffers).
+/// The backend's `recv` completed: hands each whole reply to the client waiting
+/// first, and arms the next `recv`.
 fn read_backend(
     ring: &mut Ring,
     backend: &mut Backend,
@@ -304,19 +267,12 @@ fn read_backend(
     dirty: &mut Vec<u32>,
     completion: Completion,
 ) -> io::Result<()> {
-    if let Some(received) = completion.received {
-        if !ring.take_received(received, |bytes| backend.input.append(bytes)) {
-            return Err(io::Error::other("a backend reply past the floor's bound"));
-        }
-    }
-    if !completion.more {
-        match completion.result {
-            0 => return Err(io::Error::other("the backend closed the connection")),
-            ENOBUFS => ring.recv_multi(backend.socket(), BACKEND_RECV).map(drop)?,
-            r if r < 0 => return Err(io::Error::from_raw_os_error(-r)),
-            _ => ring.recv_multi(backend.socket(), BACKEND_RECV).map(drop)?,
-        }
-    }
+    let n = match usize::try_from(completion.result) {
+        Ok(0) => return Err(io::Error::other("the backend closed the connection")),
+        Ok(n) => n,
+        Err(_) => return Err(io::Error::from_raw_os_error(-completion.result)),
+    };
+    let drained = !backend.input.give_back(completion.buf, n);
     loop {
         let pending = backend.input.pending();
         let end = match backend.scanner.reply_end(pending) {
@@ -337,5 +293,7 @@ fn read_backend(
         }
         backend.input.consume(end);
     }
-    Ok(())
+    let (buf, from) = backend.input.lend();
+    let socket = backend.socket();
+    ring.recv(socket, buf, from, drained, BACKEND_RECV)
 }

@@ -1,6 +1,6 @@
 //! The floor server on io_uring: the same replies and batching as
-//! [`crate::server`] (every whole request a receive brought is answered, then one
-//! `send` of all the replies), with a multishot receive armed per connection
+//! [`crate::server`] (every whole request a `recv` brought is answered, then one
+//! `send` of all the replies), with one `recv` always in flight per connection
 //! instead of readiness events, and one `io_uring_enter` per round for everything.
 
 use std::io;
@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 
 use super::outbox::{Outbox, SendError};
-use super::ring::{Completion, OpId, Ring, Socket};
-use super::{DIRECT_DESCRIPTORS, ECANCELED, ENOBUFS, RING_ENTRIES};
+use super::ring::{Completion, Ring, Socket};
+use super::{DIRECT_DESCRIPTORS, RING_ENTRIES};
 use crate::buffers::Input;
 use crate::server::{answer, Canned, ValueSize, MAX_OUTPUT};
 
@@ -18,7 +18,6 @@ use crate::server::{answer, Canned, ValueSize, MAX_OUTPUT};
 const ACCEPT: u64 = u64::MAX;
 const RECV: u64 = 0;
 const SEND: u64 = 1;
-/// A close or a cancel: nothing to do on its completion.
 const CLOSE: u64 = 2;
 
 fn tag(index: u32, op: u64) -> u64 {
@@ -28,20 +27,18 @@ fn tag(index: u32, op: u64) -> u64 {
 struct Connection {
     input: Input,
     output: Outbox,
-    /// The multishot receive, while it is armed.
-    receiving: Option<OpId>,
-    /// Its cancel was asked for.
-    cancelling: bool,
+    /// A `recv` is in flight (the ring holds the input buffer).
+    receiving: bool,
+    /// The last `recv` was shorter than the room offered: the socket is empty.
+    drained: bool,
     eof: bool,
     /// Bad input, `quit` or a failed call: closes as soon as nothing is in flight.
     done: bool,
 }
 
 impl Connection {
-    /// Receiving stops at the end of the stream, when done, and while the client
-    /// leaves too many replies unread.
     fn may_read(&self) -> bool {
-        !self.eof && !self.done && self.output.pending() < MAX_OUTPUT
+        !self.receiving && !self.eof && !self.done && self.output.pending() < MAX_OUTPUT
     }
 }
 
@@ -64,59 +61,42 @@ pub fn run(listener: TcpListener, value_size: ValueSize) -> io::Result<()> {
                 continue;
             }
             let index = (completion.tag >> 2) as u32;
+            let op = completion.tag & 3;
             let Some(Some(c)) = connections.get_mut(index as usize) else {
-                // A close's completion; or a receive's for a connection gone, with
-                // a buffer to give back.
-                if let Some(received) = completion.received {
-                    ring.discard(received);
-                }
-                continue;
+                continue; // a close's completion
             };
             let socket = Socket::Fixed(index);
-            let Completion {
-                result,
-                buf,
-                received,
-                more,
-                ..
-            } = completion;
-            match completion.tag & 3 {
+            match op {
                 RECV => {
-                    match received {
-                        // Past a request that ended the connection: not answered.
-                        Some(received) if c.done => ring.discard(received),
-                        Some(received) => {
-                            let appended = ring.take_received(received, |b| c.input.append(b));
-                            let answered =
-                                answer(&mut c.input, c.output.buf(), &value_size, &mut canned);
-                            if !appended || answered.is_err() {
-                                c.done = true;
-                            }
-                            c.output.flush(&mut ring, socket, tag(index, SEND))?;
+                    c.receiving = false;
+                    let Completion { result, buf, .. } = completion;
+                    if result <= 0 {
+                        c.input.give_back(buf, 0);
+                        if result == 0 {
+                            c.eof = true;
+                        } else if result != -4 {
+                            c.done = true; // anything but EINTR
                         }
-                        None => {}
-                    }
-                    if !more {
-                        c.receiving = None;
-                        c.cancelling = false;
-                        match result {
-                            0 => c.eof = true,
-                            // Out of provided buffers, or cancelled: armed again if it may.
-                            ENOBUFS | ECANCELED => {}
-                            r if r < 0 => c.done = true,
-                            _ => {}
+                    } else {
+                        c.drained = !c.input.give_back(buf, result as usize);
+                        if answer(&mut c.input, c.output.buf(), &value_size, &mut canned).is_err() {
+                            c.done = true;
                         }
+                        c.output.flush(&mut ring, socket, tag(index, SEND))?;
                     }
                 }
-                SEND => match c
-                    .output
-                    .sent(&mut ring, socket, tag(index, SEND), buf, result)
-                {
-                    Ok(()) => c.output.flush(&mut ring, socket, tag(index, SEND))?,
-                    Err(SendError::Failed) => c.done = true,
-                    Err(SendError::Ring(e)) => return Err(e),
-                },
-                _ => continue,
+                SEND => {
+                    let Completion { result, buf, .. } = completion;
+                    match c
+                        .output
+                        .sent(&mut ring, socket, tag(index, SEND), buf, result)
+                    {
+                        Ok(()) => c.output.flush(&mut ring, socket, tag(index, SEND))?,
+                        Err(SendError::Failed) => c.done = true,
+                        Err(SendError::Ring(e)) => return Err(e),
+                    }
+                }
+                _ => {}
             }
             settle(&mut ring, &mut connections, index)?;
         }
@@ -145,33 +125,28 @@ fn accepted(
     connections[i] = Some(Connection {
         input: Input::default(),
         output: Outbox::default(),
-        receiving: None,
-        cancelling: false,
+        receiving: false,
+        drained: false,
         eof: false,
         done: false,
     });
     settle(ring, connections, index)
 }
 
-/// Arms the connection's receive if it may read, cancels it if it may not, and
-/// closes the connection once it is done and nothing of it is in flight.
+/// Arms the connection's next `recv`, or closes it once it is done and nothing of
+/// it is in flight.
 fn settle(ring: &mut Ring, connections: &mut [Option<Connection>], index: u32) -> io::Result<()> {
     let slot = &mut connections[index as usize];
     let Some(c) = slot else {
         return Ok(());
     };
-    match c.receiving {
-        None if c.may_read() => {
-            c.receiving = Some(ring.recv_multi(Socket::Fixed(index), tag(index, RECV))?);
-        }
-        Some(op) if !c.may_read() && !c.cancelling && !c.eof => {
-            c.cancelling = true;
-            ring.cancel(op, tag(index, CLOSE))?;
-        }
-        _ => {}
+    if c.may_read() {
+        let (buf, from) = c.input.lend();
+        c.receiving = true;
+        return ring.recv(Socket::Fixed(index), buf, from, c.drained, tag(index, RECV));
     }
     let finished = c.done || (c.eof && c.output.pending() == 0);
-    if finished && c.receiving.is_none() && !c.output.sending() {
+    if finished && !c.receiving && !c.output.sending() {
         *slot = None;
         ring.close(index, tag(index, CLOSE))?;
     }
