@@ -68,31 +68,47 @@ impl Service<Request> for Front {
             _ => {}
         }
         let route = self.route.current();
-        let counted = self.status.commands.before(&request.command);
+        let counted = self
+            .status
+            .commands
+            .before(&request.command)
+            .map(|counted| (counted, self.status.clone()));
         // A too-large set removes the key's old value, as in memcached.
-        let call = Measure::new(Unlink::new(route), self.requests.clone()).oneshot(request);
-        FrontFuture(Reply::Routed {
-            call,
-            // The reply is counted on its way out.
-            counted: counted.map(|counted| (counted, self.status.clone())),
-        })
+        let mut service = Measure::new(Unlink::new(route), self.requests.clone());
+        // The route's layers are ready at once: called now, the future kept is the
+        // route's alone, small to move, not one that carries the request until its
+        // first poll. Readiness asked without a waker is asked again with one.
+        let mut asked = Context::from_waker(std::task::Waker::noop());
+        let routed = match service.poll_ready(&mut asked) {
+            Poll::Ready(Ok(())) => Routed::Called(service.call(request)),
+            _ => Routed::Waiting(Box::pin(service.oneshot(request))),
+        };
+        // The reply is counted on its way out.
+        FrontFuture(Reply::Routed { routed, counted })
     }
 }
+
+/// The route's service under the front.
+type Route = Measure<Unlink<SharedService>>;
 
 /// The reply of a [`Front`].
 pub struct FrontFuture(Reply);
 
-// The large variant is the common one: boxing it would bring back the allocation
-// per request that naming the future saves.
-#[allow(clippy::large_enum_variant)]
 enum Reply {
     /// The proxy's own `stats`.
     Answered(Option<Response>),
     /// Sent down the route; the reply is counted into the proxy's `stats` if `counted`.
     Routed {
-        call: Oneshot<Measure<Unlink<SharedService>>, Request>,
+        routed: Routed,
         counted: Option<(Counted, Arc<Status>)>,
     },
+}
+
+/// A request on the route: called, or waiting for the route to be ready (boxed:
+/// rare, and it holds the request).
+enum Routed {
+    Called(<Route as Service<Request>>::Future),
+    Waiting(Pin<Box<Oneshot<Route, Request>>>),
 }
 
 impl Future for FrontFuture {
@@ -103,8 +119,11 @@ impl Future for FrontFuture {
             Reply::Answered(stats) => {
                 Poll::Ready(Ok(stats.take().expect("polled after completion")))
             }
-            Reply::Routed { call, counted } => {
-                let reply = std::task::ready!(Pin::new(call).poll(cx));
+            Reply::Routed { routed, counted } => {
+                let reply = std::task::ready!(match routed {
+                    Routed::Called(future) => Pin::new(future).poll(cx),
+                    Routed::Waiting(future) => future.as_mut().poll(cx),
+                });
                 if let (Some((counted, status)), Ok(reply)) = (counted.take(), &reply) {
                     status.commands.after(counted, reply);
                 }
