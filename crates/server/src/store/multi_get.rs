@@ -65,12 +65,18 @@ impl Store {
                     });
                 }
             }
-            let shared = Bytes::from(shared);
-            let mut at = 0;
+            // Each small hit takes its bytes off the front; the last takes what is
+            // left, the buffer itself, so a one-key get allocates nothing more.
+            let mut shared = Bytes::from(shared);
+            let mut small_hits = shared_lens.iter().flatten().count();
             for (hit, len) in hits[first_hit..].iter_mut().zip(shared_lens) {
                 if let Some(len) = len {
-                    hit.data = shared.slice(at..at + len);
-                    at += len;
+                    small_hits -= 1;
+                    hit.data = if small_hits == 0 {
+                        std::mem::take(&mut shared)
+                    } else {
+                        shared.split_to(len)
+                    };
                 }
             }
         }
@@ -113,6 +119,7 @@ mod tests {
     use memkeep_protocol::{Get, Store as Set};
 
     use super::super::{ManualClock, Store, StoreConfig};
+    use super::SHARED_MAX;
 
     fn filled() -> Store {
         let store = Store::with_clock(
@@ -153,6 +160,43 @@ mod tests {
             assert_eq!(batched.get_many(&keys, &get), expected);
             assert_eq!(expected.len(), 32 + 2);
         }
+    }
+
+    #[test]
+    fn small_large_and_empty_values_come_back_whole() {
+        let store = filled();
+        // Around the size where values stop sharing a buffer, and empty.
+        let sizes = [0, 1, SHARED_MAX, SHARED_MAX + 1, 100, 3 * SHARED_MAX, 0, 7];
+        let keys: Vec<Bytes> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                let key = Bytes::from(format!("sized{i}"));
+                let data: Vec<u8> = (0..size).map(|b| (b % 251) as u8 ^ i as u8).collect();
+                store.store(&Set {
+                    key: key.clone(),
+                    data: Bytes::from(data),
+                    ..Set::default()
+                });
+                key
+            })
+            .collect();
+        let get = Get {
+            no_bump: true,
+            ..Get::default()
+        };
+        let expected: Vec<_> = keys.iter().filter_map(|k| store.get(k, &get)).collect();
+        assert_eq!(expected.len(), sizes.len());
+        // Every prefix of the key list: the buffer's last hit takes the buffer itself.
+        for n in 1..=keys.len() {
+            assert_eq!(store.get_many(&keys[..n], &get), expected[..n]);
+        }
+        // Misses between hits keep each hit its own bytes.
+        let with_misses: Vec<Bytes> = keys
+            .iter()
+            .flat_map(|k| [Bytes::from_static(b"absent"), k.clone()])
+            .collect();
+        assert_eq!(store.get_many(&with_misses, &get), expected);
     }
 
     #[test]
