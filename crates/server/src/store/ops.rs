@@ -22,13 +22,13 @@ impl Store {
 
     /// [`Store::get`] with the key's hash already computed.
     pub(super) fn get_hashed(&self, key: &Bytes, hash: u64, get: &Get) -> Option<Value> {
-        let mut data = Vec::new();
+        let mut data = Bytes::new();
         let meta = self.get_locked(key, hash, get, &self.moment(), |value| {
-            data.extend_from_slice(value)
+            data = Bytes::copy_from_slice(value)
         })?;
         Some(Value {
             key: key.clone(),
-            data: Bytes::from(data),
+            data,
             meta,
         })
     }
