@@ -69,18 +69,12 @@ impl Store {
                     });
                 }
             }
-            // Each small hit takes its bytes off the front; the last takes what is
-            // left, the buffer itself, so a one-key get allocates nothing more.
-            let mut shared = Bytes::from(shared);
-            let mut small_hits = shared_lens.iter().flatten().count();
+            let shared = Bytes::from(shared);
+            let mut at = 0;
             for (hit, len) in hits[first_hit..].iter_mut().zip(shared_lens) {
                 if let Some(len) = len {
-                    small_hits -= 1;
-                    hit.data = if small_hits == 0 {
-                        std::mem::take(&mut shared)
-                    } else {
-                        shared.split_to(len)
-                    };
+                    hit.data = shared.slice(at..at + len);
+                    at += len;
                 }
             }
         }
@@ -191,7 +185,7 @@ mod tests {
         };
         let expected: Vec<_> = keys.iter().filter_map(|k| store.get(k, &get)).collect();
         assert_eq!(expected.len(), sizes.len());
-        // Every prefix of the key list: the buffer's last hit takes the buffer itself.
+        // Every prefix of the key list, one key (not batched) included.
         for n in 1..=keys.len() {
             assert_eq!(store.get_many(&keys[..n], &get), expected[..n]);
         }
