@@ -23,8 +23,8 @@ const SHARED_MAX: usize = 4 * 1024;
 
 impl Store {
     /// The hits of `get` for `keys`, in key order, exactly as [`Store::get`] for each
-    /// key in turn would find them, all at one moment (memcached likewise reads its
-    /// clock once per event loop wake-up, not per key).
+    /// key in turn would find them, all at one moment (memcached's clock, too, is a
+    /// variable its timer moves once a second, not read per key).
     pub fn get_many(&self, keys: &[Bytes], get: &Get) -> Vec<Value> {
         if let [key] = keys {
             // A one-key get (most gets) has nothing to overlap or share.
