@@ -15,10 +15,22 @@ use super::Store;
 /// Keys read ahead at a time: about as many misses as a core keeps in flight.
 const BATCH: usize = 16;
 
+/// Values up to this size share one buffer per batch: a heap allocation and a free
+/// per value cost more than the copy of a small value (glibc's per-size cache holds
+/// 7 chunks, so 16 values of one size reach its slow path). Larger values get a
+/// buffer of their own, so a batch of large values is never copied again to grow.
+const SHARED_MAX: usize = 4 * 1024;
+
 impl Store {
     /// The hits of `get` for `keys`, in key order, exactly as [`Store::get`] for each
-    /// key in turn would find them.
+    /// key in turn would find them, all at one moment (memcached's clock, too, is a
+    /// variable its timer moves once a second, not read per key).
     pub fn get_many(&self, keys: &[Bytes], get: &Get) -> Vec<Value> {
+        if let [key] = keys {
+            // A one-key get (most gets) has nothing to overlap or share.
+            return self.get(key, get).into_iter().collect();
+        }
+        let m = self.moment();
         let mut hits = Vec::with_capacity(keys.len().min(64));
         let mut hashes = [0u64; BATCH];
         for chunk in keys.chunks(BATCH) {
@@ -29,8 +41,41 @@ impl Store {
             if chunk.len() > 1 {
                 self.read_ahead(hashes);
             }
-            for (key, &hash) in chunk.iter().zip(hashes) {
-                hits.extend(self.get_hashed(key, hash, get));
+            // The batch's small values, back to back, and each hit's length there.
+            let mut shared = Vec::new();
+            let mut shared_lens = [None::<usize>; BATCH];
+            let first_hit = hits.len();
+            for (n, (key, &hash)) in chunk.iter().zip(hashes).enumerate() {
+                let mut own = Bytes::new();
+                let mut shared_len = None;
+                let copy = |value: &[u8]| {
+                    if value.len() > SHARED_MAX {
+                        own = Bytes::copy_from_slice(value);
+                        return;
+                    }
+                    if shared.capacity() == 0 {
+                        // Values of one multi-get tend to be alike in size.
+                        shared.reserve((value.len() * (chunk.len() - n)).min(BATCH * SHARED_MAX));
+                    }
+                    shared.extend_from_slice(value);
+                    shared_len = Some(value.len());
+                };
+                if let Some(meta) = self.get_locked(key, hash, get, &m, copy) {
+                    shared_lens[hits.len() - first_hit] = shared_len;
+                    hits.push(Value {
+                        key: key.clone(),
+                        data: own,
+                        meta,
+                    });
+                }
+            }
+            let shared = Bytes::from(shared);
+            let mut at = 0;
+            for (hit, len) in hits[first_hit..].iter_mut().zip(shared_lens) {
+                if let Some(len) = len {
+                    hit.data = shared.slice(at..at + len);
+                    at += len;
+                }
             }
         }
         hits
@@ -72,6 +117,7 @@ mod tests {
     use memkeep_protocol::{Get, Store as Set};
 
     use super::super::{ManualClock, Store, StoreConfig};
+    use super::SHARED_MAX;
 
     fn filled() -> Store {
         let store = Store::with_clock(
@@ -112,6 +158,43 @@ mod tests {
             assert_eq!(batched.get_many(&keys, &get), expected);
             assert_eq!(expected.len(), 32 + 2);
         }
+    }
+
+    #[test]
+    fn small_large_and_empty_values_come_back_whole() {
+        let store = filled();
+        // Around the size where values stop sharing a buffer, and empty.
+        let sizes = [0, 1, SHARED_MAX, SHARED_MAX + 1, 100, 3 * SHARED_MAX, 0, 7];
+        let keys: Vec<Bytes> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                let key = Bytes::from(format!("sized{i}"));
+                let data: Vec<u8> = (0..size).map(|b| (b % 251) as u8 ^ i as u8).collect();
+                store.store(&Set {
+                    key: key.clone(),
+                    data: Bytes::from(data),
+                    ..Set::default()
+                });
+                key
+            })
+            .collect();
+        let get = Get {
+            no_bump: true,
+            ..Get::default()
+        };
+        let expected: Vec<_> = keys.iter().filter_map(|k| store.get(k, &get)).collect();
+        assert_eq!(expected.len(), sizes.len());
+        // Every prefix of the key list, one key (not batched) included.
+        for n in 1..=keys.len() {
+            assert_eq!(store.get_many(&keys[..n], &get), expected[..n]);
+        }
+        // Misses between hits keep each hit its own bytes.
+        let with_misses: Vec<Bytes> = keys
+            .iter()
+            .flat_map(|k| [Bytes::from_static(b"absent"), k.clone()])
+            .collect();
+        assert_eq!(store.get_many(&with_misses, &get), expected);
     }
 
     #[test]

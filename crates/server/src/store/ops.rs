@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use memkeep_protocol::{
-    Arith, Delete, Get, Response, Store as StoreRequest, StoreMode, Value, WatchEvents,
+    Arith, Delete, Get, ItemMeta, Response, Store as StoreRequest, StoreMode, Value, WatchEvents,
 };
 
 use super::item::{self, Header, FETCHED, REFERENCED, STALE, TOKEN_SENT};
@@ -22,7 +22,29 @@ impl Store {
 
     /// [`Store::get`] with the key's hash already computed.
     pub(super) fn get_hashed(&self, key: &Bytes, hash: u64, get: &Get) -> Option<Value> {
-        let m = self.moment();
+        let mut data = Bytes::new();
+        let meta = self.get_locked(key, hash, get, &self.moment(), |value| {
+            data = Bytes::copy_from_slice(value)
+        })?;
+        Some(Value {
+            key: key.clone(),
+            data,
+            meta,
+        })
+    }
+
+    /// The lookup of [`Store::get`] at moment `m`: the hit's metadata, its value handed
+    /// to `copy_value` while the shard is held (the caller decides where the bytes go,
+    /// so a multi-get can put all its values in one buffer).
+    pub(super) fn get_locked(
+        &self,
+        key: &[u8],
+        hash: u64,
+        get: &Get,
+        m: &Moment,
+        copy_value: impl FnOnce(&[u8]),
+    ) -> Option<ItemMeta> {
+        let m = *m;
         let mut shard = self.shard(hash).lock();
         let (handle, created) = match self.fetch(&mut shard, key, hash, &m) {
             Some((_, handle)) => (handle, false),
@@ -72,12 +94,8 @@ impl Store {
             h.time = m.now;
         }
         shard.set_header(handle, &h);
-        let data = Bytes::copy_from_slice(item::value(shard.arena.item(handle)));
-        Some(Value {
-            key: key.clone(),
-            data,
-            meta: value_meta,
-        })
+        copy_value(item::value(shard.arena.item(handle)));
+        Some(value_meta)
     }
 
     /// Stores an item by `s.mode`, with CAS (`Exists` / `NotFound`), ms `I` (a CAS
