@@ -38,9 +38,14 @@ pub(crate) fn decode_request(
         return Ok(None);
     };
     let store = {
-        let tokens = Tokens::new(command_text(&buf[..line.content_end]));
-        store_verb(tokens.get(0))
-            .map(|verb| (verb, tokens.noreply(), store_header(&tokens, verb, limits)))
+        // Only a storage command's line is tokenized here (a multi-get's would be
+        // walked twice).
+        let text = command_text(&buf[..line.content_end]);
+        let first = spans(text).next().map_or(&b""[..], |word| &text[word]);
+        store_verb(first).map(|verb| {
+            let tokens = Tokens::new(text);
+            (verb, tokens.noreply(), store_header(&tokens, verb, limits))
+        })
     };
     match store {
         Some((verb, noreply, header)) => decode_store(buf, &line, verb, noreply, header, swallow),

@@ -253,19 +253,27 @@ fn value_header(buf: &[u8], from: usize, limits: &Limits) -> Option<ValueHeader>
 }
 
 /// The decimal number at `*at`, as [`decimal`] reads one (1 to 20 digits, no
-/// overflow); `*at` moves past it.
+/// overflow); `*at` moves past it. A 21st digit is left for the caller, which wants
+/// a space or the line's end there.
+#[inline]
 fn digits(line: &[u8], at: &mut usize) -> Option<u64> {
     let start = *at;
     let mut n: u64 = 0;
+    // Nineteen digits cannot overflow a u64; only the twentieth is checked.
     while let Some(&d) = line.get(*at) {
-        if !d.is_ascii_digit() {
+        if !d.is_ascii_digit() || *at - start == 19 {
             break;
         }
-        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        n = n * 10 + u64::from(d - b'0');
         *at += 1;
     }
-    let count = *at - start;
-    (1..=20).contains(&count).then_some(n)
+    if let Some(&d) = line.get(*at).filter(|d| d.is_ascii_digit()) {
+        if *at - start == 19 {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            *at += 1;
+        }
+    }
+    (*at > start).then_some(n)
 }
 
 /// The reply to `stats`: `STAT <name> <value>` lines, then `END`.
