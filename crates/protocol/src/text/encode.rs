@@ -88,60 +88,20 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
 
 /// `VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n`.
 fn encode_value(value: &Value, with_cas: bool, out: &mut BytesMut) {
+    let mut num = itoa::Buffer::new();
     out.put_slice(b"VALUE ");
     out.put_slice(&value.key);
-    // The numbers and the line end are written back to front into one small buffer
-    // and copied at once: a multi-get writes one such line per hit.
-    let mut line = NumbersLine::default();
-    line.push(b"\r\n");
+    out.put_u8(b' ');
+    out.put_slice(num.format(value.meta.flags).as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(num.format(value.data.len()).as_bytes());
     if with_cas {
-        line.push_number(value.meta.cas);
-        line.push(b" ");
+        out.put_u8(b' ');
+        out.put_slice(num.format(value.meta.cas).as_bytes());
     }
-    line.push_number(value.data.len() as u64);
-    line.push(b" ");
-    line.push_number(u64::from(value.meta.flags));
-    line.push(b" ");
-    out.put_slice(line.as_slice());
+    out.put_slice(b"\r\n");
     out.put_slice(&value.data);
     out.put_slice(b"\r\n");
-}
-
-/// ` <flags> <bytes>[ <cas>]\r\n`, built from its end.
-struct NumbersLine {
-    buf: [u8; 64],
-    start: usize,
-}
-
-impl Default for NumbersLine {
-    fn default() -> Self {
-        NumbersLine {
-            buf: [0; 64],
-            start: 64,
-        }
-    }
-}
-
-impl NumbersLine {
-    fn push(&mut self, text: &[u8]) {
-        self.start -= text.len();
-        self.buf[self.start..self.start + text.len()].copy_from_slice(text);
-    }
-
-    fn push_number(&mut self, mut n: u64) {
-        loop {
-            self.start -= 1;
-            self.buf[self.start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
 }
 
 fn client_error(message: &str, out: &mut BytesMut) {
