@@ -20,6 +20,8 @@ BENCHMARKS.md shows). Run from anywhere:
     benches/compare.py --quick              # 1 s runs, 100k items: a smoke test
     benches/compare.py --syscalls           # also system calls per request (perf)
     benches/compare.py --threads-sweep 1 2  # each server and proxy at -t 1, then -t 2
+    benches/compare.py --uring              # also the floor on io_uring next to the
+                                            # epoll floor (floor-uring, floor-proxy-uring)
 
 Python 3 standard library only; the plot needs matplotlib (Debian python3-matplotlib)
 and is skipped without it; --syscalls needs perf (Debian linux-perf).
@@ -82,6 +84,12 @@ def start_servers(memory_mb, threads):
 
 def start_floor(threads):
     return Server("floor", [os.path.join(RELEASE, "floor-server"), "-t", str(threads)])
+
+
+def start_floor_uring(threads):
+    """The floor server on io_uring (`--uring`): the same replies and batching."""
+    return Server("floor-uring", [os.path.join(RELEASE, "floor-server-uring"),
+                                  "-t", str(threads)])
 
 
 def bench(target, flags):
@@ -190,8 +198,9 @@ def compare_workloads(servers, args):
                       f"server {report['server_cpu_s_per_million']:.2f} CPU-s/M",
                       file=sys.stderr)
         summary = {label: summarize(reports, prefix) for label, reports in runs.items()}
-        for label in ("memkeepd", "memcached"):
-            summary[label]["of_floor"] = of_floor(runs, label, "floor", prefix)
+        for label in ("memkeepd", "memcached", "floor-uring"):
+            if label in runs:  # floor-uring: its rounds over the epoll floor's
+                summary[label]["of_floor"] = of_floor(runs, label, "floor", prefix)
         if args.syscalls:
             counted = syscall_runs(servers, [*flags, *base], prefix, args.syscall_seconds)
             for label, calls in counted.items():
@@ -276,12 +285,14 @@ def proxy_comparison(args, threads, with_nutcracker=True):
                                        "-s", str(free_port()), "--threads", str(threads)], port)
         procs.append(proxy)
         targets.append(("memkeep-proxy", proxy))
-        port = free_port()
-        floor = Proc("floor-proxy", [os.path.join(RELEASE, "floor-proxy"), "-l", "127.0.0.1",
-                                     "-p", str(port), "-b", backend.addr,
-                                     "--threads", str(threads)], port)
-        procs.append(floor)
-        targets.append(("floor-proxy", floor))
+        floors = ["floor-proxy", *(["floor-proxy-uring"] if args.uring else [])]
+        for label in floors:
+            port = free_port()
+            floor = Proc(label, [os.path.join(RELEASE, label), "-l", "127.0.0.1",
+                                 "-p", str(port), "-b", backend.addr,
+                                 "--threads", str(threads)], port)
+            procs.append(floor)
+            targets.append((label, floor))
         prefix = ""
         results = {}
         for name, what, flags in selected(args):
@@ -323,6 +334,8 @@ def proxy_comparison(args, threads, with_nutcracker=True):
 
 def server_comparison(args, threads):
     servers = [*start_servers(args.memory, threads), start_floor(threads)]
+    if args.uring:
+        servers.append(start_floor_uring(threads))
     try:
         return compare_workloads(servers, args)
     finally:
@@ -374,6 +387,9 @@ def main():
     p.add_argument("--syscall-seconds", type=float, default=2.0,
                    help="length of each --syscalls run")
     p.add_argument("--only", nargs="*", help="run only these workloads")
+    p.add_argument("--uring", action="store_true",
+                   help="also the floor server and floor proxy on io_uring, interleaved "
+                        "with the rest, with their ratio to the epoll floor")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--quick", action="store_true", help="1 s runs, 100k RSS items")
     p.add_argument("--proxy-bin", help="the memkeep-proxy binary to measure "
@@ -396,7 +412,9 @@ def main():
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-p", "memkeep-bins", "-p", "memkeep-floor",
                         "--bin", "memkeepd", "--bin", "memkeep", "--bin", "memkeep-proxy",
-                        "--bin", "floor-server", "--bin", "floor-proxy"],
+                        "--bin", "floor-server", "--bin", "floor-proxy",
+                        *(["--bin", "floor-server-uring", "--bin", "floor-proxy-uring"]
+                          if args.uring else [])],
                        cwd=ROOT, check=True)
     started = datetime.datetime.now(datetime.timezone.utc)
     info = machine()

@@ -5,6 +5,8 @@ import sys
 
 SERVERS = ("memkeepd", "memcached", "floor")
 PROXIES = ("direct", "nutcracker", "memkeep-proxy", "floor-proxy")
+# The floor on io_uring, in the tables only when compare.py ran it (--uring).
+URING = {"floor": "floor-uring", "floor-proxy": "floor-proxy-uring"}
 
 
 def fmt(x, spec=".2f"):
@@ -25,16 +27,25 @@ def syscalls_detail(r):
     return " ".join(parts[:5])
 
 
+def label_width(table, labels, least):
+    """The label column's width: `least`, or wider for a longer label present."""
+    return max([least] + [len(label) for s in table.values() for label in labels if label in s])
+
+
 def print_server_table(results):
-    print(f"{'workload':<12} {'server':<10} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
+    labels = (*SERVERS, URING["floor"])
+    w = label_width(results, labels, 10)
+    print(f"{'workload':<12} {'server':<{w}} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
           f"{'user':>6} {'sys':>6} {'top thr':>7} {'rps/floor':>9} {'CPU/floor':>9} "
           f"{'client us':>9} {'hit':>5} {'calls/req':>9}")
     details = []
     for name, s in results.items():
-        for server in SERVERS:
+        for server in labels:
+            if server not in s:
+                continue
             r = s[server]
             floor = r.get("of_floor", {})
-            print(f"{name:<12} {server:<10} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
+            print(f"{name:<12} {server:<{w}} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
                   f"{r['server_cpu_s_per_million']:>8.2f} "
                   f"{r['server_user_s_per_million']:>6.2f} "
                   f"{r['server_system_s_per_million']:>6.2f} "
@@ -45,8 +56,9 @@ def print_server_table(results):
             if syscalls_detail(r):
                 details.append(f"  {name} {server}: {syscalls_detail(r)}")
         ratio = s["ratio"]
-        print(f"{'':<12} {'mk/mc':<10} {fmt(ratio['requests_per_s']):>10} "
+        print(f"{'':<12} {'mk/mc':<{w}} {fmt(ratio['requests_per_s']):>10} "
               f"{fmt(ratio['p99_us']):>8} {fmt(ratio['server_cpu_s_per_million']):>8}")
+        print_uring_ratio(s, "floor", "server_", w)
     if details:
         print("system calls per request:")
         print("\n".join(details))
@@ -56,17 +68,19 @@ def print_proxy_table(proxy):
     if "skipped" in proxy:
         print(f"proxy comparison: skipped: {proxy['skipped']}")
         return
-    print(f"{'proxy':<12} {'target':<14} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
+    labels = (*PROXIES, URING["floor-proxy"])
+    w = label_width(proxy, labels, 14)
+    print(f"{'proxy':<12} {'target':<{w}} {'req/s':>10} {'p99 us':>8} {'CPU-s/M':>8} "
           f"{'user':>6} {'sys':>6} {'top thr':>7} {'/direct':>7} {'rps/floor':>9} "
           f"{'CPU/floor':>9} {'calls/req':>9}")
     details = []
     for name, s in proxy.items():
-        for label in PROXIES:
+        for label in labels:
             if label not in s:
                 continue
             r = s[label]
             floor = r.get("of_floor", {})
-            print(f"{name:<12} {label:<14} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
+            print(f"{name:<12} {label:<{w}} {r['requests_per_s']:>10,.0f} {r['p99_us']:>8.0f} "
                   f"{r['cpu_s_per_million']:>8.2f} {r['user_s_per_million']:>6.2f} "
                   f"{r['system_s_per_million']:>6.2f} "
                   f"{r['busiest_thread_cpu_s_per_million']:>7.2f} "
@@ -76,10 +90,28 @@ def print_proxy_table(proxy):
             if syscalls_detail(r):
                 details.append(f"  {name} {label}: {syscalls_detail(r)}")
         if s.get("cpu_ratio") is not None:
-            print(f"{'':<12} {'CPU mk/nc':<14} {'':>10} {'':>8} {fmt(s['cpu_ratio']):>8}")
+            print(f"{'':<12} {'CPU mk/nc':<{w}} {'':>10} {'':>8} {fmt(s['cpu_ratio']):>8}")
+        print_uring_ratio(s, "floor-proxy", "", w)
     if details:
         print("system calls per request:")
         print("\n".join(details))
+
+
+def print_uring_ratio(s, floor, prefix, width):
+    """With --uring: the io_uring floor over the epoll floor, req/s and CPU per
+    request (medians of the rounds' ratios), user and system CPU and system calls
+    per request (ratios of the medians)."""
+    uring = URING[floor]
+    if uring not in s:
+        return
+    e, u = s[floor], s[uring]
+    def over(key):
+        return u[key] / e[key] if e[key] else None
+    calls = [(r.get("syscalls_per_request") or {}).get("all") for r in (u, e)]
+    calls = f" calls {fmt(calls[0] / calls[1])}" if all(calls) else ""
+    print(f"{'':<12} {'uring/epoll':<{width}} req/s {fmt(u['of_floor']['requests_per_s'])} "
+          f"CPU {fmt(u['of_floor']['cpu'])} user {fmt(over(prefix + 'user_s_per_million'))} "
+          f"sys {fmt(over(prefix + 'system_s_per_million'))}{calls}")
 
 
 def print_sweep(sweep):

@@ -55,6 +55,25 @@ impl Input {
         Ok((n, n == room))
     }
 
+    /// For a read the caller hands elsewhere (an io_uring `recv`): the buffer, with
+    /// room made as for [`Input::read_from`], and the offset the read fills from.
+    /// Until [`Input::give_back`], the input is empty and must not be used.
+    pub fn lend(&mut self) -> (Vec<u8>, usize) {
+        if self.data.len() - self.end < READ_CHUNK / 4 {
+            self.make_room();
+        }
+        (std::mem::take(&mut self.data), self.end)
+    }
+
+    /// Takes back the buffer of [`Input::lend`] with `n` more bytes read into it;
+    /// `true` if they filled all the room offered (more may be waiting).
+    pub fn give_back(&mut self, data: Vec<u8>, n: usize) -> bool {
+        let room = data.len() - self.end;
+        self.data = data;
+        self.end += n;
+        n == room
+    }
+
     fn make_room(&mut self) {
         if self.start > 0 {
             self.data.copy_within(self.start..self.end, 0);

@@ -15,6 +15,10 @@
 //! `SO_REUSEPORT` listener, as memkeepd's workers do, so the kernel spreads the
 //! connections the same way.
 //!
+//! The `uring` module holds the same server and proxy on io_uring instead of epoll
+//! (`floor-server-uring`, `floor-proxy-uring`), to compare the two runtimes where
+//! nothing else hides the difference.
+//!
 //! ```no_run
 //! let listeners = memkeep_floor::listen("127.0.0.1:0".parse().unwrap(), 1).unwrap();
 //! let port = listeners[0].local_addr().unwrap().port();
@@ -30,6 +34,7 @@ pub mod framing;
 pub mod proxy;
 pub mod server;
 mod slots;
+pub mod uring;
 
 use std::net::{SocketAddr, TcpListener};
 

@@ -19,7 +19,7 @@ use crate::slots::Slots;
 
 /// A client stops being read from past this many bytes of requests in flight, or of
 /// replies it has not read.
-const MAX_PENDING: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_PENDING: usize = 4 * 1024 * 1024;
 const LISTENER: Token = Token(usize::MAX);
 const BACKEND: Token = Token(usize::MAX - 1);
 

@@ -16,7 +16,7 @@ use crate::framing::{request_end, Malformed, Request};
 use crate::slots::Slots;
 
 /// A client that stops reading its replies stops being read from past this.
-const MAX_OUTPUT: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_OUTPUT: usize = 4 * 1024 * 1024;
 const LISTENER: Token = Token(usize::MAX);
 
 /// The size of the values `get` answers with: the size of the last value stored,
@@ -44,7 +44,7 @@ impl ValueSize {
 
 /// One thread's canned value and its size in digits, rebuilt when the size changes.
 #[derive(Default)]
-struct Canned {
+pub(crate) struct Canned {
     size_digits: Vec<u8>,
     value: Vec<u8>,
 }
@@ -139,7 +139,7 @@ fn serve(c: &mut Connection, value_size: &ValueSize, canned: &mut Canned) -> Res
                 Ok((0, _)) => c.eof = true,
                 Ok((_, filled)) => {
                     c.readable = filled;
-                    answer(&mut c.input, &mut c.output, value_size, canned)?;
+                    answer(&mut c.input, c.output.buf(), value_size, canned)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_retry(&e) => c.readable = false,
@@ -160,7 +160,7 @@ fn serve(c: &mut Connection, value_size: &ValueSize, canned: &mut Canned) -> Res
 }
 
 /// The connection is done (closed by the client, an error, bad input or `quit`).
-struct Closed;
+pub(crate) struct Closed;
 
 impl From<Malformed> for Closed {
     fn from(_: Malformed) -> Self {
@@ -168,15 +168,16 @@ impl From<Malformed> for Closed {
     }
 }
 
-fn answer(
+/// Answers every whole request in `input`, appending the replies to `out`.
+pub(crate) fn answer(
     input: &mut Input,
-    output: &mut Output,
+    out: &mut Vec<u8>,
     value_size: &ValueSize,
     canned: &mut Canned,
 ) -> Result<(), Closed> {
     while let Some(request) = request_end(input.pending())? {
         let line = &input.pending()[..request.line_len];
-        reply(line, request, value_size, canned, output.buf())?;
+        reply(line, request, value_size, canned, out)?;
         input.consume(request.len);
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! Connections by index, the index being the connection's epoll token: a freed slot
-//! is reused so tokens stay small and lookups are one bounds check.
+//! Connections by index, the index being the connection's epoll token (or, for
+//! io_uring, an operation's user data): a freed slot is reused so indexes stay small
+//! and lookups are one bounds check.
 
 pub(crate) struct Slots<T> {
     items: Vec<Option<T>>,
@@ -37,10 +38,13 @@ impl<T> Slots<T> {
     }
 
     pub(crate) fn remove(&mut self, i: usize) {
-        if let Some(slot) = self.items.get_mut(i) {
-            if slot.take().is_some() {
-                self.free.push(i);
-            }
-        }
+        self.take(i);
+    }
+
+    /// Removes the item at `i` and hands it back.
+    pub(crate) fn take(&mut self, i: usize) -> Option<T> {
+        let item = self.items.get_mut(i)?.take()?;
+        self.free.push(i);
+        Some(item)
     }
 }
