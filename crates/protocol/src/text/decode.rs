@@ -2,6 +2,8 @@
 //! from the front of the read buffer, read with memcached 1.6's tokenizer and
 //! checks so every malformed line gets the reply memcached would give it.
 
+use std::ops::Range;
+
 use bytes::{Bytes, BytesMut};
 use memchr::memchr;
 
@@ -36,9 +38,14 @@ pub(crate) fn decode_request(
         return Ok(None);
     };
     let store = {
-        let tokens = Tokens::new(command_text(&buf[..line.content_end]));
-        store_verb(tokens.get(0))
-            .map(|verb| (verb, tokens.noreply(), store_header(&tokens, verb, limits)))
+        // Only a storage command's line is tokenized here (a multi-get's would be
+        // walked twice).
+        let text = command_text(&buf[..line.content_end]);
+        let first = spans(text).next().map_or(&b""[..], |word| &text[word]);
+        store_verb(first).map(|verb| {
+            let tokens = Tokens::new(text);
+            (verb, tokens.noreply(), store_header(&tokens, verb, limits))
+        })
     };
     match store {
         Some((verb, noreply, header)) => decode_store(buf, &line, verb, noreply, header, swallow),
@@ -152,6 +159,18 @@ fn head(cmd: &[u8]) -> Head {
 /// Reads any command but the storage ones from its own line.
 fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Request, DecodeError> {
     let content = &frame[..content_end];
+    // Retrievals, most of the traffic, may carry many keys: their words are read
+    // once, as keys, rather than also tokenized for dispatch first.
+    let mut words = spans(content);
+    if let Some(first) = words.next() {
+        if let Head::Known(
+            verb @ (TextVerb::Get | TextVerb::Gets | TextVerb::Gat | TextVerb::Gats),
+        ) = head(&content[first])
+        {
+            return decode_get(frame, content, words, verb, limits)
+                .map(|get| request(get, verb, false));
+        }
+    }
     let tokens = Tokens::new(content);
     let cmd = tokens.get(0);
     if tokens.count() == 0 || cmd.len() < 2 {
@@ -189,10 +208,6 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
     let fail = |e: ProtocolError| Err(error(e, verb, noreply, false));
     let key_ok = |key: &[u8]| key.len() <= limits.max_key_len;
     let command = match verb {
-        TextVerb::Get | TextVerb::Gets | TextVerb::Gat | TextVerb::Gats => {
-            wrong_count(n >= 3)?;
-            return decode_get(frame, content, verb, limits).map(|get| request(get, verb, false));
-        }
         TextVerb::Delete => {
             wrong_count((3..=5).contains(&n))?;
             let mut noreply = false;
@@ -311,15 +326,21 @@ fn decode_line(frame: &Bytes, content_end: usize, limits: &Limits) -> Result<Req
     Ok(request(command, verb, noreply))
 }
 
-/// Reads the keys (and for gat/gats the expiry) of a retrieval. memcached re-tokenizes
-/// long lines, so the number of keys is bounded only by `max_keys`.
+/// Reads the keys (and for gat/gats the expiry) of a retrieval from the `words` after
+/// its verb. memcached re-tokenizes long lines, so the number of keys is bounded only
+/// by `max_keys`.
 fn decode_get(
     frame: &Bytes,
     content: &[u8],
+    words: impl Iterator<Item = Range<usize>>,
     verb: TextVerb,
     limits: &Limits,
 ) -> Result<Command, DecodeError> {
-    let mut words = spans(content).skip(1);
+    let mut words = words.peekable();
+    // memcached wants at least one word after the verb (`ntokens >= 3`).
+    if words.peek().is_none() {
+        return Err(error(ProtocolError::UnknownCommand, verb, false, false));
+    }
     let touch = if matches!(verb, TextVerb::Gat | TextVerb::Gats) {
         let exptime = words.next().and_then(|s| strtol_i32(&content[s]));
         match exptime {
@@ -329,7 +350,8 @@ fn decode_get(
     } else {
         None
     };
-    let mut keys = Vec::new();
+    // Sized for keys of 7 bytes or more, so a multi-get's list is seldom regrown.
+    let mut keys = Vec::with_capacity((content.len() / 8).clamp(1, 128));
     for span in words {
         if span.len() > limits.max_key_len {
             return Err(error(ProtocolError::KeyTooLong, verb, false, false));

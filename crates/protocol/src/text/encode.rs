@@ -25,6 +25,9 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
     let line: &[u8] = match response {
         Response::Values(values) => {
             let with_cas = matches!(form.verb, TextVerb::Gets | TextVerb::Gats);
+            // Room for every block at once (the numbers take at most 48 bytes).
+            let room: usize = values.iter().map(|v| v.key.len() + v.data.len()).sum();
+            out.reserve(room + values.len() * 48 + 5);
             for value in values {
                 encode_value(value, with_cas, out);
             }
@@ -86,7 +89,6 @@ pub(crate) fn encode_response(form: &TextForm, response: &Response, out: &mut By
 /// `VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n`.
 fn encode_value(value: &Value, with_cas: bool, out: &mut BytesMut) {
     let mut num = itoa::Buffer::new();
-    out.reserve(value.key.len() + value.data.len() + 48);
     out.put_slice(b"VALUE ");
     out.put_slice(&value.key);
     out.put_u8(b' ');

@@ -14,6 +14,7 @@ mod encode;
 pub(crate) mod metadump;
 pub(crate) mod number;
 mod reply;
+mod scan;
 mod store;
 mod tokens;
 

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use memchr::memchr;
 
 use super::encode::{NON_NUMERIC, OUT_OF_MEMORY, TOO_LARGE};
+use super::scan::find2;
 use crate::{InvalidResponse, ItemMeta, Limits, Response, TextForm, TextVerb, Value};
 
 /// See [`super::decode_response`].
@@ -107,11 +108,38 @@ enum Walk {
 fn walk_values(
     buf: &[u8],
     limits: &Limits,
+    each: impl FnMut(ValueSpan),
+) -> Result<Option<Walk>, InvalidResponse> {
+    walk(buf, limits, true, each)
+}
+
+/// [`walk_values`], with or without [`value_header`]'s shortcut (the tests check
+/// that it changes nothing).
+fn walk(
+    buf: &[u8],
+    limits: &Limits,
+    shortcut: bool,
     mut each: impl FnMut(ValueSpan),
 ) -> Result<Option<Walk>, InvalidResponse> {
     let mut pos = 0;
     let mut count = 0;
     loop {
+        if shortcut && count < limits.max_keys {
+            if let Some(header) = value_header(buf, pos, limits) {
+                let data_end = header.data_start + header.len;
+                if buf.len() >= data_end + 2 && &buf[data_end..data_end + 2] == b"\r\n" {
+                    each(ValueSpan {
+                        key: header.key,
+                        data: header.data_start..data_end,
+                        flags: header.flags,
+                        cas: header.cas,
+                    });
+                    count += 1;
+                    pos = data_end + 2;
+                    continue;
+                }
+            }
+        }
         let Some((text, next)) = next_line(buf, pos, limits)? else {
             return Ok(None);
         };
@@ -166,6 +194,86 @@ fn walk_values(
         count += 1;
         pos = data_end + 2;
     }
+}
+
+/// A `VALUE` line read by [`value_header`].
+struct ValueHeader {
+    key: Range<usize>,
+    flags: u32,
+    len: usize,
+    cas: u64,
+    /// Where the data block starts: after the line's CRLF.
+    data_start: usize,
+}
+
+/// The `VALUE` line at `from` when it is exactly as memcached writes it
+/// (`VALUE <key> <flags> <bytes>[ <cas>]\r\n`, single spaces, within the limits),
+/// read in one pass with no search for the line's end first: most of a multi-get's
+/// reply is these lines. `None` for anything else, complete or not, which the
+/// general reader in [`walk_values`] then reads (or refuses) as before, so this
+/// never accepts what that one would not.
+fn value_header(buf: &[u8], from: usize, limits: &Limits) -> Option<ValueHeader> {
+    let line = buf.get(from..)?.strip_prefix(b"VALUE ")?;
+    let key_len = find2(&line[..line.len().min(limits.max_key_len + 1)], b' ', b'\n')?;
+    if key_len == 0 || key_len > limits.max_key_len || line[key_len] != b' ' {
+        return None;
+    }
+    let mut at = key_len + 1;
+    let flags = u32::try_from(digits(line, &mut at)?).ok()?;
+    if line.get(at) != Some(&b' ') {
+        return None;
+    }
+    at += 1;
+    let len = usize::try_from(digits(line, &mut at)?)
+        .ok()
+        .filter(|&l| l <= limits.max_value_len)?;
+    let cas = match line.get(at) {
+        Some(b' ') => {
+            at += 1;
+            digits(line, &mut at)?
+        }
+        _ => 0,
+    };
+    if line.get(at..at + 2) != Some(b"\r\n") {
+        return None;
+    }
+    // The general reader refuses a line whose LF lies past the line limit.
+    let lf = 6 + at + 1;
+    if lf >= limits.max_line_len {
+        return None;
+    }
+    let key_start = from + 6;
+    Some(ValueHeader {
+        key: key_start..key_start + key_len,
+        flags,
+        len,
+        cas,
+        data_start: from + 6 + at + 2,
+    })
+}
+
+/// The decimal number at `*at`, as [`decimal`] reads one (1 to 20 digits, no
+/// overflow); `*at` moves past it. A 21st digit is left for the caller, which wants
+/// a space or the line's end there.
+#[inline]
+fn digits(line: &[u8], at: &mut usize) -> Option<u64> {
+    let start = *at;
+    let mut n: u64 = 0;
+    // Nineteen digits cannot overflow a u64; only the twentieth is checked.
+    while let Some(&d) = line.get(*at) {
+        if !d.is_ascii_digit() || *at - start == 19 {
+            break;
+        }
+        n = n * 10 + u64::from(d - b'0');
+        *at += 1;
+    }
+    if let Some(&d) = line.get(*at).filter(|d| d.is_ascii_digit()) {
+        if *at - start == 19 {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            *at += 1;
+        }
+    }
+    (*at > start).then_some(n)
 }
 
 /// The reply to `stats`: `STAT <name> <value>` lines, then `END`.
@@ -345,4 +453,58 @@ fn decimal(text: &[u8]) -> Option<u64> {
 
 fn lossy(text: &[u8]) -> String {
     String::from_utf8_lossy(text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What a walk found: each value's spans and numbers, and where the reply ended.
+    fn walked(buf: &[u8], limits: &Limits, shortcut: bool) -> String {
+        let mut found = Vec::new();
+        let end = walk(buf, limits, shortcut, |v| {
+            found.push((v.key, v.data, v.flags, v.cas));
+        });
+        let end = match end {
+            Ok(Some(Walk::End(at))) => format!("end {at}"),
+            Ok(Some(Walk::Error(at))) => format!("error line {at}"),
+            Ok(None) => "need more".to_owned(),
+            Err(e) => format!("{e}"),
+        };
+        format!("{found:?} {end}")
+    }
+
+    /// Pieces reply lines are made of, well-formed or nearly.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"VALUE ".to_vec()),
+            Just(b"END\r\n".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r".to_vec()),
+            "[0-9]{1,22}".prop_map(String::into_bytes),
+            "[a-z\t]{1,12}".prop_map(String::into_bytes),
+            Just(b"VALUE k 0 1\r\nx\r\n".to_vec()),
+            Just(b"VALUE key 4294967295 2 18446744073709551615\r\nab\r\n".to_vec()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_value_line_shortcut_changes_nothing(
+            pieces in proptest::collection::vec(piece(), 0..24),
+            max_key_len in 1usize..12,
+            max_line_len in 8usize..64,
+            max_keys in 1usize..4,
+        ) {
+            let buf = pieces.concat();
+            let limits = Limits { max_key_len, max_line_len, max_keys, max_value_len: 8 };
+            for limits in [limits, Limits::default()] {
+                prop_assert_eq!(walked(&buf, &limits, true), walked(&buf, &limits, false));
+            }
+        }
+    }
 }

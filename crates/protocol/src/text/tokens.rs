@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use memchr::memchr;
+use super::scan::find;
 
 /// The most words memcached's tokenizer keeps; the terminal token makes 24.
 const MAX_WORDS: usize = 23;
@@ -76,7 +76,7 @@ pub(crate) fn spans(line: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
             return None;
         }
         let start = pos;
-        pos = memchr(b' ', &line[start..]).map_or(line.len(), |i| start + i);
+        pos = find(&line[start..], b' ').map_or(line.len(), |i| start + i);
         Some(start..pos)
     })
 }

@@ -4,11 +4,21 @@
 
 use memkeep_protocol::{Admin, Command, Form, Request, Response, StoreMode, TextForm, TextVerb};
 
-use super::translate::{Expect, Local};
+use super::translate::{unprintable, Expect, Local};
 use crate::keyless::never_sent;
 
 /// Translates a client's request into what is sent to a text-only backend.
 pub(crate) fn to_text(request: Request) -> Local {
+    translate(request, false)
+}
+
+/// [`to_text`] for a request whose keys are known to hold no byte a text line cannot
+/// carry ([`unprintable`]): only their lengths are checked.
+pub(crate) fn to_text_printable(request: Request) -> Local {
+    translate(request, true)
+}
+
+fn translate(request: Request, printable: bool) -> Local {
     if let Some(answer) = never_sent(&request.command) {
         return Local::Answer(answer);
     }
@@ -60,6 +70,9 @@ pub(crate) fn to_text(request: Request) -> Local {
         Command::Admin(admin) => admin_verb(admin),
         // The rest is answered above (`never_sent`).
         _ => return unsupported(),
+    };
+    let fits_text = |key: &[u8]| {
+        !key.is_empty() && key.len() <= MAX_TEXT_KEY && (printable || !unprintable(key))
     };
     let keys_fit = match &request.command {
         Command::Get(get) => get.keys.iter().all(|k| fits_text(k)),
@@ -124,15 +137,8 @@ fn unsupported() -> Local {
     Local::Answer(Response::Error)
 }
 
-/// Whether a text line can carry the key (binary clients may send any byte).
-fn fits_text(key: &[u8]) -> bool {
-    // No early exit, as in `translate::needs_base64`.
-    !key.is_empty()
-        && key.len() <= 250
-        && key
-            .iter()
-            .fold(true, |good, &b| good & (b > b' ') & (b != 0x7f))
-}
+/// The longest key a text line may carry (binary clients may send longer ones).
+const MAX_TEXT_KEY: usize = 250;
 
 #[cfg(test)]
 mod tests {

@@ -96,7 +96,8 @@ pub(crate) fn to_meta(request: Request) -> Local {
     let expect = match &request.command {
         // Exactly what a text-only server would be sent.
         Command::Get(get) if !base64 && plain_text_multi_get(get) => {
-            return super::text_dialect::to_text(request);
+            // Every key was just found printable.
+            return super::text_dialect::to_text_printable(request);
         }
         Command::Get(get) => {
             if get.keys.len() == 1 {
@@ -173,10 +174,32 @@ fn text(verb: TextVerb) -> Expect {
 
 /// Keys a text line cannot carry (binary clients may send any byte) go in base64.
 fn needs_base64(key: &[u8]) -> bool {
-    // Every byte looked at, no early exit: the loop then runs many bytes per
-    // instruction, and keys are short (a multi-get checks each of its keys).
-    key.iter()
-        .fold(false, |bad, &b| bad | (b <= b' ') | (b == 0x7f))
+    unprintable(key)
+}
+
+/// Whether `key` holds a byte a text line cannot carry in a key: a space, a control
+/// character or DEL.
+pub(super) fn unprintable(key: &[u8]) -> bool {
+    // Eight bytes per step (a multi-get checks each of its keys, and keys are mostly
+    // shorter than the vector loop the compiler makes of a plain fold). A byte of
+    // `x` below 0x21 sets its high bit in `below`; a byte equal to 0x7f is a zero
+    // byte of `x ^ 0x7f7f..`, found the same way. Neither has false positives: a
+    // borrow only starts at a byte that matches.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = ONES * 0x80;
+    let mut chunks = key.chunks_exact(8);
+    let mut found = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        let del = x ^ (ONES * 0x7f);
+        found |= below | (del.wrapping_sub(ONES) & !del & HIGHS);
+    }
+    found != 0
+        || chunks
+            .remainder()
+            .iter()
+            .fold(false, |bad, &b| bad | (b <= b' ') | (b == 0x7f))
 }
 
 impl Expect {
@@ -342,6 +365,22 @@ mod tests {
         let mut out = BytesMut::new();
         encode_request(&request, &mut out);
         assert_eq!(&out[..], b"md YSBi b\r\n");
+    }
+
+    #[test]
+    fn unprintable_finds_every_byte_a_text_key_cannot_hold() {
+        let slow = |key: &[u8]| key.iter().any(|&b| b <= b' ' || b == 0x7f);
+        for len in 0..40 {
+            let mut key = vec![b'k'; len];
+            assert!(!unprintable(&key), "{key:?}");
+            for at in 0..len {
+                for bad in (0..=255u8).filter(|&b| b <= b'!' || b >= 0x7e) {
+                    key[at] = bad;
+                    assert_eq!(unprintable(&key), slow(&key), "{key:?}");
+                }
+                key[at] = b'k';
+            }
+        }
     }
 
     #[test]

@@ -184,13 +184,16 @@ where
     S: Service<Request> + Clone,
 {
     // Most multi-gets through a small pool go to one server: find that out from
-    // the targets alone, before any key is copied into a part.
-    let targets: Vec<usize> = keys.iter().map(target_of).collect();
-    if let Some(&first) = targets.first() {
-        if targets.iter().all(|&t| t == first) {
-            return Sent::Whole(first);
-        }
-    }
+    // the targets alone, before anything is copied or allocated.
+    let first = keys.first().map(&target_of).unwrap_or(0);
+    let differs = keys.iter().skip(1).position(|k| target_of(k) != first);
+    let Some(same) = differs else {
+        return Sent::Whole(first);
+    };
+    // The targets already known are `first` for the keys before the one that
+    // differs; only the rest are looked up again.
+    let targets =
+        std::iter::repeat_n(first, same + 1).chain(keys[same + 1..].iter().map(target_of));
     let split = split(keys, targets);
     let parts = split
         .parts
