@@ -257,19 +257,28 @@ impl Service<Request> for Backend {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Overloaded)));
         };
         let (reply, rx) = oneshot::channel();
+        let deadline = shared.request_timeout.map(|limit| Instant::now() + limit);
+        // The connection's timer only sees requests that were written. One queued
+        // while the connection is still being made (up to the connect timeout and
+        // the probe) keeps a timer of its own, so it fails at its deadline, as it
+        // would behind twemproxy; the common case, a connection up, needs none.
+        let connecting = handle.state.load(Ordering::Relaxed) == State::Connecting as u8;
+        let timer = deadline
+            .filter(|_| connecting)
+            .map(|at| Box::pin(tokio::time::sleep_until(at)));
         let job = Job {
             request,
             expect,
             reply,
             slot,
             bytes,
-            deadline: shared.request_timeout.map(|limit| Instant::now() + limit),
+            deadline,
         };
         if handle.queue.send(job).is_err() {
             return ResponseFuture::ready(Err(self.error(ErrorKind::Down)));
         }
         ResponseFuture {
-            state: FutureState::Waiting(rx, shared.clone()),
+            state: FutureState::Waiting(rx, shared.clone(), timer),
         }
     }
 }
@@ -294,6 +303,7 @@ enum FutureState {
     Waiting(
         oneshot::Receiver<Result<Response, BackendError>>,
         Arc<Shared>,
+        Option<Pin<Box<tokio::time::Sleep>>>,
     ),
     Ready(Option<Result<Response, BackendError>>),
 }
@@ -313,8 +323,21 @@ impl Future for ResponseFuture {
         let this = self.get_mut();
         let result = match &mut this.state {
             FutureState::Ready(result) => result.take().expect("polled after completion"),
-            FutureState::Waiting(rx, shared) => match Pin::new(rx).poll(cx) {
-                Poll::Pending => return Poll::Pending,
+            FutureState::Waiting(rx, shared, timer) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => {
+                    let expired = timer
+                        .as_mut()
+                        .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+                    if !expired {
+                        return Poll::Pending;
+                    }
+                    // Dropping the receiver with the future makes the connection
+                    // skip the request when it comes to write it.
+                    Err(BackendError {
+                        kind: ErrorKind::Timeout,
+                        addr: shared.addr.clone(),
+                    })
+                }
                 Poll::Ready(Ok(result)) => result,
                 // The connection task went away with the request.
                 Poll::Ready(Err(_)) => Err(BackendError {
