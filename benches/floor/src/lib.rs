@@ -30,6 +30,7 @@
 //! ```
 
 pub mod buffers;
+pub mod cli;
 pub mod framing;
 pub mod proxy;
 pub mod server;

@@ -1,36 +1,21 @@
 //! `floor-proxy`: the do-nothing forwarding proxy the benchmarks measure
 //! memkeep-proxy and nutcracker against (see the `memkeep_floor` crate).
 
-use std::net::{IpAddr, SocketAddr};
-
 use clap::Parser;
+use memkeep_floor::cli::ProxyArgs;
 use memkeep_floor::proxy;
 
 /// Forwards memcached text requests to one backend, one connection per thread.
 #[derive(Parser)]
 #[command(name = "floor-proxy")]
-struct Args {
-    /// Address to listen on.
-    #[arg(short = 'l', long, default_value = "127.0.0.1")]
-    listen: IpAddr,
-    /// TCP port (0: any free port, printed on stdout).
-    #[arg(short = 'p', long, default_value_t = 22121)]
-    port: u16,
-    /// The backend server, `host:port`.
-    #[arg(short = 'b', long)]
-    backend: SocketAddr,
-    /// Event loop threads, each with its own listener and backend connection.
-    #[arg(short = 't', long, default_value_t = 1)]
-    threads: usize,
+struct Cli {
+    #[command(flatten)]
+    args: ProxyArgs,
 }
 
 fn main() {
-    let args = Args::parse();
-    let listeners = memkeep_floor::listen_or_exit(
-        "floor-proxy",
-        SocketAddr::new(args.listen, args.port),
-        args.threads,
-    );
+    let args = Cli::parse().args;
+    let listeners = memkeep_floor::listen_or_exit("floor-proxy", args.addr(), args.threads);
     let backend = args.backend;
     let error = memkeep_floor::run_threads(listeners, move |l| proxy::run(l, backend));
     eprintln!("floor-proxy: {error}");

@@ -1,36 +1,21 @@
 //! `floor-server`: the do-nothing memcached text server the benchmarks measure
 //! memkeepd and memcached against (see the `memkeep_floor` crate).
 
-use std::net::{IpAddr, SocketAddr};
-
 use clap::Parser;
+use memkeep_floor::cli::ServerArgs;
 use memkeep_floor::server::{self, ValueSize};
 
 /// Answers `get` with a canned value per key and stores with STORED, keeping nothing.
 #[derive(Parser)]
 #[command(name = "floor-server")]
-struct Args {
-    /// Address to listen on.
-    #[arg(short = 'l', long, default_value = "127.0.0.1")]
-    listen: IpAddr,
-    /// TCP port (0: any free port, printed on stdout).
-    #[arg(short = 'p', long, default_value_t = 11211)]
-    port: u16,
-    /// Event loop threads, each with its own SO_REUSEPORT listener.
-    #[arg(short = 't', long, default_value_t = 4)]
-    threads: usize,
-    /// Value size answered before the first store (then the last stored size).
-    #[arg(long, default_value_t = 100)]
-    value_size: usize,
+struct Cli {
+    #[command(flatten)]
+    args: ServerArgs,
 }
 
 fn main() {
-    let args = Args::parse();
-    let listeners = memkeep_floor::listen_or_exit(
-        "floor-server",
-        SocketAddr::new(args.listen, args.port),
-        args.threads,
-    );
+    let args = Cli::parse().args;
+    let listeners = memkeep_floor::listen_or_exit("floor-server", args.addr(), args.threads);
     let sizes = ValueSize::new(args.value_size);
     let error = memkeep_floor::run_threads(listeners, move |l| server::run(l, sizes.clone()));
     eprintln!("floor-server: {error}");
