@@ -290,10 +290,12 @@ async fn a_request_that_waited_past_its_timeout_for_the_connection_is_not_sent()
     // timed out at its deadline, not when the connection is up, and never reaches
     // the server.
     let received = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let seen = received.clone();
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let (seen, told) = (received.clone(), arrived.clone());
     let slow: Connect = Arc::new(move || {
-        let seen = seen.clone();
+        let (seen, told) = (seen.clone(), told.clone());
         Box::pin(async move {
+            // The connection takes 80 ms to come up.
             tokio::time::sleep(Duration::from_millis(80)).await;
             let (near, mut far) = tokio::io::duplex(64 * 1024);
             tokio::spawn(async move {
@@ -301,6 +303,7 @@ async fn a_request_that_waited_past_its_timeout_for_the_connection_is_not_sent()
                 let mut buf = [0u8; 64];
                 while let Ok(n @ 1..) = far.read(&mut buf).await {
                     seen.lock().extend_from_slice(&buf[..n]);
+                    told.notify_one();
                 }
             });
             Ok(Opened::Secured(Box::new(near)))
@@ -310,17 +313,19 @@ async fn a_request_that_waited_past_its_timeout_for_the_connection_is_not_sent()
     let started = tokio::time::Instant::now();
     let err = ask(&backend, "get a\r\n").await.unwrap_err();
     assert_eq!(
-        err.downcast_ref::<BackendError>().unwrap().kind(),
+        err.downcast_ref::<BackendError>()
+            .expect("a backend error")
+            .kind(),
         ErrorKind::Timeout
     );
     assert_eq!(started.elapsed(), Duration::from_millis(50));
     // The connection is up and used: a request made now is the first written.
     let backend_up = backend.clone();
     let sent = tokio::spawn(async move { ask(&backend_up, "get b\r\n").await });
-    // Paused time moves on only while every task waits: poll on a timer, not by
-    // yielding, so the connection (up at 80 ms) can come up.
+    // Waits for the server to be told something (paused time moves on meanwhile,
+    // so the connection comes up at 80 ms).
     while !received.lock().ends_with(b"\r\n") {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        arrived.notified().await;
     }
     assert!(
         received.lock().starts_with(b"mg b "),
